@@ -1,0 +1,3 @@
+"""Shardflow: Amazon Kinesis Data Streams on one machine."""
+
+__version__ = "0.1.0"

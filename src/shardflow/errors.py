@@ -1,0 +1,84 @@
+"""Errors that travel over the wire.
+
+Each class carries its wire identity: the ``__type`` name, the HTTP status and whether a client
+may retry. Exactly one place (``server.responses``) turns an exception into a response body.
+
+    KinesisError
+    ├── ClientError (400)
+    │   ├── ResourceNotFoundException, ResourceInUseException
+    │   ├── InvalidArgumentException, ValidationException, SerializationException
+    │   ├── LimitExceededException, ProvisionedThroughputExceededException
+    │   ├── ExpiredIteratorException, ExpiredNextTokenException
+    │   ├── UnknownOperationException, AccessDeniedException
+    │   └── MissingAuthenticationTokenException (403), IncompleteSignatureException (403),
+    │       InvalidSignatureException (403), RequestEntityTooLarge (413)
+    └── ServerError
+        ├── InternalFailure (500)
+        └── ServiceUnavailable (503)
+"""
+
+from __future__ import annotations
+
+
+class KinesisError(Exception):
+    """An error with an AWS wire identity."""
+
+    error_type: str = "InternalFailure"
+    status: int = 500
+    retriable: bool = False
+    #: Some AWS errors spell the key ``Message``; Kinesis uses ``message``.
+    message_key: str = "message"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "")
+        self.message = message
+
+    def body(self) -> dict[str, str]:
+        out = {"__type": self.error_type}
+        if self.message is not None:
+            out[self.message_key] = self.message
+        return out
+
+
+class ClientError(KinesisError):
+    status = 400
+
+
+class ServerError(KinesisError):
+    status = 500
+    retriable = True
+
+
+def _client(name: str, *, status: int = 400, retriable: bool = False) -> type[ClientError]:
+    cls = type(name, (ClientError,), {"error_type": name, "status": status, "retriable": retriable})
+    cls.__doc__ = f"The AWS ``{name}`` error."
+    return cls
+
+
+ResourceNotFoundException = _client("ResourceNotFoundException")
+ResourceInUseException = _client("ResourceInUseException")
+InvalidArgumentException = _client("InvalidArgumentException")
+ValidationException = _client("ValidationException")
+SerializationException = _client("SerializationException")
+LimitExceededException = _client("LimitExceededException", retriable=True)
+ProvisionedThroughputExceededException = _client(
+    "ProvisionedThroughputExceededException", retriable=True
+)
+ExpiredIteratorException = _client("ExpiredIteratorException")
+ExpiredNextTokenException = _client("ExpiredNextTokenException")
+UnknownOperationException = _client("UnknownOperationException")
+AccessDeniedException = _client("AccessDeniedException")
+MissingAuthenticationTokenException = _client("MissingAuthenticationTokenException", status=403)
+IncompleteSignatureException = _client("IncompleteSignatureException", status=403)
+InvalidSignatureException = _client("InvalidSignatureException", status=403)
+RequestEntityTooLarge = _client("RequestEntityTooLarge", status=413)
+
+
+class InternalFailure(ServerError):
+    error_type = "InternalFailure"
+    status = 500
+
+
+class ServiceUnavailable(ServerError):
+    error_type = "ServiceUnavailable"
+    status = 503

@@ -1,0 +1,78 @@
+"""Test fixtures: a real Shardflow server over HTTP, and boto3 clients pointed at it.
+
+Set ``SHARDFLOW_TEST_ENDPOINT=http://127.0.0.1:PORT`` to run the suite against another endpoint
+(a peer emulator, or anything speaking Kinesis) instead of a server started here: the suite is a
+conformance oracle, not just a unit test of this code base.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+
+from tests.support import ServerProcess
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the session, started as `shardflow serve` in a subprocess."""
+    external = os.environ.get("SHARDFLOW_TEST_ENDPOINT")
+    if external:
+        yield ServerProcess.external(external)
+        return
+    proc = ServerProcess(tmp_path_factory.mktemp("server-data"))
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint(server: ServerProcess) -> str:
+    return server.endpoint
+
+
+def make_client(endpoint: str, **config: object) -> object:
+    """A boto3 Kinesis client for ``endpoint`` with test credentials and no retries."""
+    cfg = BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, **config)  # type: ignore[arg-type]
+    return boto3.client(
+        "kinesis",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="AKIDTEST",
+        aws_secret_access_key="secret",
+        config=cfg,
+    )
+
+
+@pytest.fixture(scope="session")
+def kinesis(endpoint: str):  # type: ignore[no-untyped-def]
+    return make_client(endpoint)
+
+
+@pytest.fixture
+def stream_name() -> str:
+    """A fresh stream name per test, so tests never share state."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def stream(kinesis, stream_name: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A 2-shard ACTIVE stream, deleted after the test."""
+    kinesis.create_stream(StreamName=stream_name, ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName=stream_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
+    yield stream_name
+    try:
+        kinesis.delete_stream(StreamName=stream_name, EnforceConsumerDeletion=True)
+    except kinesis.exceptions.ResourceNotFoundException:
+        pass
