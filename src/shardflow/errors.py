@@ -10,8 +10,9 @@ may retry. Exactly one place (``server.responses``) turns an exception into a re
     │   ├── LimitExceededException, ProvisionedThroughputExceededException
     │   ├── ExpiredIteratorException, ExpiredNextTokenException
     │   ├── UnknownOperationException, AccessDeniedException
-    │   └── MissingAuthenticationTokenException (403), IncompleteSignatureException (403),
-    │       InvalidSignatureException (403), RequestEntityTooLarge (413)
+    │   ├── MissingAuthenticationTokenException, IncompleteSignatureException,
+    │   │   InvalidSignatureException
+    │   └── RequestEntityTooLarge (413)
     └── ServerError
         ├── InternalFailure (500)
         └── ServiceUnavailable (503)
@@ -68,9 +69,10 @@ ExpiredIteratorException = _client("ExpiredIteratorException")
 ExpiredNextTokenException = _client("ExpiredNextTokenException")
 UnknownOperationException = _client("UnknownOperationException")
 AccessDeniedException = _client("AccessDeniedException")
-MissingAuthenticationTokenException = _client("MissingAuthenticationTokenException", status=403)
-IncompleteSignatureException = _client("IncompleteSignatureException", status=403)
-InvalidSignatureException = _client("InvalidSignatureException", status=403)
+# AWS sends these as 400s with a JSON body when the request's content type is valid.
+MissingAuthenticationTokenException = _client("MissingAuthenticationTokenException")
+IncompleteSignatureException = _client("IncompleteSignatureException")
+InvalidSignatureException = _client("InvalidSignatureException")
 RequestEntityTooLarge = _client("RequestEntityTooLarge", status=413)
 
 

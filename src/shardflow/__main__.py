@@ -1,0 +1,3 @@
+from shardflow.cli.main import main
+
+main()

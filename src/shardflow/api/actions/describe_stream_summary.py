@@ -1,0 +1,17 @@
+"""DescribeStreamSummary: the stream without its shard list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.api.shapes import describe_summary_fields
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    stream = engine.find(params)
+    summary = describe_summary_fields(stream)
+    summary["OpenShardCount"] = stream.open_shard_count
+    summary["ConsumerCount"] = 0
+    summary["MaxRecordSizeInKiB"] = stream.max_record_kib
+    return {"StreamDescriptionSummary": summary}

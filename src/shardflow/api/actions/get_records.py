@@ -1,0 +1,45 @@
+"""GetRecords: records from an iterator's position, the next iterator and MillisBehindLatest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.api.shapes import Timestamp
+from shardflow.engine.engine import Engine
+from shardflow.model import sequence
+from shardflow.model.shard_ids import shard_id
+
+DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    result = engine.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
+    index = result.shard_index
+    out: dict[str, Any] = {
+        "Records": [
+            {
+                "SequenceNumber": sequence.encode(index, r.position),
+                "ApproximateArrivalTimestamp": Timestamp(r.arrival_ms / 1000),
+                "Data": r.data,
+                "PartitionKey": r.partition_key,
+            }
+            for r in result.records
+        ],
+        "MillisBehindLatest": result.millis_behind_latest,
+    }
+    if result.next_iterator is not None:
+        out["NextShardIterator"] = result.next_iterator
+    else:
+        out["ChildShards"] = [
+            {
+                "ShardId": child.shard_id,
+                "ParentShards": [
+                    shard_id(p)
+                    for p in (child.parent_index, child.adjacent_parent_index)
+                    if p is not None
+                ],
+                "HashKeyRange": child.describe()["HashKeyRange"],
+            }
+            for child in result.child_shards
+        ]
+    return out

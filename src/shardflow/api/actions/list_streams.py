@@ -1,0 +1,39 @@
+"""ListStreams: names and summaries in name order, paged by name or NextToken."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.api.shapes import decode_token, encode_token, epoch_seconds
+from shardflow.engine.engine import Engine
+
+DEFAULT_LIMIT = 100  # AWS lists up to 100 streams per call unless Limit says fewer
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    limit = params.get("Limit") or DEFAULT_LIMIT
+    after = params.get("ExclusiveStartStreamName")
+    token = params.get("NextToken")
+    if token is not None:
+        after = decode_token(token, ttl_ms=None, operation="ListStreams").get("after")
+    streams = engine.live_streams()
+    if after is not None:
+        streams = [s for s in streams if s.name > after]
+    page, has_more = streams[:limit], len(streams) > limit
+    out: dict[str, Any] = {
+        "StreamNames": [s.name for s in page],
+        "HasMoreStreams": has_more,
+        "StreamSummaries": [
+            {
+                "StreamName": s.name,
+                "StreamARN": s.arn,
+                "StreamStatus": s.current_status(),
+                "StreamModeDetails": s.mode_details(),
+                "StreamCreationTimestamp": epoch_seconds(s.created_ms),
+            }
+            for s in page
+        ],
+    }
+    if has_more:
+        out["NextToken"] = encode_token({"after": page[-1].name})
+    return out

@@ -1,0 +1,24 @@
+"""PutRecord: one record, routed by the MD5 of its partition key or an explicit hash key.
+
+SequenceNumberForOrdering needs no special work: positions come from one counter in commit
+order, so a record written after another always gets a greater sequence number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.api.records import entry_from
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    stream = engine.find(params, active_only=True)
+    entry = entry_from(params, "")
+    engine.check_record_size(stream, entry)
+    shard = engine.route(stream, entry)
+    (sequence_number,) = await engine.put(stream, [shard], [entry])
+    out: dict[str, Any] = {"ShardId": shard.shard_id, "SequenceNumber": sequence_number}
+    if stream.encryption_type != "NONE":
+        out["EncryptionType"] = stream.encryption_type
+    return out

@@ -1,0 +1,75 @@
+"""Wire shapes shared by several operations."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+
+from shardflow import errors
+from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.model.shard_ids import shard_index
+
+NEXT_TOKEN_TTL_MS = 300_000  # AWS: ListShards' NextToken is valid for 300 seconds
+
+
+class Timestamp(float):
+    """Epoch seconds marked as a timestamp, so each codec can write it its own way.
+
+    JSON sends a number of seconds with millisecond precision; CBOR a tagged epoch.
+    """
+
+
+def epoch_seconds(ms: int) -> Timestamp:
+    return Timestamp(ms / 1000)
+
+
+def describe_summary_fields(stream: Stream) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "StreamName": stream.name,
+        "StreamARN": stream.arn,
+        "StreamStatus": stream.current_status(),
+        "StreamModeDetails": stream.mode_details(),
+        "RetentionPeriodHours": stream.retention_hours,
+        "StreamCreationTimestamp": epoch_seconds(stream.created_ms),
+        "EnhancedMonitoring": stream.enhanced_monitoring(),
+        "EncryptionType": stream.encryption_type,
+    }
+    if stream.key_id is not None:
+        out["KeyId"] = stream.key_id
+    return out
+
+
+def shard_page(
+    stream: Stream, exclusive_start_shard_id: str | None, limit: int
+) -> tuple[list[Shard], bool]:
+    """Shards after ``exclusive_start_shard_id`` (by index), up to ``limit``, and whether more."""
+    shards = stream.shards
+    if exclusive_start_shard_id is not None:
+        after = shard_index(exclusive_start_shard_id)
+        after = -1 if after is None else after
+        shards = [s for s in shards if s.index > after]
+    return shards[:limit], len(shards) > limit
+
+
+def encode_token(fields: dict[str, Any]) -> str:
+    """An opaque pagination token carrying its issue time."""
+    return base64.b64encode(orjson.dumps({**fields, "t": now_ms()})).decode("ascii")
+
+
+def decode_token(token: str, *, ttl_ms: int | None, operation: str) -> dict[str, Any]:
+    try:
+        fields = orjson.loads(base64.b64decode(token, validate=True))
+        if not isinstance(fields, dict) or not isinstance(fields.get("t"), int):
+            raise ValueError(token)
+    except (binascii.Error, ValueError):
+        raise errors.InvalidArgumentException(
+            f"Invalid {operation} NextToken: {token}"
+        ) from None
+    if ttl_ms is not None and now_ms() - fields["t"] > ttl_ms:
+        raise errors.ExpiredNextTokenException(
+            f"The NextToken {token} has expired. Request a new token."
+        )
+    return fields

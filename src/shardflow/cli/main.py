@@ -1,0 +1,19 @@
+"""The ``shardflow`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from shardflow import __version__
+from shardflow.cli.demo import demo
+from shardflow.cli.serve import serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="shardflow")
+def main() -> None:
+    """Amazon Kinesis Data Streams on one machine, and tools to write to and read from it."""
+
+
+main.add_command(serve)
+main.add_command(demo)

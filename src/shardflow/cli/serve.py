@@ -1,0 +1,102 @@
+"""``shardflow serve``: every option maps to one Config field and a SHARDFLOW_* variable."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from shardflow.config import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    DEFAULT_SHARD_LIMIT,
+    DURABILITY_MODES,
+    Config,
+    default_data_dir,
+)
+
+
+@click.command(context_settings={"auto_envvar_prefix": "SHARDFLOW", "show_default": True})
+@click.option("--host", default=DEFAULT_HOST, help="Address to bind.")
+@click.option("--port", default=DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to bind.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"Where the database lives [default: {default_data_dir()}].",
+)
+@click.option("--in-memory", is_flag=True, help="Keep everything in RAM; nothing survives a stop.")
+@click.option(
+    "--durability",
+    type=click.Choice(DURABILITY_MODES),
+    default="process",
+    help="memory: no syncs; process: survives kill -9; fsync: survives power loss.",
+)
+@click.option("--account-id", default=DEFAULT_ACCOUNT_ID, help="Account id in ARNs and errors.")
+@click.option("--region", default=DEFAULT_REGION, help="Region in ARNs and errors.")
+@click.option(
+    "--shard-limit", default=DEFAULT_SHARD_LIMIT, type=click.IntRange(1), help="Account shard quota."
+)
+@click.option("--create-stream-ms", default=0, type=click.IntRange(0), help="CREATING lasts this long.")
+@click.option("--delete-stream-ms", default=0, type=click.IntRange(0), help="DELETING lasts this long.")
+@click.option("--update-stream-ms", default=0, type=click.IntRange(0), help="UPDATING lasts this long.")
+@click.option("--no-limits", is_flag=True, help="Do not enforce per-shard throughput limits.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    help="Logging detail.",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    in_memory: bool,
+    durability: str,
+    account_id: str,
+    region: str,
+    shard_limit: int,
+    create_stream_ms: int,
+    delete_stream_ms: int,
+    update_stream_ms: int,
+    no_limits: bool,
+    log_level: str,
+) -> None:
+    """Run the Kinesis-compatible server (HTTP/1.1 and h2c on one port)."""
+    import uvloop
+
+    from shardflow.server.serve import serve as run
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not account_id.isdigit() or len(account_id) != 12:
+        raise click.BadParameter("must be 12 digits", param_hint="--account-id")
+    config = Config(
+        host=host,
+        port=port,
+        data_dir=data_dir or default_data_dir(),
+        in_memory=in_memory,
+        durability=durability,
+        account_id=account_id,
+        region=region,
+        shard_limit=shard_limit,
+        create_stream_ms=create_stream_ms,
+        delete_stream_ms=delete_stream_ms,
+        update_stream_ms=update_stream_ms,
+        no_limits=no_limits,
+        log_level=log_level,
+    )
+    try:
+        uvloop.run(run(config))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve on {host}:{port}: {exc.strerror or exc}."
+            " Is another server using the port? Try --port."
+        ) from exc

@@ -1,0 +1,49 @@
+"""Server configuration: one value object; every CLI option maps to one field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4567  # kinesalite's port: tools and tutorials expect it
+DEFAULT_ACCOUNT_ID = "000000000000"  # what local emulators report; AWS errors name the account
+DEFAULT_REGION = "us-east-1"
+DEFAULT_SHARD_LIMIT = 500  # AWS's default shard quota per account and region
+DEFAULT_ON_DEMAND_STREAM_LIMIT = 50  # AWS's default on-demand streams per account
+MAX_REQUEST_BYTES = 12 * 1024 * 1024  # above PutRecords' 10 MiB plus JSON/base64 overhead... see decisions
+DURABILITY_MODES = ("memory", "process", "fsync")
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("shardflow"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=default_data_dir)
+    in_memory: bool = False
+    durability: str = "process"
+    account_id: str = DEFAULT_ACCOUNT_ID
+    region: str = DEFAULT_REGION
+    shard_limit: int = DEFAULT_SHARD_LIMIT
+    on_demand_stream_limit: int = DEFAULT_ON_DEMAND_STREAM_LIMIT
+    create_stream_ms: int = 0
+    delete_stream_ms: int = 0
+    update_stream_ms: int = 0
+    no_limits: bool = False
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.durability not in DURABILITY_MODES:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY_MODES)}")
+        if self.shard_limit < 1:
+            raise ValueError("shard limit must be at least 1")
+        for name in ("create_stream_ms", "delete_stream_ms", "update_stream_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")

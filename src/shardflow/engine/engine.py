@@ -1,0 +1,466 @@
+"""The engine: streams, shards, routing, iterators and records, on top of the store.
+
+Handlers in ``shardflow.api`` call these methods with validated parameters and shape the wire
+response; the engine owns the semantics (AWS's rules and messages) and all state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from shardflow import errors
+from shardflow.config import Config
+from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.model import hashing, iterators, sequence
+from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
+from shardflow.storage.sqlite import (
+    MAX_SHARD_UID,
+    NewRecord,
+    SqliteStore,
+    StoredRecord,
+    record_id,
+    shard_bounds,
+)
+
+log = logging.getLogger(__name__)
+
+RETENTION_SWEEP_S = 60.0  # how often expired records are deleted from disk
+GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024  # AWS: at most 10 MiB per GetRecords call
+ON_DEMAND_SHARDS = 4  # an ON_DEMAND stream starts with 4 shards (4 MB/s write capacity)
+
+
+@dataclass(slots=True)
+class PutEntry:
+    """One record of a PutRecord/PutRecords call after validation."""
+
+    data: bytes
+    partition_key: str
+    explicit_hash_key: str | None = None
+
+
+@dataclass(slots=True)
+class PutResult:
+    shard_id: str
+    sequence_number: str
+
+
+@dataclass(slots=True)
+class ReadResult:
+    records: list[StoredRecord]
+    shard_index: int
+    next_iterator: str | None
+    millis_behind_latest: int
+    child_shards: list[Shard]
+
+
+class Engine:
+    def __init__(self, config: Config, store: SqliteStore) -> None:
+        self.config = config
+        self.store = store
+        self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
+        self.iterator_key = b""
+        self._next_stream_uid = 1
+        self._next_shard_uid = 1
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load metadata from the store and start background maintenance."""
+        meta, stream_rows, shard_rows = self.store.load()
+        key = meta.get("iterator_key")
+        if key is None:
+            key = os.urandom(32).hex()
+            await self.store.execute([("INSERT INTO meta VALUES ('iterator_key', ?)", (key,))])
+        self.iterator_key = bytes.fromhex(key)
+        shards_by_stream: dict[int, list[Shard]] = {}
+        for uid, stream_uid, doc in shard_rows:
+            shards_by_stream.setdefault(stream_uid, []).append(Shard.from_doc(orjson.loads(doc)))
+            self._next_shard_uid = max(self._next_shard_uid, uid + 1)
+        for uid, doc in stream_rows:
+            stream = Stream.from_doc(orjson.loads(doc), shards_by_stream.get(uid, []))
+            self.streams[stream.name] = stream
+            self._next_stream_uid = max(self._next_stream_uid, uid + 1)
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _not_found(self, name: str) -> errors.KinesisError:
+        return errors.ResourceNotFoundException(
+            f"Stream {name} under account {self.config.account_id} not found."
+        )
+
+    def stream_name_of(self, params: dict[str, Any]) -> str:
+        """The stream a request names by StreamName or StreamARN (AWS checks they agree)."""
+        name = params.get("StreamName")
+        arn = params.get("StreamARN")
+        if arn is not None:
+            parsed = parse_stream_arn(arn)
+            if parsed is None:
+                raise errors.InvalidArgumentException(f"Invalid StreamARN: {arn}")
+            _, account, arn_name = parsed
+            if account != self.config.account_id:
+                raise errors.AccessDeniedException(
+                    f"User is not authorized to access stream {arn} in account {account}."
+                )
+            if name is not None and name != arn_name:
+                raise errors.InvalidArgumentException(
+                    "StreamARN and StreamName do not refer to the same stream."
+                )
+            return arn_name
+        if name is None:
+            raise errors.InvalidArgumentException(
+                "Either StreamName or StreamARN must be provided."
+            )
+        return str(name)
+
+    def find(self, params: dict[str, Any], *, active_only: bool = False) -> Stream:
+        name = self.stream_name_of(params)
+        stream = self.streams.get(name)
+        if stream is None or stream.is_gone():
+            raise self._not_found(name)
+        if active_only and stream.current_status() not in ("ACTIVE", "UPDATING"):
+            raise self._not_found(name)
+        return stream
+
+    def live_streams(self) -> list[Stream]:
+        at = now_ms()
+        return sorted(
+            (s for s in self.streams.values() if not s.is_gone(at)), key=lambda s: s.name
+        )
+
+    def open_shard_total(self) -> int:
+        return sum(s.open_shard_count for s in self.live_streams())
+
+    # -- control plane ---------------------------------------------------------------------
+
+    async def create_stream(
+        self,
+        name: str,
+        shard_count: int | None,
+        mode: str,
+        tags: dict[str, str],
+    ) -> None:
+        if mode == "ON_DEMAND":
+            if shard_count is not None:
+                raise errors.InvalidArgumentException(
+                    "ShardCount must not be specified for streams with ON_DEMAND capacity mode."
+                )
+            shard_count = ON_DEMAND_SHARDS
+        elif shard_count is None:
+            raise errors.InvalidArgumentException(
+                "ShardCount must be specified for streams with PROVISIONED capacity mode."
+            )
+        existing = self.streams.get(name)
+        if existing is not None and not existing.is_gone():
+            raise errors.ResourceInUseException(
+                f"Stream {name} under account {self.config.account_id} already exists."
+            )
+        self._check_shard_limit(shard_count)
+        if mode == "ON_DEMAND":
+            on_demand = sum(1 for s in self.live_streams() if s.mode == "ON_DEMAND")
+            if on_demand >= self.config.on_demand_stream_limit:
+                raise errors.LimitExceededException(
+                    f"This request would exceed the on-demand stream limit for the account"
+                    f" {self.config.account_id} in {self.config.region}. Current on-demand"
+                    f" stream count for the account: {on_demand}. Limit:"
+                    f" {self.config.on_demand_stream_limit}."
+                )
+        created = now_ms()
+        uid = self._next_stream_uid
+        self._next_stream_uid += 1
+        delay = self.config.create_stream_ms
+        stream = Stream(
+            uid=uid,
+            name=name,
+            arn=stream_arn(self.config.region, self.config.account_id, name),
+            created_ms=created,
+            status="CREATING" if delay else "ACTIVE",
+            ready_at_ms=created + delay,
+            mode=mode,
+            tags=dict(tags),
+        )
+        position = self.store.position
+        for index, (start, end) in enumerate(hashing.even_ranges(shard_count)):
+            stream.shards.append(
+                Shard(
+                    uid=self._allocate_shard_uid(),
+                    stream_uid=uid,
+                    index=index,
+                    hash_start=start,
+                    hash_end=end,
+                    start_position=position,
+                    created_ms=created,
+                )
+            )
+        stream.rebuild_routes()
+        previous = self.streams.get(name)
+        self.streams[name] = stream  # visible at once: a second CreateStream must fail
+        try:
+            await self.store.execute(
+                [("INSERT INTO streams (uid, doc) VALUES (?, ?)", (uid, _doc(stream)))]
+                + [
+                    ("INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
+                     (s.uid, uid, _doc(s)))
+                    for s in stream.shards
+                ]
+            )
+        except BaseException:
+            if previous is None:
+                self.streams.pop(name, None)
+            else:
+                self.streams[name] = previous
+            raise
+
+    def _allocate_shard_uid(self) -> int:
+        uid = self._next_shard_uid
+        if uid > MAX_SHARD_UID:
+            raise errors.LimitExceededException("This server has allocated its last shard id.")
+        self._next_shard_uid += 1
+        return uid
+
+    def _check_shard_limit(self, additional: int) -> None:
+        current = self.open_shard_total()
+        if current + additional > self.config.shard_limit:
+            raise errors.LimitExceededException(
+                f"This request would exceed the shard limit for the account"
+                f" {self.config.account_id} in {self.config.region}. Current shard count for"
+                f" the account: {current}. Limit: {self.config.shard_limit}. Number of"
+                f" additional shards that would have resulted from this request: {additional}."
+                f" Refer to the AWS Service Limits page"
+                f" (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html)"
+                f" for current limits and how to request higher limits."
+            )
+
+    async def delete_stream(self, params: dict[str, Any]) -> None:
+        stream = self.find(params)
+        status = stream.current_status()
+        if status == "DELETING":
+            return  # AWS accepts a repeated DeleteStream while it is being deleted
+        delete_at = now_ms() + self.config.delete_stream_ms
+        stream.delete_at_ms = delete_at
+        await self.store.execute(
+            [("UPDATE streams SET doc=? WHERE uid=?", (_doc(stream), stream.uid))]
+        )
+        if self.config.delete_stream_ms == 0:
+            await self._purge(stream)
+
+    async def _purge(self, stream: Stream) -> None:
+        """Remove a deleted stream's metadata and records from disk."""
+        if self.streams.get(stream.name) is stream:
+            del self.streams[stream.name]
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            ("DELETE FROM streams WHERE uid=?", (stream.uid,)),
+            ("DELETE FROM shards WHERE stream_uid=?", (stream.uid,)),
+        ]
+        for shard in stream.shards:
+            lo, hi = shard_bounds(shard.uid)
+            statements.append(("DELETE FROM records WHERE id BETWEEN ? AND ?", (lo, hi)))
+        await self.store.execute(statements)
+
+    # -- data plane ------------------------------------------------------------------------
+
+    def check_record_size(self, stream: Stream, entry: PutEntry) -> None:
+        limit = stream.max_record_kib * 1024
+        size = len(entry.data) + len(entry.partition_key.encode("utf-8"))
+        if size > limit:
+            raise errors.ValidationException(
+                f"1 validation error detected: Value at 'data' failed to satisfy constraint:"
+                f" Member must have length less than or equal to {limit}"
+            )
+
+    def route(self, stream: Stream, entry: PutEntry) -> Shard:
+        if entry.explicit_hash_key is not None:
+            hash_key = int(entry.explicit_hash_key)
+            if hash_key > hashing.MAX_HASH_KEY:
+                raise errors.InvalidArgumentException(
+                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]."
+                    f" Specified value was {entry.explicit_hash_key}"
+                )
+        else:
+            hash_key = hashing.partition_hash(entry.partition_key)
+        return stream.route(hash_key)
+
+    async def put(self, stream: Stream, shards: list[Shard], entries: list[PutEntry]) -> list[str]:
+        """Store routed entries; their sequence numbers, after the commit."""
+        placed = await self.store.append(
+            [NewRecord(s.uid, e.partition_key, e.data) for s, e in zip(shards, entries, strict=True)]
+        )
+        return [
+            sequence.encode(shard.index, position)
+            for shard, (position, _arrival) in zip(shards, placed, strict=True)
+        ]
+
+    def get_shard_iterator(
+        self,
+        params: dict[str, Any],
+    ) -> str:
+        stream = self.find(params, active_only=True)
+        shard = self._shard_or_error(stream, params["ShardId"])
+        kind = params["ShardIteratorType"]
+        start_seq = params.get("StartingSequenceNumber")
+        timestamp = params.get("Timestamp")
+        if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+            if start_seq is None:
+                raise errors.InvalidArgumentException(
+                    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and"
+                    " StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no"
+                    f" StartingSequenceNumber. Request specified {kind} and no"
+                    " StartingSequenceNumber."
+                )
+            position = self._position_of(stream, shard, start_seq)
+            if kind == "AFTER_SEQUENCE_NUMBER":
+                position += 1
+        elif kind == "AT_TIMESTAMP":
+            if timestamp is None:
+                raise errors.InvalidArgumentException(
+                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP."
+                    " Current request has no timestamp parameter."
+                )
+            ts_ms = int(timestamp * 1000)
+            found = self.store.first_position_at(shard.uid, ts_ms)
+            position = found if found is not None else self.store.position + 1
+        else:
+            if start_seq is not None:
+                raise errors.InvalidArgumentException(
+                    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and"
+                    " StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no"
+                    f" StartingSequenceNumber. Request specified {kind} and also a"
+                    " StartingSequenceNumber."
+                )
+            position = 0 if kind == "TRIM_HORIZON" else self.store.position + 1
+        return self._iterator(stream, shard, position)
+
+    def _iterator(self, stream: Stream, shard: Shard, position: int) -> str:
+        token = iterators.IteratorToken(stream.uid, shard.index, position, now_ms())
+        return iterators.encode(self.iterator_key, token)
+
+    def _shard_or_error(self, stream: Stream, shard_id_text: str) -> Shard:
+        index = shard_index(shard_id_text)
+        shard = stream.shard(index) if index is not None else None
+        if shard is None:
+            raise errors.ResourceNotFoundException(
+                f"Shard {shard_id(index) if index is not None else shard_id_text} in stream"
+                f" {stream.name} under account {self.config.account_id} does not exist"
+            )
+        return shard
+
+    def _position_of(self, stream: Stream, shard: Shard, seq_text: str) -> int:
+        decoded = sequence.decode(seq_text)
+        if decoded is None:
+            raise errors.InvalidArgumentException(
+                f"StartingSequenceNumber {seq_text} used in GetShardIterator on shard"
+                f" {shard.shard_id} in stream {stream.name} under account"
+                f" {self.config.account_id} is invalid."
+            )
+        if decoded.shard_index != shard.index:
+            raise errors.InvalidArgumentException(
+                f"Invalid StartingSequenceNumber. It encodes {shard_id(decoded.shard_index)},"
+                f" while it was used in a call to a shard with {shard.shard_id}"
+            )
+        return decoded.position
+
+    def get_records(self, iterator_text: str, limit: int) -> ReadResult:
+        try:
+            token = iterators.decode(self.iterator_key, iterator_text)
+        except iterators.InvalidIterator:
+            raise errors.InvalidArgumentException("Invalid ShardIterator.") from None
+        now = now_ms()
+        if now - token.issued_ms > iterators.ITERATOR_TTL_MS:
+            raise errors.ExpiredIteratorException(
+                f"Iterator expired. The iterator was created at time {_aws_time(token.issued_ms)}"
+                f" while right now it is {_aws_time(now)} which is further in the future than"
+                f" the tolerated delay of {iterators.ITERATOR_TTL_MS} milliseconds."
+            )
+        stream = next((s for s in self.streams.values() if s.uid == token.stream_uid), None)
+        if stream is None or stream.is_gone(now):
+            raise errors.ResourceNotFoundException(
+                f"Shard {shard_id(token.shard_index)} in stream"
+                f" {stream.name if stream else '(deleted)'} under account"
+                f" {self.config.account_id} does not exist"
+            )
+        shard = stream.shard(token.shard_index)
+        assert shard is not None  # shards are never removed from a live stream
+        cutoff = now - stream.retention_hours * 3_600_000
+        records = self.store.read(shard.uid, token.position, limit, GET_RECORDS_MAX_BYTES)
+        if records and records[0].arrival_ms < cutoff:
+            records = [r for r in records if r.arrival_ms >= cutoff]  # past retention, not swept yet
+        next_position = records[-1].position + 1 if records else token.position
+        last = self.store.last_record(shard.uid)
+        behind = 0
+        if records and last is not None and last[0] > records[-1].position:
+            behind = max(0, now - records[-1].arrival_ms)
+        elif not records and last is not None and last[0] >= next_position:
+            behind = max(0, now - last[1])
+        children: list[Shard] = []
+        next_iterator: str | None = self._iterator(stream, shard, next_position)
+        if shard.end_position is not None and next_position > shard.end_position:
+            next_iterator = None
+            children = [
+                s
+                for s in stream.shards
+                if shard.index in (s.parent_index, s.adjacent_parent_index)
+            ]
+        return ReadResult(records, shard.index, next_iterator, behind, children)
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RETENTION_SWEEP_S)
+            try:
+                await self.sweep()
+            except Exception:  # keep sweeping; a failed sweep retries next time
+                log.exception("retention sweep failed")
+
+    async def sweep(self) -> None:
+        """Finish deletions whose delay passed and drop records past their retention."""
+        now = now_ms()
+        for stream in list(self.streams.values()):
+            if stream.is_gone(now):
+                await self._purge(stream)
+                continue
+            cutoff = now - stream.retention_hours * 3_600_000
+            statements = []
+            for shard in stream.shards:
+                last = self.store.last_record(shard.uid)
+                if last is None:
+                    continue
+                first_kept = self.store.first_position_at(shard.uid, cutoff)
+                # Records appended after these reads are newer than the cutoff: stop below them.
+                end = first_kept - 1 if first_kept is not None else last[0]
+                lo = shard_bounds(shard.uid)[0]
+                statements.append(
+                    ("DELETE FROM records WHERE id BETWEEN ? AND ?", (lo, record_id(shard.uid, end)))
+                )
+            if statements:
+                await self.store.execute(statements)
+
+    async def persist(self, streams: Iterable[Stream]) -> None:
+        await self.store.execute(
+            [("UPDATE streams SET doc=? WHERE uid=?", (_doc(s), s.uid)) for s in streams]
+        )
+
+
+def _doc(obj: Stream | Shard) -> str:
+    return orjson.dumps(obj.to_doc()).decode()
+
+
+def _aws_time(ms: int) -> str:
+    """Java's Date.toString() form that AWS puts in iterator-expiry messages."""
+    return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(ms / 1000))

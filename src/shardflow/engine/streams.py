@@ -1,0 +1,142 @@
+"""Streams and shards as the engine holds them in memory (persisted as JSON documents)."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shardflow.model import sequence
+from shardflow.model.shard_ids import shard_id
+
+DEFAULT_RETENTION_HOURS = 24  # AWS default retention
+DEFAULT_MAX_RECORD_KIB = 1024  # data + partition key per record, unless UpdateMaxRecordSize
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Shard:
+    uid: int  # storage key: unique over the database's life
+    stream_uid: int
+    index: int  # shardId-<index>
+    hash_start: int
+    hash_end: int
+    start_position: int  # the global position counter when the shard opened
+    created_ms: int
+    parent_index: int | None = None
+    adjacent_parent_index: int | None = None
+    end_position: int | None = None  # set when the shard closes (split/merge)
+    closed_ms: int | None = None
+
+    @property
+    def shard_id(self) -> str:
+        return shard_id(self.index)
+
+    @property
+    def is_open(self) -> bool:
+        return self.end_position is None
+
+    def describe(self) -> dict[str, Any]:
+        """The Shard shape of DescribeStream and ListShards."""
+        out: dict[str, Any] = {"ShardId": self.shard_id}
+        if self.parent_index is not None:
+            out["ParentShardId"] = shard_id(self.parent_index)
+        if self.adjacent_parent_index is not None:
+            out["AdjacentParentShardId"] = shard_id(self.adjacent_parent_index)
+        out["HashKeyRange"] = {
+            "StartingHashKey": str(self.hash_start),
+            "EndingHashKey": str(self.hash_end),
+        }
+        seq_range = {"StartingSequenceNumber": sequence.encode(self.index, self.start_position)}
+        if self.end_position is not None:
+            seq_range["EndingSequenceNumber"] = sequence.encode(self.index, self.end_position)
+        out["SequenceNumberRange"] = seq_range
+        return out
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        # 128-bit hash keys exceed JSON's safe integers: store them as decimal strings.
+        doc["hash_start"], doc["hash_end"] = str(self.hash_start), str(self.hash_end)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Shard:
+        return cls(**{**doc, "hash_start": int(doc["hash_start"]), "hash_end": int(doc["hash_end"])})
+
+
+@dataclass
+class Stream:
+    uid: int
+    name: str
+    arn: str
+    created_ms: int
+    status: str  # CREATING, ACTIVE, UPDATING, DELETING: see ``current_status``
+    ready_at_ms: int  # when a CREATING/UPDATING stream turns ACTIVE
+    mode: str = "PROVISIONED"
+    retention_hours: int = DEFAULT_RETENTION_HOURS
+    encryption_type: str = "NONE"
+    key_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    shard_level_metrics: list[str] = field(default_factory=list)
+    max_record_kib: int = DEFAULT_MAX_RECORD_KIB
+    delete_at_ms: int | None = None  # set by DeleteStream: gone after this time
+    shards: list[Shard] = field(default_factory=list)
+    # Routing table of open shards, rebuilt when shards change: sorted hash-range starts.
+    _route_starts: list[int] = field(default_factory=list, repr=False)
+    _route_shards: list[Shard] = field(default_factory=list, repr=False)
+
+    def current_status(self, at_ms: int | None = None) -> str:
+        """State transitions take effect lazily, so a delay needs no timer and survives restart."""
+        at = now_ms() if at_ms is None else at_ms
+        if self.delete_at_ms is not None:
+            return "DELETING"
+        if self.status in ("CREATING", "UPDATING") and at >= self.ready_at_ms:
+            return "ACTIVE"
+        return self.status
+
+    def is_gone(self, at_ms: int | None = None) -> bool:
+        at = now_ms() if at_ms is None else at_ms
+        return self.delete_at_ms is not None and at >= self.delete_at_ms
+
+    def rebuild_routes(self) -> None:
+        open_shards = sorted((s for s in self.shards if s.is_open), key=lambda s: s.hash_start)
+        self._route_shards = open_shards
+        self._route_starts = [s.hash_start for s in open_shards]
+
+    def route(self, hash_key: int) -> Shard:
+        """The open shard whose hash-key range holds ``hash_key``."""
+        return self._route_shards[bisect.bisect_right(self._route_starts, hash_key) - 1]
+
+    def shard(self, index: int) -> Shard | None:
+        # Shards are appended in index order and never removed while the stream lives.
+        if 0 <= index < len(self.shards) and self.shards[index].index == index:
+            return self.shards[index]
+        for s in self.shards:
+            if s.index == index:
+                return s
+        return None
+
+    @property
+    def open_shard_count(self) -> int:
+        return len(self._route_shards)
+
+    def mode_details(self) -> dict[str, str]:
+        return {"StreamMode": self.mode}
+
+    def enhanced_monitoring(self) -> list[dict[str, list[str]]]:
+        return [{"ShardLevelMetrics": list(self.shard_level_metrics)}]
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        doc.pop("shards")
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], shards: list[Shard]) -> Stream:
+        stream = cls(**doc, shards=sorted(shards, key=lambda s: s.index))
+        stream.rebuild_routes()
+        return stream

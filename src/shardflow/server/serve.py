@@ -1,0 +1,72 @@
+"""The server's lifecycle: open the store, start the engine, serve HTTP, shut down cleanly.
+
+The HTTP server is granian, embedded in this process's event loop: HTTP/1.1 keep-alive and
+cleartext HTTP/2 (prior knowledge) on one port, with the I/O in Rust (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+from shardflow.config import Config
+from shardflow.engine.engine import Engine
+from shardflow.server.app import KinesisApp
+from shardflow.storage.sqlite import SqliteStore
+
+log = logging.getLogger("shardflow")
+
+
+def _memory_dir() -> Path:
+    """A private directory in RAM (tmpfs) for --in-memory: same code path, nothing on disk."""
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() else None
+    return Path(tempfile.mkdtemp(prefix="shardflow-", dir=base))
+
+
+async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or until the task is cancelled)."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    data_dir = _memory_dir() if config.in_memory else config.data_dir
+    durability = "memory" if config.in_memory else config.durability
+    store = SqliteStore(data_dir, durability)
+    store.open()
+    engine = Engine(config, store)
+    await engine.start()
+    app = KinesisApp(engine)
+    server = Server(
+        app,
+        address=config.host,
+        port=config.port,
+        interface=Interfaces.ASGINL,
+        http=HTTPModes.auto,
+        websockets=False,
+        backlog=1024,
+        log_enabled=False,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    where = "in memory" if config.in_memory else str(data_dir)
+    log.info(
+        "shardflow listening on http://%s:%d (HTTP/1.1 + h2c), data %s, durability %s",
+        config.host, config.port, where, durability,
+    )
+    if ready is not None:
+        ready.set()
+    try:
+        await server.serve()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await engine.stop()
+        store.close()
+        if config.in_memory:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        log.info("shardflow stopped")

@@ -1,0 +1,363 @@
+"""SQLite storage: one database file, WAL mode, one writer thread with group commit.
+
+Records live in one rowid table whose key packs (shard uid, position)::
+
+    rowid = shard_uid << 40 | position
+
+so a shard's records are one contiguous rowid range and reading a shard is a single B-tree range
+scan, with no secondary index to maintain on the write path. Positions come from one global
+counter assigned by the writer in commit order, so they are strictly increasing in every shard,
+and a shard created later (a child of a split) starts above everything before it.
+
+Every write (records and metadata alike) goes through the writer thread: it takes every job that
+is waiting, runs them in one transaction, commits once, and only then resolves their futures, so
+a write is acknowledged only after its commit (group commit). Readers use their own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+POSITION_BITS = 40  # positions per database lifetime: 1.1e12 records
+MAX_SHARD_UID = (1 << 23) - 1  # rowid is a signed 64-bit integer
+DB_FILENAME = "shardflow.sqlite3"
+# synchronous settings per durability mode. In WAL mode NORMAL writes each commit to the OS before
+# returning (it survives a kill -9 of the process) and FULL also fsyncs the WAL (power loss).
+SYNCHRONOUS = {"memory": "OFF", "process": "NORMAL", "fsync": "FULL"}
+MAX_JOBS_PER_COMMIT = 4096  # bound a commit so one huge burst cannot stall acknowledgements
+_CHECKPOINT_PAGES = 4000  # WAL pages before an automatic checkpoint (~16 MB at 4 KiB pages)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS streams (uid INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (
+    uid INTEGER PRIMARY KEY,
+    stream_uid INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS shards_by_stream ON shards (stream_uid);
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,
+    arrival_ms INTEGER NOT NULL,
+    partition_key TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+"""
+
+
+def record_id(shard_uid: int, position: int) -> int:
+    return (shard_uid << POSITION_BITS) | position
+
+
+def shard_bounds(shard_uid: int) -> tuple[int, int]:
+    """The first and last rowid a shard can hold."""
+    lo = shard_uid << POSITION_BITS
+    return lo, lo + (1 << POSITION_BITS) - 1
+
+
+@dataclass(slots=True)
+class NewRecord:
+    """A record waiting for the writer: where it goes and what it holds."""
+
+    shard_uid: int
+    partition_key: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class StoredRecord:
+    position: int
+    arrival_ms: int
+    partition_key: str
+    data: bytes
+
+
+@dataclass
+class _Job:
+    """One unit of work for the writer, resolved on ``loop`` once committed."""
+
+    run: Callable[[sqlite3.Connection, _WriterState], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _WriterState:
+    position: int = 0  # last assigned position
+    last_arrival_ms: int = 0
+    dirty: bool = False
+    pending: list[_Job] = field(default_factory=list)
+
+
+class SqliteStore:
+    """The durable store. Safe to call from one event loop; writes run on the writer thread."""
+
+    def __init__(self, directory: Path, durability: str = "process") -> None:
+        if durability not in SYNCHRONOUS:
+            raise ValueError(f"durability must be one of {sorted(SYNCHRONOUS)}")
+        self.directory = directory
+        self.path = directory / DB_FILENAME
+        self.durability = durability
+        self._jobs: list[_Job] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._state = _WriterState()
+        self._reader: sqlite3.Connection | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create or open the database and start the writer thread."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
+        conn.executescript(_SCHEMA)
+        row = conn.execute("SELECT value FROM meta WHERE key='position'").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO meta VALUES ('position', 0)")
+            conn.commit()
+        self._state.position = int(row[0]) if row else 0
+        top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
+        self._state.last_arrival_ms = int(top or 0)
+        writer_conn = conn
+        self._reader = self._connect()
+        self._thread = threading.Thread(
+            target=self._writer_loop, args=(writer_conn,), name="shardflow-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.durability]}")
+        conn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-16000")  # 16 MB page cache per connection
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def close(self) -> None:
+        """Finish every queued write, then stop the writer and close connections."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def submit(self, run: Callable[[sqlite3.Connection, _WriterState], Any]) -> asyncio.Future[Any]:
+        """Queue ``run(conn, state)`` for the writer; the future resolves after its commit."""
+        loop = asyncio.get_running_loop()
+        job = _Job(run, loop.create_future(), loop)
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("store is closed")
+            self._jobs.append(job)
+            if len(self._jobs) == 1:
+                self._cond.notify()
+        return job.future
+
+    def append(self, records: Sequence[NewRecord]) -> asyncio.Future[list[tuple[int, int]]]:
+        """Store records; resolves to their (position, arrival_ms) in order, after commit."""
+        return self.submit(lambda conn, state: _append(conn, state, records))
+
+    def execute(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> asyncio.Future[None]:
+        """Run statements as one atomic unit in the next commit."""
+        batch = list(statements)
+
+        def run(conn: sqlite3.Connection, state: _WriterState) -> None:
+            for sql, params in batch:
+                conn.execute(sql, params)
+
+        return self.submit(run)
+
+    def _writer_loop(self, conn: sqlite3.Connection) -> None:
+        state = self._state
+        while True:
+            with self._cond:
+                while not self._jobs and not self._closing:
+                    self._cond.wait()
+                if not self._jobs and self._closing:
+                    break
+                jobs = self._jobs[:MAX_JOBS_PER_COMMIT]
+                del self._jobs[:MAX_JOBS_PER_COMMIT]
+            self._commit(conn, state, jobs)
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, state: _WriterState, jobs: list[_Job]) -> None:
+        start_position = state.position
+        start_arrival = state.last_arrival_ms
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                conn.execute("SAVEPOINT job")
+                try:
+                    job.result = job.run(conn, state)
+                    conn.execute("RELEASE job")
+                except sqlite3.Error as exc:
+                    if not isinstance(exc, sqlite3.IntegrityError):
+                        raise
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    job.error = exc
+                except Exception as exc:  # a job's own error fails that job only
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    job.error = exc
+            if state.position != start_position:
+                conn.execute("UPDATE meta SET value=? WHERE key='position'", (state.position,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.exception("commit failed; %d writes refused", len(jobs))
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            state.position = start_position
+            state.last_arrival_ms = start_arrival
+            for job in jobs:
+                job.error = exc
+        _resolve(jobs)
+
+    # -- reads (event-loop thread) ---------------------------------------------------------
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        assert self._reader is not None, "store not open"
+        return self._reader
+
+    @property
+    def position(self) -> int:
+        """The last position assigned (committed or about to be)."""
+        return self._state.position
+
+    def read(
+        self, shard_uid: int, from_position: int, limit: int, max_bytes: int
+    ) -> list[StoredRecord]:
+        """Up to ``limit`` records of a shard from ``from_position`` on, within ``max_bytes``."""
+        lo = record_id(shard_uid, from_position)
+        hi = shard_bounds(shard_uid)[1]
+        cur = self.reader.execute(
+            "SELECT id, arrival_ms, partition_key, data FROM records"
+            " WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?",
+            (lo, hi, limit),
+        )
+        mask = (1 << POSITION_BITS) - 1
+        out: list[StoredRecord] = []
+        size = 0
+        for rid, arrival, key, data in cur:
+            size += len(data) + len(key)
+            if size > max_bytes and out:
+                break
+            out.append(StoredRecord(rid & mask, arrival, key, data))
+        return out
+
+    def last_record(self, shard_uid: int) -> tuple[int, int] | None:
+        """(position, arrival_ms) of a shard's newest record, or None if it has none."""
+        lo, hi = shard_bounds(shard_uid)
+        row = self.reader.execute(
+            "SELECT id, arrival_ms FROM records WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1",
+            (lo, hi),
+        ).fetchone()
+        return None if row is None else (row[0] & ((1 << POSITION_BITS) - 1), row[1])
+
+    def first_position_at(self, shard_uid: int, arrival_ms: int) -> int | None:
+        """Position of the first record that arrived at or after ``arrival_ms``, or None.
+
+        Arrival times never decrease along a shard, so this is a binary search over the rowid
+        range: a few point lookups, no index on arrival time.
+        """
+        lo, hi = shard_bounds(shard_uid)
+        conn = self.reader
+        first = conn.execute(
+            "SELECT id FROM records WHERE id BETWEEN ? AND ? ORDER BY id LIMIT 1", (lo, hi)
+        ).fetchone()
+        if first is None:
+            return None
+        last = self.last_record(shard_uid)
+        low, high = first[0], record_id(shard_uid, last[0]) if last else hi
+        answer = None
+        query = "SELECT id, arrival_ms FROM records WHERE id BETWEEN ? AND ? ORDER BY id LIMIT 1"
+        while low <= high:
+            mid = (low + high) // 2
+            row = conn.execute(query, (mid, high)).fetchone()
+            if row is None:
+                high = mid - 1
+            elif row[1] >= arrival_ms:
+                answer, high = row[0], mid - 1  # an earlier match may lie left of mid
+            else:
+                low = row[0] + 1  # arrivals never decrease: nothing up to row[0] matches
+        return None if answer is None else answer & ((1 << POSITION_BITS) - 1)
+
+    def load(self) -> tuple[dict[str, Any], list[tuple[int, str]], list[tuple[int, int, str]]]:
+        """Everything needed to rebuild the engine's metadata: meta, streams, shards."""
+        conn = self.reader
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        streams = conn.execute("SELECT uid, doc FROM streams ORDER BY uid").fetchall()
+        shards = conn.execute("SELECT uid, stream_uid, doc FROM shards ORDER BY uid").fetchall()
+        return meta, streams, shards
+
+    def disk_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(str(self.path) + suffix)
+        return total
+
+
+def _append(
+    conn: sqlite3.Connection, state: _WriterState, records: Sequence[NewRecord]
+) -> list[tuple[int, int]]:
+    now = time.time_ns() // 1_000_000
+    arrival = max(now, state.last_arrival_ms)  # arrival times never go backwards in a shard
+    state.last_arrival_ms = arrival
+    first = state.position + 1
+    state.position += len(records)
+    conn.executemany(
+        "INSERT INTO records (id, arrival_ms, partition_key, data) VALUES (?, ?, ?, ?)",
+        [
+            ((r.shard_uid << POSITION_BITS) | (first + i), arrival, r.partition_key, r.data)
+            for i, r in enumerate(records)
+        ],
+    )
+    return [(first + i, arrival) for i in range(len(records))]
+
+
+def _resolve(jobs: list[_Job]) -> None:
+    """Hand results back to their loops: one wake-up per loop, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+    for job in jobs:
+        by_loop.setdefault(job.loop, []).append(job)
+    for loop, group in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+            loop.call_soon_threadsafe(_set_results, group)
+
+
+def _set_results(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)

@@ -1,0 +1,30 @@
+"""JSON 1.1 (application/x-amz-json-1.1): blobs are base64 strings, timestamps epoch seconds."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float):  # api.shapes.Timestamp and other float subclasses
+        return float(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """Encode a response; an empty result is an empty body, as AWS sends for CreateStream."""
+    if not payload:
+        return b""
+    return orjson.dumps(payload, default=_default)
+
+
+def decode(body: bytes) -> Any:
+    """Parse a request body; raises ValueError (orjson.JSONDecodeError) if it is not JSON."""
+    return orjson.loads(body)
