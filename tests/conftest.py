@@ -7,6 +7,7 @@ conformance oracle, not just a unit test of this code base.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,9 +16,24 @@ import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 
+from shardflow.api.registry import HANDLERS
 from tests.support import ServerProcess
 
 REGION = "us-east-1"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip tests marked ``needs(Op, ...)`` while Shardflow lacks one of those operations.
+
+    Against another endpoint (SHARDFLOW_TEST_ENDPOINT) they run: that server may have them.
+    """
+    marker = item.get_closest_marker("needs")
+    if marker is None or os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
+        return
+    missing = [op for op in marker.args if op not in HANDLERS]
+    if missing:
+        pytest.skip(f"shardflow does not implement {', '.join(missing)} yet")
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +88,5 @@ def stream(kinesis, stream_name: str) -> Iterator[str]:  # type: ignore[no-untyp
         StreamName=stream_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
     )
     yield stream_name
-    try:
+    with contextlib.suppress(kinesis.exceptions.ResourceNotFoundException):
         kinesis.delete_stream(StreamName=stream_name, EnforceConsumerDeletion=True)
-    except kinesis.exceptions.ResourceNotFoundException:
-        pass

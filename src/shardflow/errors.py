@@ -61,6 +61,8 @@ ResourceInUseException = _client("ResourceInUseException")
 InvalidArgumentException = _client("InvalidArgumentException")
 ValidationException = _client("ValidationException")
 SerializationException = _client("SerializationException")
+# AWS spells this body's key with a capital M; every other Kinesis error uses ``message``.
+SerializationException.message_key = "Message"
 LimitExceededException = _client("LimitExceededException", retriable=True)
 ProvisionedThroughputExceededException = _client(
     "ProvisionedThroughputExceededException", retriable=True

@@ -9,7 +9,9 @@ import pytest
 from shardflow.model import iterators
 
 KEY = b"k" * 32
-TOKEN = iterators.IteratorToken(stream_uid=3, shard_index=1, position=99, issued_ms=1_700_000)
+TOKEN = iterators.IteratorToken(
+    stream_uid=3, shard_index=1, position=99, issued_ms=1_700_000, stream_name="taxi"
+)
 
 
 def test_round_trip() -> None:

@@ -65,9 +65,7 @@ def decode_token(token: str, *, ttl_ms: int | None, operation: str) -> dict[str,
         if not isinstance(fields, dict) or not isinstance(fields.get("t"), int):
             raise ValueError(token)
     except (binascii.Error, ValueError):
-        raise errors.InvalidArgumentException(
-            f"Invalid {operation} NextToken: {token}"
-        ) from None
+        raise errors.InvalidArgumentException(f"Invalid {operation} NextToken: {token}") from None
     if ttl_ms is not None and now_ms() - fields["t"] > ttl_ms:
         raise errors.ExpiredNextTokenException(
             f"The NextToken {token} has expired. Request a new token."

@@ -145,7 +145,9 @@ def _run(client: Any, records: int, shards: int) -> None:
             raise click.ClickException(f"{out['FailedRecordCount']} records failed")
         written += len(batch)
     elapsed = time.perf_counter() - started
-    click.echo(f"PutRecords {written} records in {elapsed:.2f}s: {written / elapsed:,.0f} records/s")
+    click.echo(
+        f"PutRecords {written} records in {elapsed:.2f}s: {written / elapsed:,.0f} records/s"
+    )
     _read_back(client, dict(counters))
 
 

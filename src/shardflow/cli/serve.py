@@ -39,11 +39,20 @@ from shardflow.config import (
 @click.option("--account-id", default=DEFAULT_ACCOUNT_ID, help="Account id in ARNs and errors.")
 @click.option("--region", default=DEFAULT_REGION, help="Region in ARNs and errors.")
 @click.option(
-    "--shard-limit", default=DEFAULT_SHARD_LIMIT, type=click.IntRange(1), help="Account shard quota."
+    "--shard-limit",
+    default=DEFAULT_SHARD_LIMIT,
+    type=click.IntRange(1),
+    help="Account shard quota.",
 )
-@click.option("--create-stream-ms", default=0, type=click.IntRange(0), help="CREATING lasts this long.")
-@click.option("--delete-stream-ms", default=0, type=click.IntRange(0), help="DELETING lasts this long.")
-@click.option("--update-stream-ms", default=0, type=click.IntRange(0), help="UPDATING lasts this long.")
+@click.option(
+    "--create-stream-ms", default=0, type=click.IntRange(0), help="CREATING lasts this long."
+)
+@click.option(
+    "--delete-stream-ms", default=0, type=click.IntRange(0), help="DELETING lasts this long."
+)
+@click.option(
+    "--update-stream-ms", default=0, type=click.IntRange(0), help="UPDATING lasts this long."
+)
 @click.option("--no-limits", is_flag=True, help="Do not enforce per-shard throughput limits.")
 @click.option(
     "--log-level",

@@ -19,7 +19,7 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
-from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, now_ms
 from shardflow.model import hashing, iterators, sequence
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
 from shardflow.storage.sqlite import (
@@ -140,9 +140,7 @@ class Engine:
 
     def live_streams(self) -> list[Stream]:
         at = now_ms()
-        return sorted(
-            (s for s in self.streams.values() if not s.is_gone(at)), key=lambda s: s.name
-        )
+        return sorted((s for s in self.streams.values() if not s.is_gone(at)), key=lambda s: s.name)
 
     def open_shard_total(self) -> int:
         return sum(s.open_shard_count for s in self.live_streams())
@@ -155,6 +153,7 @@ class Engine:
         shard_count: int | None,
         mode: str,
         tags: dict[str, str],
+        max_record_kib: int = DEFAULT_MAX_RECORD_KIB,
     ) -> None:
         if mode == "ON_DEMAND":
             if shard_count is not None:
@@ -194,6 +193,7 @@ class Engine:
             ready_at_ms=created + delay,
             mode=mode,
             tags=dict(tags),
+            max_record_kib=max_record_kib,
         )
         position = self.store.position
         for index, (start, end) in enumerate(hashing.even_ranges(shard_count)):
@@ -215,8 +215,10 @@ class Engine:
             await self.store.execute(
                 [("INSERT INTO streams (uid, doc) VALUES (?, ?)", (uid, _doc(stream)))]
                 + [
-                    ("INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
-                     (s.uid, uid, _doc(s)))
+                    (
+                        "INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
+                        (s.uid, uid, _doc(s)),
+                    )
                     for s in stream.shards
                 ]
             )
@@ -243,7 +245,7 @@ class Engine:
                 f" the account: {current}. Limit: {self.config.shard_limit}. Number of"
                 f" additional shards that would have resulted from this request: {additional}."
                 f" Refer to the AWS Service Limits page"
-                f" (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html)"
+                f" (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html)"
                 f" for current limits and how to request higher limits."
             )
 
@@ -275,14 +277,16 @@ class Engine:
 
     # -- data plane ------------------------------------------------------------------------
 
-    def check_record_size(self, stream: Stream, entry: PutEntry) -> None:
+    def check_record_size(self, stream: Stream, entry: PutEntry, path: str = "") -> int:
+        """The record's size (data + partition key); AWS's error if over the stream's limit."""
         limit = stream.max_record_kib * 1024
         size = len(entry.data) + len(entry.partition_key.encode("utf-8"))
         if size > limit:
             raise errors.ValidationException(
-                f"1 validation error detected: Value at 'data' failed to satisfy constraint:"
-                f" Member must have length less than or equal to {limit}"
+                f"1 validation error detected: Value at '{path}data' failed to satisfy"
+                f" constraint: Member must have length less than or equal to {limit}"
             )
+        return size
 
     def route(self, stream: Stream, entry: PutEntry) -> Shard:
         if entry.explicit_hash_key is not None:
@@ -299,18 +303,23 @@ class Engine:
     async def put(self, stream: Stream, shards: list[Shard], entries: list[PutEntry]) -> list[str]:
         """Store routed entries; their sequence numbers, after the commit."""
         placed = await self.store.append(
-            [NewRecord(s.uid, e.partition_key, e.data) for s, e in zip(shards, entries, strict=True)]
+            [
+                NewRecord(s.uid, e.partition_key, e.data)
+                for s, e in zip(shards, entries, strict=True)
+            ]
         )
         return [
             sequence.encode(shard.index, position)
             for shard, (position, _arrival) in zip(shards, placed, strict=True)
         ]
 
-    def get_shard_iterator(
-        self,
-        params: dict[str, Any],
-    ) -> str:
-        stream = self.find(params, active_only=True)
+    def get_shard_iterator(self, params: dict[str, Any]) -> str:
+        name = self.stream_name_of(params)
+        stream = self.streams.get(name)
+        if stream is None or stream.is_gone() or stream.current_status() == "CREATING":
+            # AWS names the shard, not the stream, when either is missing.
+            index = shard_index(params["ShardId"])
+            raise self._no_shard(name, shard_id(index) if index is not None else params["ShardId"])
         shard = self._shard_or_error(stream, params["ShardId"])
         kind = params["ShardIteratorType"]
         start_seq = params.get("StartingSequenceNumber")
@@ -333,6 +342,13 @@ class Engine:
                     " Current request has no timestamp parameter."
                 )
             ts_ms = int(timestamp * 1000)
+            now = now_ms()
+            if ts_ms > now:
+                raise errors.InvalidArgumentException(
+                    "The timestampInMillis parameter cannot be greater than the"
+                    f" currentTimestampInMillis. timestampInMillis: {ts_ms},"
+                    f" currentTimestampInMillis: {now}"
+                )
             found = self.store.first_position_at(shard.uid, ts_ms)
             position = found if found is not None else self.store.position + 1
         else:
@@ -347,18 +363,23 @@ class Engine:
         return self._iterator(stream, shard, position)
 
     def _iterator(self, stream: Stream, shard: Shard, position: int) -> str:
-        token = iterators.IteratorToken(stream.uid, shard.index, position, now_ms())
+        token = iterators.IteratorToken(stream.uid, shard.index, position, now_ms(), stream.name)
         return iterators.encode(self.iterator_key, token)
 
     def _shard_or_error(self, stream: Stream, shard_id_text: str) -> Shard:
         index = shard_index(shard_id_text)
         shard = stream.shard(index) if index is not None else None
         if shard is None:
-            raise errors.ResourceNotFoundException(
-                f"Shard {shard_id(index) if index is not None else shard_id_text} in stream"
-                f" {stream.name} under account {self.config.account_id} does not exist"
+            raise self._no_shard(
+                stream.name, shard_id(index) if index is not None else shard_id_text
             )
         return shard
+
+    def _no_shard(self, stream_name: str, shard_id_text: str) -> errors.KinesisError:
+        return errors.ResourceNotFoundException(
+            f"Shard {shard_id_text} in stream {stream_name} under account"
+            f" {self.config.account_id} does not exist"
+        )
 
     def _position_of(self, stream: Stream, shard: Shard, seq_text: str) -> int:
         decoded = sequence.decode(seq_text)
@@ -387,19 +408,17 @@ class Engine:
                 f" while right now it is {_aws_time(now)} which is further in the future than"
                 f" the tolerated delay of {iterators.ITERATOR_TTL_MS} milliseconds."
             )
-        stream = next((s for s in self.streams.values() if s.uid == token.stream_uid), None)
-        if stream is None or stream.is_gone(now):
-            raise errors.ResourceNotFoundException(
-                f"Shard {shard_id(token.shard_index)} in stream"
-                f" {stream.name if stream else '(deleted)'} under account"
-                f" {self.config.account_id} does not exist"
-            )
+        stream = self.streams.get(token.stream_name)
+        if stream is None or stream.uid != token.stream_uid or stream.is_gone(now):
+            raise self._no_shard(token.stream_name, shard_id(token.shard_index))
         shard = stream.shard(token.shard_index)
         assert shard is not None  # shards are never removed from a live stream
         cutoff = now - stream.retention_hours * 3_600_000
         records = self.store.read(shard.uid, token.position, limit, GET_RECORDS_MAX_BYTES)
         if records and records[0].arrival_ms < cutoff:
-            records = [r for r in records if r.arrival_ms >= cutoff]  # past retention, not swept yet
+            records = [
+                r for r in records if r.arrival_ms >= cutoff
+            ]  # past retention, not swept yet
         next_position = records[-1].position + 1 if records else token.position
         last = self.store.last_record(shard.uid)
         behind = 0
@@ -412,9 +431,7 @@ class Engine:
         if shard.end_position is not None and next_position > shard.end_position:
             next_iterator = None
             children = [
-                s
-                for s in stream.shards
-                if shard.index in (s.parent_index, s.adjacent_parent_index)
+                s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)
             ]
         return ReadResult(records, shard.index, next_iterator, behind, children)
 
@@ -446,7 +463,10 @@ class Engine:
                 end = first_kept - 1 if first_kept is not None else last[0]
                 lo = shard_bounds(shard.uid)[0]
                 statements.append(
-                    ("DELETE FROM records WHERE id BETWEEN ? AND ?", (lo, record_id(shard.uid, end)))
+                    (
+                        "DELETE FROM records WHERE id BETWEEN ? AND ?",
+                        (lo, record_id(shard.uid, end)),
+                    )
                 )
             if statements:
                 await self.store.execute(statements)

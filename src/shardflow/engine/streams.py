@@ -65,7 +65,9 @@ class Shard:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Shard:
-        return cls(**{**doc, "hash_start": int(doc["hash_start"]), "hash_end": int(doc["hash_end"])})
+        return cls(
+            **{**doc, "hash_start": int(doc["hash_start"]), "hash_end": int(doc["hash_end"])}
+        )
 
 
 @dataclass

@@ -7,6 +7,7 @@ Wire layout before base64 (standard alphabet, as AWS iterators use)::
     shard_index  4 bytes
     position     8 bytes  next position to read: records at or above it
     issued_ms    8 bytes  wall clock at issue; iterators expire 5 minutes later
+    stream_name  1-128 bytes, UTF-8: errors about a deleted stream still name it
     mac         16 bytes  keyed BLAKE2b of everything above, with the server's iterator key
 
 The key is stored with the data, so iterators survive a restart of the server.
@@ -32,6 +33,7 @@ class IteratorToken(NamedTuple):
     shard_index: int
     position: int
     issued_ms: int
+    stream_name: str
 
 
 class InvalidIterator(ValueError):
@@ -43,7 +45,7 @@ def _mac(key: bytes, body: bytes) -> bytes:
 
 
 def encode(key: bytes, token: IteratorToken) -> str:
-    body = _BODY.pack(_VERSION, *token)
+    body = _BODY.pack(_VERSION, *token[:4]) + token.stream_name.encode("utf-8")
     return base64.b64encode(body + _mac(key, body)).decode("ascii")
 
 
@@ -53,12 +55,13 @@ def decode(key: bytes, text: str) -> IteratorToken:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidIterator(text) from exc
-    if len(raw) != _BODY.size + _MAC_BYTES:
+    if len(raw) <= _BODY.size + _MAC_BYTES:
         raise InvalidIterator(text)
-    body, mac = raw[: _BODY.size], raw[_BODY.size :]
+    body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     if not hmac.compare_digest(_mac(key, body), mac):
         raise InvalidIterator(text)
-    version, *fields = _BODY.unpack(body)
+    version, stream_uid, shard_index, position, issued_ms = _BODY.unpack_from(body)
     if version != _VERSION:
         raise InvalidIterator(text)
-    return IteratorToken(*fields)
+    name = body[_BODY.size :].decode("utf-8")
+    return IteratorToken(stream_uid, shard_index, position, issued_ms, name)

@@ -13,6 +13,7 @@ import time
 import uuid
 from base64 import b64encode
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -33,82 +34,104 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 TARGET_PREFIX = "Kinesis_20131202"
 JSON_TYPES = (json_codec.CONTENT_TYPE, "application/json")
 CBOR_TYPE = "application/x-amz-cbor-1.1"
+_JSON_CONTENT_TYPE = ("content-type", json_codec.CONTENT_TYPE)
 # AWS names the error's namespace after the type in x-amzn-ErrorType; SDKs strip it.
 ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazonaws.kinesis.v20131202/"
 
 
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
 class KinesisApp:
-    """ASGI callable serving the Kinesis API on POST / and a few plain GET routes."""
+    """The Kinesis API on POST / and a few plain GET routes.
+
+    The core (``handle``) is independent of the HTTP server: ``__rsgi__`` adapts it to granian's
+    RSGI interface (one call per request and response: the fast path) and ``__call__`` to ASGI,
+    so any ASGI server can host it too.
+    """
 
     def __init__(self, engine: Engine, schema: RequestSchema | None = None) -> None:
         self.engine = engine
         self.schema = schema or RequestSchema()
         self.max_body = engine.config.max_request_bytes
-        self.known_operations = self.schema.operations()
-        self.routes: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
-            "/healthz": self._healthz,
-        }
+        self.routes: dict[str, Callable[[], Response]] = {"/healthz": _healthz}
+
+    # -- server adapters -------------------------------------------------------------------
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if scope.proto != "http":
+            return
+        headers = dict(scope.headers.items())
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) <= self.max_body:
+            body: bytes | None = await proto()
+        else:
+            body = await _read_chunks(proto, self.max_body)
+        response = await self.handle(scope.method, scope.path, headers, scope.query_string, body)
+        proto.response_bytes(response.status, response.headers, response.body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            route = self.routes.get(scope["path"]) if scope["method"] != "POST" else None
-            if route is not None:
-                await route(scope, receive, send)
-            else:
-                await self._kinesis(scope, receive, send)
-        elif kind == "lifespan":
+        if scope["type"] == "lifespan":
             await _lifespan(receive, send)
-
-    async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _respond(send, 200, b"ok\n", [(b"content-type", b"text/plain")])
-
-    # -- the Kinesis pipeline ------------------------------------------------------------------
-
-    async def _kinesis(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _respond(send, 413, b"", [])
             return
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         body = await _read_body(receive, self.max_body)
+        query = scope.get("query_string", b"").decode("latin-1")
+        response = await self.handle(scope["method"], scope["path"], headers, query, body)
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        raw_headers.append((b"content-length", str(len(response.body)).encode()))
+        await send(
+            {"type": "http.response.start", "status": response.status, "headers": raw_headers}
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    # -- the core ----------------------------------------------------------------------------
+
+    async def handle(
+        self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
+    ) -> Response:
+        """One request in, one response out. ``body`` is None if it exceeded the size cap."""
+        if method != "POST":
+            route = self.routes.get(path)
+            if route is not None:
+                return route()
         if body is None:
-            await _respond(send, 413, b"", [])
-            return
+            return Response(413, [], b"")
         request_id = str(uuid.uuid4())
-        base_headers = [
-            (b"x-amzn-requestid", request_id.encode()),
-            (b"x-amz-id-2", b64encode(os.urandom(72))),
-        ]
-        started = time.perf_counter()
+        base = [("x-amzn-requestid", request_id), ("x-amz-id-2", _amz_id_2())]
         operation = "?"
         content_type = headers.get("content-type", "").split(";")[0].strip()
+        started = time.perf_counter()
         try:
-            operation, params = self._decode(scope, headers, content_type, body)
-            handler = HANDLERS[operation]
-            result = await handler(self.engine, params)
-            payload = json_codec.encode(result)
-            status = 200
-            out_headers = [(b"content-type", json_codec.CONTENT_TYPE.encode())]
+            operation, params = self._decode(method, headers, query, content_type, body)
+            result = await HANDLERS[operation](self.engine, params)
+            response = Response(200, [*base, _JSON_CONTENT_TYPE], json_codec.encode(result))
         except _RawResponse as raw:
-            await _respond(send, raw.status, raw.body, base_headers + raw.headers)
-            return
+            response = Response(raw.status, base + raw.headers, raw.body)
         except errors.KinesisError as exc:
-            status, payload, out_headers = _error_response(exc)
+            response = _error_response(exc, base)
         except Exception:
             log.exception("%s failed (request id %s)", operation, request_id)
-            status, payload, out_headers = _error_response(errors.InternalFailure(None))
+            response = _error_response(errors.InternalFailure(None), base)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %d %.2fms", operation, status, (time.perf_counter() - started) * 1e3)
-        await _respond(send, status, payload, base_headers + out_headers)
+            elapsed_ms = (time.perf_counter() - started) * 1e3
+            log.debug("%s %d %.2fms", operation, response.status, elapsed_ms)
+        return response
 
     def _decode(
-        self, scope: Scope, headers: dict[str, str], content_type: str, body: bytes
+        self, method: str, headers: dict[str, str], query: str, content_type: str, body: bytes
     ) -> tuple[str, dict[str, Any]]:
         """Everything before the handler: returns (operation, validated parameters)."""
-        if scope["method"] != "POST":
+        if method != "POST":
             raise _xml_error(
-                "AccessDeniedException", "Unable to determine service/operation name to be authorized"
+                "AccessDeniedException",
+                "Unable to determine service/operation name to be authorized",
             )
         service, _, operation = headers.get("x-amz-target", "").partition(".")
         target_ok = service == TARGET_PREFIX and operation in HANDLERS
@@ -118,7 +141,7 @@ class KinesisApp:
                 raise error(None)
             # AWS answers an empty body of any other type in CBOR.
             cbor_body = cbor2.dumps({"__type": error.error_type})
-            raise _RawResponse(400, cbor_body, [(b"content-type", CBOR_TYPE.encode())])
+            raise _RawResponse(400, cbor_body, [("content-type", CBOR_TYPE)])
         if content_type not in JSON_TYPES:
             if not service or not operation:
                 raise _xml_error(
@@ -138,11 +161,10 @@ class KinesisApp:
             raise _legacy_json("UnknownOperationException", "message")
         if not target_ok:
             raise errors.UnknownOperationException(None)
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         auth.check(
             headers.get("authorization"),
             "x-amz-date" in headers or "date" in headers,
-            query,
+            dict(parse_qsl(query)) if query else {},
         )
         params = self.schema.parse(operation, data)
         self.schema.validate(operation, params)
@@ -152,7 +174,7 @@ class KinesisApp:
 class _RawResponse(Exception):
     """A response AWS sends outside the JSON error shape (XML bodies, 404s)."""
 
-    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
         super().__init__(status)
         self.status, self.body, self.headers = status, body, headers
 
@@ -170,20 +192,34 @@ def _legacy_json(error_type: str, message_key: str) -> _RawResponse:
             "Version": "1.0",
         }
     )
-    return _RawResponse(200, body, [(b"content-type", b"application/json")])
+    return _RawResponse(200, body, [("content-type", "application/json")])
 
 
-def _error_response(exc: errors.KinesisError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+def _error_response(exc: errors.KinesisError, base: list[tuple[str, str]]) -> Response:
     """The one place an exception becomes an AWS error response."""
-    headers = [
-        (b"content-type", json_codec.CONTENT_TYPE.encode()),
-        (b"x-amzn-errortype", (exc.error_type + ERROR_TYPE_SUFFIX).encode()),
-    ]
-    return exc.status, json_codec.encode(exc.body()), headers
+    headers = [*base, _JSON_CONTENT_TYPE, ("x-amzn-errortype", exc.error_type + ERROR_TYPE_SUFFIX)]
+    return Response(exc.status, headers, json_codec.encode(exc.body()))
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+def _healthz() -> Response:
+    return Response(200, [("content-type", "text/plain")], b"ok\n")
+
+
+def _amz_id_2() -> str:
+    """AWS sends an opaque 72-byte extended request id with every response."""
+    return b64encode(os.urandom(72)).decode("ascii")
+
+
+async def _read_chunks(proto: Any, limit: int) -> bytes | None:
+    """An RSGI body of unknown length, or None once it grows past ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in proto:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -201,14 +237,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body"):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _respond(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

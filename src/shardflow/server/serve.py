@@ -44,7 +44,7 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         app,
         address=config.host,
         port=config.port,
-        interface=Interfaces.ASGINL,
+        interface=Interfaces.RSGI,
         http=HTTPModes.auto,
         websockets=False,
         backlog=1024,
@@ -56,7 +56,10 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     where = "in memory" if config.in_memory else str(data_dir)
     log.info(
         "shardflow listening on http://%s:%d (HTTP/1.1 + h2c), data %s, durability %s",
-        config.host, config.port, where, durability,
+        config.host,
+        config.port,
+        where,
+        durability,
     )
     if ready is not None:
         ready.set()

@@ -46,8 +46,12 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"Shards": [s.describe() for s in page]}
     if has_more:
         out["NextToken"] = encode_token(
-            {"stream": stream.name, "uid": stream.uid, "after": page[-1].index,
-             "filter": shard_filter}
+            {
+                "stream": stream.name,
+                "uid": stream.uid,
+                "after": page[-1].index,
+                "filter": shard_filter,
+            }
         )
     return out
 
@@ -74,7 +78,8 @@ def _filtered(stream: Stream, shard_filter: dict[str, Any] | None) -> list[Shard
         at_ms = int(ts * 1000)
         if kind == "AT_TIMESTAMP":
             return [
-                s for s in stream.shards
+                s
+                for s in stream.shards
                 if s.created_ms <= max(at_ms, stream.created_ms)
                 and (s.closed_ms is None or s.closed_ms > at_ms)
             ]
@@ -84,7 +89,8 @@ def _filtered(stream: Stream, shard_filter: dict[str, Any] | None) -> list[Shard
         return [s for s in stream.shards if s.is_open]
     if kind == "AT_TRIM_HORIZON":
         return [
-            s for s in stream.shards
+            s
+            for s in stream.shards
             if s.created_ms <= max(horizon, stream.created_ms)
             and (s.closed_ms is None or s.closed_ms > horizon)
         ]

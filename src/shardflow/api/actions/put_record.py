@@ -18,7 +18,8 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     engine.check_record_size(stream, entry)
     shard = engine.route(stream, entry)
     (sequence_number,) = await engine.put(stream, [shard], [entry])
-    out: dict[str, Any] = {"ShardId": shard.shard_id, "SequenceNumber": sequence_number}
-    if stream.encryption_type != "NONE":
-        out["EncryptionType"] = stream.encryption_type
-    return out
+    return {
+        "ShardId": shard.shard_id,
+        "SequenceNumber": sequence_number,
+        "EncryptionType": stream.encryption_type,
+    }

@@ -13,24 +13,24 @@ MAX_REQUEST_RECORD_BYTES = 10 * 1024 * 1024  # AWS: data + keys of all entries p
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params, active_only=True)
-    entries = [entry_from(r, f"records.{i + 1}.member.") for i, r in enumerate(params["Records"])]
+    entries = []
     total = 0
-    for entry in entries:
-        engine.check_record_size(stream, entry)
-        total += len(entry.data) + len(entry.partition_key.encode("utf-8"))
+    for i, fields in enumerate(params["Records"]):
+        path = f"records.{i + 1}.member."
+        entry = entry_from(fields, path)
+        total += engine.check_record_size(stream, entry, path)
+        entries.append(entry)
     if total > MAX_REQUEST_RECORD_BYTES:
         raise errors.InvalidArgumentException(
             f"Records size exceeds {MAX_REQUEST_RECORD_BYTES // (1024 * 1024)} MB limit"
         )
     shards = [engine.route(stream, e) for e in entries]
     sequence_numbers = await engine.put(stream, shards, entries)
-    out: dict[str, Any] = {
+    return {
         "FailedRecordCount": 0,
         "Records": [
             {"SequenceNumber": seq, "ShardId": shard.shard_id}
             for shard, seq in zip(shards, sequence_numbers, strict=True)
         ],
+        "EncryptionType": stream.encryption_type,
     }
-    if stream.encryption_type != "NONE":
-        out["EncryptionType"] = stream.encryption_type
-    return out
