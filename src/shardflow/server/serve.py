@@ -10,6 +10,7 @@ import asyncio
 import logging
 import shutil
 import signal
+import socket
 import tempfile
 from pathlib import Path
 
@@ -28,10 +29,25 @@ def _memory_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="shardflow-", dir=base))
 
 
+def claim_port(host: str, port: int) -> int:
+    """Fail now if the port is taken; resolve port 0 to a free one.
+
+    granian binds with SO_REUSEPORT, so a second server on a busy port would silently share it
+    with the first. A plain bind (no SO_REUSEPORT) tells whether anything listens there.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        return int(probe.getsockname()[1])
+
+
 async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or until the task is cancelled)."""
     from granian.constants import HTTPModes, Interfaces
     from granian.server.embed import Server
+
+    port = claim_port(config.host, config.port)
 
     data_dir = _memory_dir() if config.in_memory else config.data_dir
     durability = "memory" if config.in_memory else config.durability
@@ -43,7 +59,7 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     server = Server(
         app,
         address=config.host,
-        port=config.port,
+        port=port,
         interface=Interfaces.RSGI,
         http=HTTPModes.auto,
         websockets=False,
@@ -57,7 +73,7 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     log.info(
         "shardflow listening on http://%s:%d (HTTP/1.1 + h2c), data %s, durability %s",
         config.host,
-        config.port,
+        port,
         where,
         durability,
     )
