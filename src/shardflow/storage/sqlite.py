@@ -9,9 +9,19 @@ scan, with no secondary index to maintain on the write path. Positions come from
 counter assigned by the writer in commit order, so they are strictly increasing in every shard,
 and a shard created later (a child of a split) starts above everything before it.
 
-Every write (records and metadata alike) goes through the writer thread: it takes every job that
-is waiting, runs them in one transaction, commits once, and only then resolves their futures, so
-a write is acknowledged only after its commit (group commit). Readers use their own connection.
+Every write (records and metadata alike) is a job for the single writer connection. The writer
+takes every job that is waiting, runs them in one transaction, commits once, and only then
+resolves their futures, so a write is acknowledged only after its commit (group commit). Where the
+writer runs depends on the durability mode:
+
+- ``memory`` and ``process``: on the event-loop thread, once per loop iteration (``call_soon``), so
+  every request that arrived in that iteration shares the commit. A commit that does not fsync
+  costs less than handing the work to another thread and back (docs/decisions.md).
+- ``fsync``: on a writer thread, so the loop keeps serving while the disk syncs; requests that
+  arrive during a sync share the next commit.
+
+A checkpointer thread copies the WAL into the database in the background (PASSIVE checkpoints),
+so no commit ever pays for a checkpoint. Readers use their own connection.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ DB_FILENAME = "shardflow.sqlite3"
 # returning (it survives a kill -9 of the process) and FULL also fsyncs the WAL (power loss).
 SYNCHRONOUS = {"memory": "OFF", "process": "NORMAL", "fsync": "FULL"}
 MAX_JOBS_PER_COMMIT = 4096  # bound a commit so one huge burst cannot stall acknowledgements
-_CHECKPOINT_PAGES = 4000  # WAL pages before an automatic checkpoint (~16 MB at 4 KiB pages)
+CHECKPOINT_INTERVAL_S = 0.5  # how often the checkpointer looks for new WAL frames
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -91,6 +101,7 @@ class _Job:
     run: Callable[[sqlite3.Connection, _WriterState], Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    atomic: bool  # may fail on its own: runs in a savepoint so it fails alone
     result: Any = None
     error: BaseException | None = None
 
@@ -118,11 +129,17 @@ class SqliteStore:
         self._thread: threading.Thread | None = None
         self._state = _WriterState()
         self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._inline = durability != "fsync"
+        self._inline_jobs: list[_Job] = []
+        self._checkpoints = threading.Event()  # set: stop checkpointing
+        self._checkpointer: threading.Thread | None = None
+        self._wrote = False  # since the last checkpoint
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create or open the database and start the writer thread."""
+        """Create or open the database and start the writer and checkpointer."""
         self.directory.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         conn.executescript(_SCHEMA)
@@ -133,12 +150,20 @@ class SqliteStore:
         self._state.position = int(row[0]) if row else 0
         top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
         self._state.last_arrival_ms = int(top or 0)
-        writer_conn = conn
+        self._writer = conn
         self._reader = self._connect()
-        self._thread = threading.Thread(
-            target=self._writer_loop, args=(writer_conn,), name="shardflow-writer", daemon=True
+        if not self._inline:
+            self._thread = threading.Thread(
+                target=self._writer_loop, args=(conn,), name="shardflow-writer", daemon=True
+            )
+            self._thread.start()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop,
+            args=(self._connect(),),
+            name="shardflow-checkpointer",
+            daemon=True,
         )
-        self._thread.start()
+        self._checkpointer.start()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -146,29 +171,48 @@ class SqliteStore:
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.durability]}")
-        conn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-16000")  # 16 MB page cache per connection
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
 
     def close(self) -> None:
-        """Finish every queued write, then stop the writer and close connections."""
+        """Finish every queued write, checkpoint, and close every connection."""
         with self._cond:
             self._closing = True
             self._cond.notify()
         if self._thread is not None:
             self._thread.join()
+        elif self._inline_jobs and self._writer is not None:
+            self._flush_inline()
+        self._checkpoints.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+        if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._writer.close()
+            self._writer = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
 
     # -- writes ----------------------------------------------------------------------------
 
-    def submit(self, run: Callable[[sqlite3.Connection, _WriterState], Any]) -> asyncio.Future[Any]:
+    def submit(
+        self, run: Callable[[sqlite3.Connection, _WriterState], Any], *, atomic: bool = True
+    ) -> asyncio.Future[Any]:
         """Queue ``run(conn, state)`` for the writer; the future resolves after its commit."""
         loop = asyncio.get_running_loop()
-        job = _Job(run, loop.create_future(), loop)
+        job = _Job(run, loop.create_future(), loop, atomic)
+        if self._inline:
+            if self._closing:
+                raise RuntimeError("store is closed")
+            self._inline_jobs.append(job)
+            if len(self._inline_jobs) == 1:
+                loop.call_soon(self._flush_inline)
+            return job.future
         with self._cond:
             if self._closing:
                 raise RuntimeError("store is closed")
@@ -179,7 +223,7 @@ class SqliteStore:
 
     def append(self, records: Sequence[NewRecord]) -> asyncio.Future[list[tuple[int, int]]]:
         """Store records; resolves to their (position, arrival_ms) in order, after commit."""
-        return self.submit(lambda conn, state: _append(conn, state, records))
+        return self.submit(lambda conn, state: _append(conn, state, records), atomic=False)
 
     def execute(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> asyncio.Future[None]:
         """Run statements as one atomic unit in the next commit."""
@@ -190,6 +234,12 @@ class SqliteStore:
                 conn.execute(sql, params)
 
         return self.submit(run)
+
+    def _flush_inline(self) -> None:
+        jobs, self._inline_jobs = self._inline_jobs, []
+        assert self._writer is not None
+        self._commit(self._writer, self._state, jobs)
+        _set_results(jobs)
 
     def _writer_loop(self, conn: sqlite3.Connection) -> None:
         state = self._state
@@ -202,8 +252,18 @@ class SqliteStore:
                 jobs = self._jobs[:MAX_JOBS_PER_COMMIT]
                 del self._jobs[:MAX_JOBS_PER_COMMIT]
             self._commit(conn, state, jobs)
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            _resolve(jobs)
+
+    def _checkpoint_loop(self, conn: sqlite3.Connection) -> None:
+        """Copy committed WAL frames into the database off the write path."""
+        while not self._checkpoints.wait(CHECKPOINT_INTERVAL_S):
+            if self._wrote:
+                self._wrote = False
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    log.exception("checkpoint failed; retrying later")
+                    self._wrote = True
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, state: _WriterState, jobs: list[_Job]) -> None:
@@ -212,6 +272,9 @@ class SqliteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
+                if not job.atomic:
+                    job.result = job.run(conn, state)
+                    continue
                 conn.execute("SAVEPOINT job")
                 try:
                     job.result = job.run(conn, state)
@@ -229,6 +292,7 @@ class SqliteStore:
             if state.position != start_position:
                 conn.execute("UPDATE meta SET value=? WHERE key='position'", (state.position,))
             conn.execute("COMMIT")
+            self._wrote = True
         except sqlite3.Error as exc:
             log.exception("commit failed; %d writes refused", len(jobs))
             with contextlib.suppress(sqlite3.Error):
@@ -237,7 +301,6 @@ class SqliteStore:
             state.last_arrival_ms = start_arrival
             for job in jobs:
                 job.error = exc
-        _resolve(jobs)
 
     # -- reads (event-loop thread) ---------------------------------------------------------
 
