@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_api import (
+from tests.helpers import (
     NOT_NULL,
-    SEQUENCE_NUMBER_RE,
     StreamPool,
     assert_enum_validation,
     assert_error,
+    assert_sequence_number,
     assert_serialization,
     assert_validation,
     client_error,
@@ -235,7 +235,7 @@ class TestFunctionality:
         for shard in desc["Shards"]:
             assert set(shard) == {"ShardId", "HashKeyRange", "SequenceNumberRange"}
             assert set(shard["SequenceNumberRange"]) == {"StartingSequenceNumber"}
-            assert SEQUENCE_NUMBER_RE.match(shard["SequenceNumberRange"]["StartingSequenceNumber"])
+            assert_sequence_number(shard["SequenceNumberRange"]["StartingSequenceNumber"])
 
     @pytest.mark.parametrize("shard_count", [1, 2, 5, 7])
     def test_hash_key_ranges(self, kinesis: Any, streams: StreamPool, shard_count: int) -> None:

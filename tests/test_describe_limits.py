@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_api import (
+from tests.helpers import (
     StreamPool,
     raw_call,
     shard_id,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_api import (
+from tests.helpers import (
     NOT_NULL,
-    SEQUENCE_NUMBER_RE,
     STREAM_ARN_PATTERN,
     StreamPool,
+    assert_sequence_number,
     assert_serialization,
     assert_validation,
     client_error,
@@ -135,7 +135,7 @@ class TestFunctionality:
         assert [s["ShardId"] for s in desc["Shards"]] == [shard_id(0), shard_id(1)]
         for shard, (start, end) in zip(desc["Shards"], expected_hash_ranges(2), strict=True):
             assert shard["HashKeyRange"] == {"StartingHashKey": start, "EndingHashKey": end}
-            assert SEQUENCE_NUMBER_RE.match(shard["SequenceNumberRange"]["StartingSequenceNumber"])
+            assert_sequence_number(shard["SequenceNumberRange"]["StartingSequenceNumber"])
             assert "EndingSequenceNumber" not in shard["SequenceNumberRange"]
             assert "ParentShardId" not in shard
 
@@ -214,7 +214,7 @@ class TestFunctionality:
         shards = kinesis.describe_stream(StreamName=name)["StreamDescription"]["Shards"]
         assert [s["ShardId"] for s in shards] == [shard_id(0), shard_id(1), shard_id(2)]
         parent, left, right = shards
-        assert SEQUENCE_NUMBER_RE.match(parent["SequenceNumberRange"]["EndingSequenceNumber"])
+        assert_sequence_number(parent["SequenceNumberRange"]["EndingSequenceNumber"])
         assert left["ParentShardId"] == right["ParentShardId"] == shard_id(0)
         assert left["HashKeyRange"] == {
             "StartingHashKey": "0",

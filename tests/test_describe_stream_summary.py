@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_api import (
+from tests.helpers import (
     STREAM_ARN_PATTERN,
     StreamPool,
     assert_serialization,

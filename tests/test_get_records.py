@@ -15,47 +15,43 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers_data import (
-    MIN_LEN_1,
-    NOT_A_STRING,
-    NOT_AN_INTEGER,
+from tests.helpers import (
     NOT_NULL,
+    SERIALIZATION_CASES,
     assert_sequence_number,
     assert_serialization,
     assert_validation,
-    clause,
     client_error,
     iterator,
     key_for_shard,
-    max_len,
+    max_length,
+    max_value,
+    min_length,
+    min_value,
+    put_to_shard,
     raw_call,
     shard_id,
     shard_not_found_message,
     stream_arn,
     temp_stream,
+    validation_message,
     wait_deleted,
 )
 
 INVALID_ITERATOR = ("InvalidArgumentException", "Invalid ShardIterator.")
 
 
-def put_to_shard(kinesis, name: str, index: int, data: bytes, shard_count: int = 2) -> dict:
-    return kinesis.put_record(
-        StreamName=name, PartitionKey=key_for_shard(index, shard_count), Data=data
-    )
-
-
 # --- serialization ---------------------------------------------------------------------------
 
 
 class TestSerialization:
-    @pytest.mark.parametrize(("value", "message"), NOT_AN_INTEGER)
+    @pytest.mark.parametrize(("value", "message"), SERIALIZATION_CASES["Integer"])
     def test_limit_not_an_integer(self, endpoint, value, message):
-        assert_serialization(endpoint, "GetRecords", {"Limit": value}, message)
+        assert_serialization(raw_call(endpoint, "GetRecords", {"Limit": value}), message)
 
-    @pytest.mark.parametrize(("value", "message"), NOT_A_STRING)
+    @pytest.mark.parametrize(("value", "message"), SERIALIZATION_CASES["String"])
     def test_shard_iterator_not_a_string(self, endpoint, value, message):
-        assert_serialization(endpoint, "GetRecords", {"ShardIterator": value}, message)
+        assert_serialization(raw_call(endpoint, "GetRecords", {"ShardIterator": value}), message)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -65,15 +61,17 @@ class TestValidation:
     def test_missing_shard_iterator(self, endpoint):
         status, _, body = raw_call(endpoint, "GetRecords", {})
         assert status == 400
-        assert_validation(body, clause(None, "shardIterator", NOT_NULL))
+        assert_validation(body, [validation_message(None, "shardIterator", NOT_NULL)])
 
     def test_empty_iterator_and_zero_limit(self, endpoint):
         status, _, body = raw_call(endpoint, "GetRecords", {"ShardIterator": "", "Limit": 0})
         assert status == 400
         assert_validation(
             body,
-            clause("0", "limit", "have value greater than or equal to 1"),
-            clause("", "shardIterator", MIN_LEN_1),
+            [
+                validation_message("0", "limit", min_value(1)),
+                validation_message("", "shardIterator", min_length(1)),
+            ],
         )
 
     def test_long_iterator_and_large_limit(self, endpoint):
@@ -82,17 +80,17 @@ class TestValidation:
         assert status == 400
         assert_validation(
             body,
-            clause("100000", "limit", "have value less than or equal to 10000"),
-            clause(it, "shardIterator", max_len(512)),
+            [
+                validation_message("100000", "limit", max_value(10000)),
+                validation_message(it, "shardIterator", max_length(512)),
+            ],
         )
 
     def test_limit_10001(self, kinesis, stream):
         it = iterator(kinesis, stream, shard_id(0))
         with pytest.raises(ClientError) as exc:
             kinesis.get_records(ShardIterator=it, Limit=10001)
-        assert_validation(
-            exc.value, clause("10001", "limit", "have value less than or equal to 10000")
-        )
+        assert_validation(exc.value, [validation_message("10001", "limit", max_value(10000))])
 
     @pytest.mark.parametrize("bad", ["abc", "AAAAAAAAAAAAAAAAAAAAAA==", "not a/valid+iterator"])
     def test_garbage_iterator(self, kinesis, bad):

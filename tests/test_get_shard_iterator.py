@@ -14,26 +14,27 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_client
-from tests.helpers_data import (
+from tests.helpers import (
     ACCOUNT_ID,
-    MIN_LEN_1,
-    NOT_A_STRING,
     NOT_NULL,
-    SEQUENCE_PATTERN,
-    STREAM_NAME_PATTERN,
+    SEQUENCE_CONSTRAINT,
+    SERIALIZATION_CASES,
+    assert_enum_validation,
     assert_serialization,
     assert_validation,
-    clause,
     client_error,
-    fresh_name,
     iterator,
-    key_for_shard,
-    max_len,
+    max_length,
+    min_length,
+    pattern_constraint,
+    put_to_shard,
     raw_call,
     read_all,
     shard_id,
     shard_not_found_message,
     stream_arn,
+    unique_name,
+    validation_message,
 )
 
 ITERATOR_TYPES = [
@@ -44,23 +45,13 @@ ITERATOR_TYPES = [
     "AT_TIMESTAMP",
 ]
 # The enum as AWS lists it; its order is the service's, so any order is accepted.
-ENUM_CONSTRAINT = r"satisfy enum value set: \[(?:(?:" + "|".join(ITERATOR_TYPES) + r")(?:, )?){5}\]"
+ENUM_CONSTRAINT = re.compile(
+    r"Member must satisfy enum value set: \[(?:(?:" + "|".join(ITERATOR_TYPES) + r")(?:, )?){5}\]"
+)
 TYPE_RULE = (
     "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
     "StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
 )
-NOT_A_TIMESTAMP = [
-    (True, "class java.lang.Boolean can not be converted to milliseconds since epoch"),
-    ("abc", "class java.lang.String can not be converted to milliseconds since epoch"),
-    ([], "Start of list found where not expected"),
-    ({}, "Start of structure or map found where not expected."),
-]
-
-
-def put_to_shard(kinesis, name: str, index: int, data: bytes, shard_count: int = 2) -> dict:
-    return kinesis.put_record(
-        StreamName=name, PartitionKey=key_for_shard(index, shard_count), Data=data
-    )
 
 
 # --- serialization ---------------------------------------------------------------------------
@@ -70,13 +61,13 @@ class TestSerialization:
     @pytest.mark.parametrize(
         "member", ["ShardId", "ShardIteratorType", "StartingSequenceNumber", "StreamName"]
     )
-    @pytest.mark.parametrize(("value", "message"), NOT_A_STRING)
+    @pytest.mark.parametrize(("value", "message"), SERIALIZATION_CASES["String"])
     def test_string_members(self, endpoint, member, value, message):
-        assert_serialization(endpoint, "GetShardIterator", {member: value}, message)
+        assert_serialization(raw_call(endpoint, "GetShardIterator", {member: value}), message)
 
-    @pytest.mark.parametrize(("value", "message"), NOT_A_TIMESTAMP)
+    @pytest.mark.parametrize(("value", "message"), SERIALIZATION_CASES["Timestamp"])
     def test_timestamp_not_a_timestamp(self, endpoint, value, message):
-        assert_serialization(endpoint, "GetShardIterator", {"Timestamp": value}, message)
+        assert_serialization(raw_call(endpoint, "GetShardIterator", {"Timestamp": value}), message)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -84,12 +75,14 @@ class TestSerialization:
 
 class TestValidation:
     def test_missing_shard_and_type(self, endpoint):
-        status, _, body = raw_call(endpoint, "GetShardIterator", {"StreamName": fresh_name()})
+        status, _, body = raw_call(endpoint, "GetShardIterator", {"StreamName": unique_name()})
         assert status == 400
         assert_validation(
             body,
-            clause(None, "shardId", NOT_NULL),
-            clause(None, "shardIteratorType", NOT_NULL),
+            [
+                validation_message(None, "shardId", NOT_NULL),
+                validation_message(None, "shardIteratorType", NOT_NULL),
+            ],
         )
 
     def test_empty_values(self, endpoint):
@@ -103,12 +96,14 @@ class TestValidation:
         assert status == 400
         assert_validation(
             resp,
-            clause("", "shardId", STREAM_NAME_PATTERN),
-            clause("", "shardId", MIN_LEN_1),
-            clause("", "shardIteratorType", ENUM_CONSTRAINT),
-            clause("", "startingSequenceNumber", SEQUENCE_PATTERN),
-            clause("", "streamName", STREAM_NAME_PATTERN),
-            clause("", "streamName", MIN_LEN_1),
+            [
+                validation_message("", "shardId", pattern_constraint()),
+                validation_message("", "shardId", min_length(1)),
+                validation_message("", "shardIteratorType", ENUM_CONSTRAINT),
+                validation_message("", "startingSequenceNumber", SEQUENCE_CONSTRAINT),
+                validation_message("", "streamName", pattern_constraint()),
+                validation_message("", "streamName", min_length(1)),
+            ],
         )
 
     def test_long_values(self, endpoint):
@@ -118,8 +113,10 @@ class TestValidation:
         assert status == 400
         assert_validation(
             resp,
-            clause(name, "shardId", max_len(128)),
-            clause(name, "streamName", max_len(128)),
+            [
+                validation_message(name, "shardId", max_length(128)),
+                validation_message(name, "streamName", max_length(128)),
+            ],
         )
 
     def test_unknown_iterator_type(self, kinesis, stream):
@@ -127,10 +124,10 @@ class TestValidation:
             kinesis.get_shard_iterator(
                 StreamName=stream, ShardId=shard_id(0), ShardIteratorType="EARLIEST"
             )
-        assert_validation(exc.value, clause("EARLIEST", "shardIteratorType", ENUM_CONSTRAINT))
+        assert_enum_validation(exc.value, "EARLIEST", "shardIteratorType", ITERATOR_TYPES)
 
     def test_stream_not_found(self, kinesis):
-        name = fresh_name()
+        name = unique_name()
         with pytest.raises(ClientError) as exc:
             kinesis.get_shard_iterator(
                 StreamName=name, ShardId=shard_id(0), ShardIteratorType="LATEST"
@@ -248,7 +245,9 @@ class TestValidation:
                 ShardIteratorType="AT_SEQUENCE_NUMBER",
                 StartingSequenceNumber="0123",
             )
-        assert_validation(exc.value, clause("0123", "startingSequenceNumber", SEQUENCE_PATTERN))
+        assert_validation(
+            exc.value, [validation_message("0123", "startingSequenceNumber", SEQUENCE_CONSTRAINT)]
+        )
 
 
 # --- functionality ---------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_api import (
+from tests.helpers import (
     NOT_NULL,
-    SEQUENCE_NUMBER_RE,
     STREAM_ARN_PATTERN,
     StreamPool,
     assert_enum_validation,
     assert_error,
+    assert_sequence_number,
     assert_serialization,
     assert_validation,
     client_error,
@@ -225,7 +225,7 @@ class TestFunctionality:
         assert ids(shards) == [shard_id(0), shard_id(1)]
         for shard, (start, end) in zip(shards, expected_hash_ranges(2), strict=True):
             seq = shard["SequenceNumberRange"].pop("StartingSequenceNumber")
-            assert SEQUENCE_NUMBER_RE.match(seq)
+            assert_sequence_number(seq)
             assert shard["SequenceNumberRange"] == {}
             assert shard["HashKeyRange"] == {"StartingHashKey": start, "EndingHashKey": end}
             assert set(shard) == {"ShardId", "HashKeyRange", "SequenceNumberRange"}
@@ -314,7 +314,7 @@ class TestFunctionality:
         shards = kinesis.list_shards(StreamName=name)["Shards"]
         assert ids(shards) == [shard_id(i) for i in range(4)]
         parent = shards[0]
-        assert SEQUENCE_NUMBER_RE.match(parent["SequenceNumberRange"]["EndingSequenceNumber"])
+        assert_sequence_number(parent["SequenceNumberRange"]["EndingSequenceNumber"])
         assert shards[2]["ParentShardId"] == shards[3]["ParentShardId"] == shard_id(0)
         assert shards[2]["HashKeyRange"] == {
             "StartingHashKey": "0",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_api import (
+from tests.helpers import (
     StreamPool,
     assert_serialization,
     assert_validation,

@@ -13,48 +13,48 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers_data import (
-    HASH_KEY_PATTERN,
-    HASH_SPACE,
+from tests.helpers import (
+    ANY_BLOB,
+    HASH_KEY_CONSTRAINT,
+    HASH_KEY_SPACE,
     MAX_RECORD_BYTES,
-    MIN_LEN_1,
-    NOT_A_BLOB,
-    NOT_A_STRING,
     NOT_NULL,
-    SEQUENCE_PATTERN,
-    STREAM_NAME_PATTERN,
+    SEQUENCE_CONSTRAINT,
+    SERIALIZATION_CASES,
     assert_sequence_number,
     assert_serialization,
     assert_validation,
-    clause,
     client_error,
-    fresh_name,
     iterator,
     key_for_shard,
-    max_len,
+    max_length,
     md5_hash_key,
+    min_length,
     not_found_message,
+    pattern_constraint,
     raw_call,
     shard_id,
     shard_index_for,
     stream_arn,
     temp_stream,
+    unique_name,
+    validation_message,
 )
 
 # --- serialization ---------------------------------------------------------------------------
 
 
 class TestSerialization:
-    @pytest.mark.parametrize(("value", "message"), NOT_A_BLOB)
+    @pytest.mark.parametrize(("value", "message"), SERIALIZATION_CASES["Blob"])
     def test_data_not_a_blob(self, endpoint, value, message):
-        assert_serialization(endpoint, "PutRecord", {"Data": value}, message)
+        assert_serialization(raw_call(endpoint, "PutRecord", {"Data": value}), message)
 
     @pytest.mark.parametrize(
         "member", ["ExplicitHashKey", "PartitionKey", "SequenceNumberForOrdering", "StreamName"]
     )
-    @pytest.mark.parametrize(("value", "message"), NOT_A_STRING)
+    @pytest.mark.parametrize(("value", "message"), SERIALIZATION_CASES["String"])
     def test_string_members(self, endpoint, member, value, message):
-        assert_serialization(endpoint, "PutRecord", {member: value}, message)
+        assert_serialization(raw_call(endpoint, "PutRecord", {member: value}), message)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -63,10 +63,10 @@ class TestSerialization:
 class TestValidation:
     def test_missing_data(self, endpoint):
         status, _, body = raw_call(
-            endpoint, "PutRecord", {"StreamName": fresh_name(), "PartitionKey": "a"}
+            endpoint, "PutRecord", {"StreamName": unique_name(), "PartitionKey": "a"}
         )
         assert status == 400
-        assert_validation(body, clause(None, "data", NOT_NULL))
+        assert_validation(body, [validation_message(None, "data", NOT_NULL)])
 
     def test_empty_values(self, endpoint):
         body = {
@@ -80,11 +80,13 @@ class TestValidation:
         assert status == 400
         assert_validation(
             resp,
-            clause("", "sequenceNumberForOrdering", SEQUENCE_PATTERN),
-            clause("", "partitionKey", MIN_LEN_1),
-            clause("", "explicitHashKey", HASH_KEY_PATTERN),
-            clause("", "streamName", STREAM_NAME_PATTERN),
-            clause("", "streamName", MIN_LEN_1),
+            [
+                validation_message("", "sequenceNumberForOrdering", SEQUENCE_CONSTRAINT),
+                validation_message("", "partitionKey", min_length(1)),
+                validation_message("", "explicitHashKey", HASH_KEY_CONSTRAINT),
+                validation_message("", "streamName", pattern_constraint()),
+                validation_message("", "streamName", min_length(1)),
+            ],
         )
 
     def test_long_values(self, endpoint):
@@ -94,9 +96,11 @@ class TestValidation:
         assert status == 400
         assert_validation(
             resp,
-            clause(key, "partitionKey", max_len(256)),
-            clause("", "explicitHashKey", HASH_KEY_PATTERN),
-            clause(name, "streamName", max_len(128)),
+            [
+                validation_message(key, "partitionKey", max_length(256)),
+                validation_message("", "explicitHashKey", HASH_KEY_CONSTRAINT),
+                validation_message(name, "streamName", max_length(128)),
+            ],
         )
 
     @pytest.mark.parametrize("bad", ["01", "-1", "1e5", "1" * 40, " 1"])
@@ -104,7 +108,9 @@ class TestValidation:
         # ^(0|([1-9]\d{0,38}))$: no leading zeros, no sign, at most 39 digits.
         with pytest.raises(ClientError) as exc:
             kinesis.put_record(StreamName=stream, PartitionKey="a", Data=b"", ExplicitHashKey=bad)
-        assert_validation(exc.value, clause(bad, "explicitHashKey", HASH_KEY_PATTERN))
+        assert_validation(
+            exc.value, [validation_message(bad, "explicitHashKey", HASH_KEY_CONSTRAINT)]
+        )
 
     @pytest.mark.parametrize("bad", ["01", "abc", "1" * 130])
     def test_sequence_number_for_ordering_pattern(self, kinesis, stream, bad):
@@ -112,9 +118,11 @@ class TestValidation:
             kinesis.put_record(
                 StreamName=stream, PartitionKey="a", Data=b"", SequenceNumberForOrdering=bad
             )
-        assert_validation(exc.value, clause(bad, "sequenceNumberForOrdering", SEQUENCE_PATTERN))
+        assert_validation(
+            exc.value, [validation_message(bad, "sequenceNumberForOrdering", SEQUENCE_CONSTRAINT)]
+        )
 
-    @pytest.mark.parametrize("hash_key", [HASH_SPACE, HASH_SPACE + 1, 10**39 - 1])
+    @pytest.mark.parametrize("hash_key", [HASH_KEY_SPACE, HASH_KEY_SPACE + 1, 10**39 - 1])
     def test_explicit_hash_key_out_of_range(self, kinesis, stream, hash_key):
         with pytest.raises(ClientError) as exc:
             kinesis.put_record(
@@ -127,13 +135,13 @@ class TestValidation:
         )
 
     def test_stream_not_found(self, kinesis):
-        name = fresh_name()
+        name = unique_name()
         with pytest.raises(ClientError) as exc:
             kinesis.put_record(StreamName=name, PartitionKey="a", Data=b"x")
         assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
 
     def test_stream_arn_not_found(self, kinesis):
-        name = fresh_name()
+        name = unique_name()
         with pytest.raises(ClientError) as exc:
             kinesis.put_record(StreamARN=stream_arn(name), PartitionKey="a", Data=b"x")
         code, message = client_error(exc)
@@ -145,7 +153,9 @@ class TestValidation:
             kinesis.put_record(
                 StreamName=stream, PartitionKey="a", Data=b"x" * (MAX_RECORD_BYTES + 1)
             )
-        assert_validation(exc.value, clause("*", "data", max_len(MAX_RECORD_BYTES)))
+        assert_validation(
+            exc.value, [validation_message(ANY_BLOB, "data", max_length(MAX_RECORD_BYTES))]
+        )
 
     def test_data_plus_partition_key_over_one_mib(self, kinesis, stream):
         # The limit covers data + partition key (AWS API reference, PutRecord "Data").
@@ -190,21 +200,21 @@ class TestFunctionality:
 
     def test_explicit_hash_key_routing(self, kinesis):
         with temp_stream(kinesis, shard_count=3) as name:
-            step = HASH_SPACE // 3
+            step = HASH_KEY_SPACE // 3
             shards = kinesis.list_shards(StreamName=name)["Shards"]
             ranges = [
                 (int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"]))
                 for s in shards
             ]
             # N shards split evenly: step = floor(2^128 / N), the last shard takes the rest.
-            assert ranges == [(0, step - 1), (step, 2 * step - 1), (2 * step, HASH_SPACE - 1)]
+            assert ranges == [(0, step - 1), (step, 2 * step - 1), (2 * step, HASH_KEY_SPACE - 1)]
             cases = {
                 0: 0,
                 step - 1: 0,
                 step: 1,
                 2 * step - 1: 1,
                 2 * step: 2,
-                HASH_SPACE - 1: 2,
+                HASH_KEY_SPACE - 1: 2,
             }
             for hash_key, index in cases.items():
                 resp = kinesis.put_record(
@@ -215,7 +225,7 @@ class TestFunctionality:
     def test_explicit_hash_key_overrides_partition_key(self, kinesis, stream):
         key = key_for_shard(0, 2)
         resp = kinesis.put_record(
-            StreamName=stream, PartitionKey=key, Data=b"", ExplicitHashKey=str(HASH_SPACE - 1)
+            StreamName=stream, PartitionKey=key, Data=b"", ExplicitHashKey=str(HASH_KEY_SPACE - 1)
         )
         assert resp["ShardId"] == shard_id(1)
 

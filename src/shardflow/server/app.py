@@ -67,10 +67,13 @@ class KinesisApp:
             return
         headers = dict(scope.headers.items())
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) <= self.max_body:
-            body: bytes | None = await proto()
-        else:
+        body: bytes | None
+        if declared is None or not declared.isdigit():
             body = await _read_chunks(proto, self.max_body)
+        elif int(declared) <= self.max_body:
+            body = await proto()
+        else:
+            body = None  # refused before a byte of it is read
         response = await self.handle(scope.method, scope.path, headers, scope.query_string, body)
         proto.response_bytes(response.status, response.headers, response.body)
 
@@ -81,7 +84,9 @@ class KinesisApp:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        body = await _read_body(receive, self.max_body)
+        declared = headers.get("content-length", "")
+        too_big = declared.isdigit() and int(declared) > self.max_body
+        body = None if too_big else await _read_body(receive, self.max_body)
         query = scope.get("query_string", b"").decode("latin-1")
         response = await self.handle(scope["method"], scope["path"], headers, query, body)
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
@@ -164,7 +169,7 @@ class KinesisApp:
         auth.check(
             headers.get("authorization"),
             "x-amz-date" in headers or "date" in headers,
-            dict(parse_qsl(query)) if query else {},
+            dict(parse_qsl(query, keep_blank_values=True)) if query else {},
         )
         params = self.schema.parse(operation, data)
         self.schema.validate(operation, params)
