@@ -15,15 +15,10 @@ from shardflow.model.shard_ids import shard_index
 NEXT_TOKEN_TTL_MS = 300_000  # AWS: ListShards' NextToken is valid for 300 seconds
 
 
-class Timestamp(float):
-    """Epoch seconds marked as a timestamp, so each codec can write it its own way.
-
-    JSON sends a number of seconds with millisecond precision; CBOR a tagged epoch.
-    """
-
-
-def epoch_seconds(ms: int) -> Timestamp:
-    return Timestamp(ms / 1000)
+def epoch_seconds(ms: int) -> float:
+    """Timestamps leave handlers as epoch seconds (millisecond precision), as JSON 1.1 sends them;
+    a codec that tags timestamps finds them through the operation's output shape."""
+    return ms / 1000
 
 
 def describe_summary_fields(stream: Stream) -> dict[str, Any]:

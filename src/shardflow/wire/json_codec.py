@@ -13,8 +13,6 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 def _default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return pybase64.b64encode_as_string(value)
-    if isinstance(value, float):  # api.shapes.Timestamp and other float subclasses
-        return float(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow.api.shapes import Timestamp
 from shardflow.engine.engine import Engine
 from shardflow.model import sequence
 from shardflow.model.shard_ids import shard_id
@@ -19,7 +18,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         "Records": [
             {
                 "SequenceNumber": sequence.encode(index, r.position),
-                "ApproximateArrivalTimestamp": Timestamp(r.arrival_ms / 1000),
+                "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
                 "Data": r.data,
                 "PartitionKey": r.partition_key,
             }
