@@ -9,6 +9,11 @@ scan, with no secondary index to maintain on the write path. Positions come from
 counter assigned by the writer in commit order, so they are strictly increasing in every shard,
 and a shard created later (a child of a split) starts above everything before it.
 
+The counter is not rewritten by every commit (that would add a page to each commit's WAL
+frames): at start-up it is the larger of the stored high-water mark and the newest record of
+every shard. The high-water mark is stored by every metadata transaction (a deleted stream takes
+its newest records with it) and at close.
+
 Every write (records and metadata alike) is a job for the single writer connection. The writer
 takes every job that is waiting, runs them in one transaction, commits once, and only then
 resolves their futures, so a write is acknowledged only after its commit (group commit). Where the
@@ -146,8 +151,7 @@ class SqliteStore:
         row = conn.execute("SELECT value FROM meta WHERE key='position'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta VALUES ('position', 0)")
-            conn.commit()
-        self._state.position = int(row[0]) if row else 0
+        self._state.position = max(int(row[0]) if row else 0, _newest_position(conn))
         top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
         self._state.last_arrival_ms = int(top or 0)
         self._writer = conn
@@ -191,6 +195,9 @@ class SqliteStore:
             self._checkpointer.join()
         if self._writer is not None:
             with contextlib.suppress(sqlite3.Error):
+                self._writer.execute(
+                    "UPDATE meta SET value=? WHERE key='position'", (self._state.position,)
+                )
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._writer.close()
             self._writer = None
@@ -289,7 +296,7 @@ class SqliteStore:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     job.error = exc
-            if state.position != start_position:
+            if any(job.atomic for job in jobs):  # metadata: store the high-water mark with it
                 conn.execute("UPDATE meta SET value=? WHERE key='position'", (state.position,))
             conn.execute("COMMIT")
             self._wrote = True
@@ -404,6 +411,20 @@ def _append(
         ],
     )
     return [(first + i, arrival) for i in range(len(records))]
+
+
+def _newest_position(conn: sqlite3.Connection) -> int:
+    """The highest position of any stored record: one index seek per shard."""
+    newest = 0
+    mask = (1 << POSITION_BITS) - 1
+    for (uid,) in conn.execute("SELECT uid FROM shards").fetchall():
+        lo, hi = shard_bounds(uid)
+        row = conn.execute(
+            "SELECT id FROM records WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1", (lo, hi)
+        ).fetchone()
+        if row is not None:
+            newest = max(newest, row[0] & mask)
+    return newest
 
 
 def _resolve(jobs: list[_Job]) -> None:
