@@ -1,0 +1,841 @@
+#!/usr/bin/env python3
+"""Side-by-side Kinesis server benchmark: shardflow and the peer emulators, in one run.
+
+    /work/main/.venv/bin/python bench/server_bench.py                       # default targets
+    /work/main/.venv/bin/python bench/server_bench.py --targets kinesalite,shardflow --quick
+
+Each target is started, measured (PutRecord latency, PutRecords capacity, GetRecords drain, server
+CPU per call/record, peak RSS, data-dir size) and stopped, one after another. Figures are medians of
+repeated rounds; ratios are against the fastest peer (highest PutRecords records/s). A table is
+printed and JSON is written to bench/results/<timestamp>.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import orjson
+from botocore.config import Config as BotoConfig
+
+import procstats
+import rawhttp
+import targets
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REGION = "us-east-1"
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    targets: tuple[str, ...]
+    rounds: int = 3
+    record_size: int = 1024
+    shards: int = 4
+    # PutRecord latency (boto3, sequential)
+    latency_warmup: int = 200
+    latency_calls: int = 600  # per round
+    # PutRecords capacity (raw HTTP load generator)
+    batch: int = 500
+    connections: int = 4
+    distinct_bodies: int = 8
+    capacity_warmup_s: float = 1.5
+    capacity_round_s: float = 4.0
+    # GetRecords drain
+    fill_records: int = 100_000
+    fill_budget_s: float = 30.0  # fill for at most this long (slow targets get fewer records)
+    drain_budget_s: float = 45.0  # no further drain round once this much time is spent
+    boto_drain_budget_s: float = 10.0
+    drain_limit: int = 10_000
+    boto_drain: bool = True
+    # calibration of the load generator against a null server
+    calibrate_s: float = 3.0
+    phases: tuple[str, ...] = ("latency", "capacity", "drain")
+    wait_quiet_s: float = 0.0  # before each target, wait up to this long for an idle machine
+    python: str = sys.executable
+    shardflow_python_opts: str = ""
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop when available."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass
+class PhaseCpu:
+    """Server CPU (process tree utime+stime) and client CPU spent in one phase."""
+
+    server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+    machine_busy_s: float = 0.0  # all CPUs, from /proc/stat
+    wall_s: float = 0.0
+
+    @property
+    def background_pct(self) -> float | None:
+        """CPU used by neither the server nor this process, in % of one core (noise gauge)."""
+        if not self.wall_s:
+            return None
+        other = self.machine_busy_s - self.server_cpu_s - self.client_cpu_s
+        return max(0.0, 100.0 * other / self.wall_s)
+
+
+@dataclass
+class TargetResult:
+    name: str
+    status: str = "ok"  # ok | skipped | failed
+    message: str = ""
+    endpoint: str = ""
+    pid: int = 0
+    notes: list[str] = field(default_factory=list)
+    latency: dict[str, Any] = field(default_factory=dict)
+    capacity: dict[str, Any] = field(default_factory=dict)
+    drain: dict[str, Any] = field(default_factory=dict)
+    peak_rss_mib: float | None = None
+    rss_end_mib: float | None = None
+    data_dir_mib: float | None = None
+    data_dir_apparent_mib: float | None = None
+    elapsed_s: float = 0.0
+    background_before_pct: float | None = None
+
+
+class CpuMeter:
+    """Measures server process-tree CPU and this process's CPU across a block."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.cpu = PhaseCpu()
+
+    def __enter__(self) -> PhaseCpu:
+        self._s0 = procstats.tree_cpu_seconds(self.pid)
+        self._m0 = procstats.machine_busy_seconds()
+        self._c0 = time.process_time()
+        self._t0 = time.perf_counter()
+        return self.cpu
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu.server_cpu_s += procstats.tree_cpu_seconds(self.pid) - self._s0
+        self.cpu.machine_busy_s += procstats.machine_busy_seconds() - self._m0
+        self.cpu.client_cpu_s += time.process_time() - self._c0
+        self.cpu.wall_s += time.perf_counter() - self._t0
+
+
+# ----------------------------------------------------------------------------- control plane
+
+
+def boto_client(endpoint: str) -> Any:
+    cfg = BotoConfig(
+        retries={"max_attempts": 1, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=120,
+        max_pool_connections=4,
+    )
+    return boto3.client(
+        "kinesis",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="AKIDBENCH",
+        aws_secret_access_key="secret",
+        config=cfg,
+    )
+
+
+def create_stream(client: Any, prefix: str, shards: int) -> tuple[str, list[str]]:
+    """Create an ACTIVE stream; return its name and shard ids."""
+    name = f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=name, ShardCount=shards)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        if summary["StreamStatus"] == "ACTIVE":
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError(f"stream {name} not ACTIVE after 60s")
+    shard_ids = [s["ShardId"] for s in client.list_shards(StreamName=name)["Shards"]]
+    return name, shard_ids
+
+
+def delete_stream(client: Any, name: str) -> None:
+    try:
+        client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    except Exception as exc:  # a failed cleanup must not fail the benchmark
+        log(f"  delete_stream {name}: {exc}")
+
+
+# ----------------------------------------------------------------------------- phase 1: latency
+
+
+def phase_latency(cfg: BenchConfig, server: targets.RunningServer, client: Any) -> dict[str, Any]:
+    """Sequential boto3 PutRecord calls: per-round p50/p99, server and client CPU per call."""
+    stream, _ = create_stream(client, "lat", cfg.shards)
+    data = os.urandom(cfg.record_size)
+    errors: list[str] = []
+
+    def put_many(n: int) -> list[float]:
+        lat = []
+        for i in range(n):
+            t = time.perf_counter()
+            try:
+                client.put_record(StreamName=stream, Data=data, PartitionKey=f"pk-{i}-{t}")
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            lat.append((time.perf_counter() - t) * 1000.0)
+        return lat
+
+    put_many(cfg.latency_warmup)
+    rounds, meter = [], CpuMeter(server.pid)
+    for _ in range(cfg.rounds):
+        with meter:
+            lat = put_many(cfg.latency_calls)
+        if lat:
+            rounds.append({"p50_ms": percentile(lat, 0.5), "p99_ms": percentile(lat, 0.99)})
+    delete_stream(client, stream)
+    calls = cfg.rounds * cfg.latency_calls - len(errors)
+    return {
+        "p50_ms": median([r["p50_ms"] for r in rounds]),
+        "p99_ms": median([r["p99_ms"] for r in rounds]),
+        "rounds": rounds,
+        "calls": calls,
+        "errors": len(errors),
+        "first_error": errors[0] if errors else "",
+        "server_cpu_us_per_call": _per(meter.cpu.server_cpu_s, calls),
+        "client_cpu_us_per_call": _per(meter.cpu.client_cpu_s, calls),
+        "background_cpu_pct": meter.cpu.background_pct,
+    }
+
+
+def _per(cpu_s: float, n: int) -> float | None:
+    return cpu_s * 1e6 / n if n > 0 else None
+
+
+# ----------------------------------------------------------------------------- phase 2: capacity
+
+
+def load_once(
+    cfg: BenchConfig,
+    server: targets.RunningServer,
+    bodies: list[bytes],
+    *,
+    duration_s: float | None = None,
+    total_requests: int | None = None,
+) -> rawhttp.LoadResult:
+    host = f"{targets.HOST}:{server.port}"
+    raws = [rawhttp.encode_request(host, "PutRecords", b) for b in bodies]
+    return run_async(
+        rawhttp.run_load(
+            targets.HOST,
+            server.port,
+            raws,
+            cfg.batch,
+            cfg.connections,
+            duration_s=duration_s,
+            total_requests=total_requests,
+        )
+    )
+
+
+def summarize_load(res: rawhttp.LoadResult) -> dict[str, Any]:
+    return {
+        "records_per_s": res.records_ok / res.elapsed_s if res.elapsed_s else 0.0,
+        "requests": res.requests,
+        "non_200": res.non_200,
+        "errors": res.errors,
+        "records_ok": res.records_ok,
+        "records_failed": res.records_failed,
+        "elapsed_s": res.elapsed_s,
+        "request_p50_ms": percentile(res.latencies_ms, 0.5) if res.latencies_ms else None,
+        "loadgen_cpu_pct": 100.0 * res.client_cpu_s / res.elapsed_s if res.elapsed_s else None,
+        "statuses": {str(k): v for k, v in res.statuses.items()},
+        "first_error": res.first_error,
+    }
+
+
+def phase_capacity(cfg: BenchConfig, server: targets.RunningServer, client: Any) -> dict[str, Any]:
+    """PutRecords of `batch` records per request on several connections, fresh stream per round."""
+    warm, _ = create_stream(client, "warm", cfg.shards)
+    load_once(cfg, server, _bodies(cfg, warm), duration_s=cfg.capacity_warmup_s)
+    delete_stream(client, warm)
+    rounds, meter = [], CpuMeter(server.pid)
+    for _ in range(cfg.rounds):
+        stream, _ = create_stream(client, "cap", cfg.shards)
+        bodies = _bodies(cfg, stream)
+        with meter:
+            res = load_once(cfg, server, bodies, duration_s=cfg.capacity_round_s)
+        rounds.append(summarize_load(res))
+        delete_stream(client, stream)
+    records = sum(r["records_ok"] for r in rounds)
+    requests = sum(r["requests"] for r in rounds)
+    rps = median([r["records_per_s"] for r in rounds]) or 0.0
+    return {
+        "records_per_s": rps,
+        "mb_per_s": rps * cfg.record_size / 1e6,
+        "non_200_fraction": sum(r["non_200"] for r in rounds) / requests if requests else None,
+        "failed_record_fraction": _fraction(sum(r["records_failed"] for r in rounds), records),
+        "request_p50_ms": median([r["request_p50_ms"] for r in rounds if r["request_p50_ms"]]),
+        "loadgen_cpu_pct": median([r["loadgen_cpu_pct"] for r in rounds if r["loadgen_cpu_pct"]]),
+        "server_cpu_us_per_record": _per(meter.cpu.server_cpu_s, records),
+        "server_cpu_us_per_call": _per(meter.cpu.server_cpu_s, requests),
+        "server_cpu_pct": 100.0 * meter.cpu.server_cpu_s / meter.cpu.wall_s,
+        "background_cpu_pct": meter.cpu.background_pct,
+        "rounds": rounds,
+    }
+
+
+def _fraction(part: int, ok: int) -> float | None:
+    return part / (part + ok) if part + ok else None
+
+
+def _bodies(cfg: BenchConfig, stream: str) -> list[bytes]:
+    return rawhttp.put_records_bodies(stream, cfg.distinct_bodies, cfg.batch, cfg.record_size)
+
+
+# ----------------------------------------------------------------------------- phase 3: drain
+
+
+def fill_target(cfg: BenchConfig, capacity_rps: float | None) -> int:
+    """Records to fill: ``fill_records``, or fewer if the measured capacity would take too long."""
+    if not capacity_rps:
+        return cfg.fill_records
+    affordable = int(capacity_rps * cfg.fill_budget_s) // cfg.batch * cfg.batch
+    return max(cfg.batch, min(cfg.fill_records, affordable))
+
+
+def phase_drain(
+    cfg: BenchConfig, server: targets.RunningServer, client: Any, capacity_rps: float | None
+) -> dict[str, Any]:
+    """Fill a stream with the load generator, then drain it from TRIM_HORIZON, `rounds` times."""
+    stream, shard_ids = create_stream(client, "drain", cfg.shards)
+    target = fill_target(cfg, capacity_rps)
+    total_requests = -(-target // cfg.batch)
+    fill = load_once(
+        cfg,
+        server,
+        _bodies(cfg, stream),
+        duration_s=cfg.fill_budget_s,
+        total_requests=total_requests,
+    )
+    out: dict[str, Any] = {
+        "fill": summarize_load(fill),
+        "fill_target": target,
+        "filled_records": fill.records_ok,
+    }
+    rounds: list[dict[str, Any]] = []
+    meter = CpuMeter(server.pid)
+    for _ in range(cfg.rounds):
+        if rounds and meter.cpu.wall_s * (1 + 1 / len(rounds)) > cfg.drain_budget_s:
+            break  # the next round would overrun the drain budget
+        with meter:
+            res = run_async(
+                rawhttp.drain_stream(targets.HOST, server.port, stream, shard_ids, cfg.drain_limit)
+            )
+        rounds.append(_summarize_drain(res, fill.records_ok))
+    records = sum(r["records"] for r in rounds)
+    calls = sum(r["calls"] for r in rounds)
+    out |= {
+        "records_per_s": median([r["records_per_s"] for r in rounds]),
+        "complete": all(r["complete"] for r in rounds),
+        "rounds_run": len(rounds),
+        "server_cpu_us_per_record": _per(meter.cpu.server_cpu_s, records),
+        "server_cpu_us_per_call": _per(meter.cpu.server_cpu_s, calls),
+        "client_cpu_pct": 100.0 * meter.cpu.client_cpu_s / meter.cpu.wall_s,
+        "background_cpu_pct": meter.cpu.background_pct,
+        "rounds": rounds,
+    }
+    if cfg.boto_drain:
+        out["boto3"] = boto_drain(
+            client, stream, shard_ids, cfg.drain_limit, cfg.boto_drain_budget_s
+        )
+    out["_stream"] = stream
+    return out
+
+
+def _summarize_drain(res: rawhttp.DrainResult, expected: int) -> dict[str, Any]:
+    return {
+        "records_per_s": res.records / res.elapsed_s if res.elapsed_s else 0.0,
+        "records": res.records,
+        "complete": res.records == expected,
+        "mb_per_s": res.data_bytes / res.elapsed_s / 1e6 if res.elapsed_s else 0.0,
+        "calls": res.calls,
+        "errors": res.errors,
+        "elapsed_s": res.elapsed_s,
+        "client_cpu_s": res.client_cpu_s,
+        "per_shard": res.per_shard,
+        "first_error": res.first_error,
+    }
+
+
+def boto_drain(
+    client: Any, stream: str, shard_ids: list[str], limit: int, budget_s: float
+) -> dict[str, Any]:
+    """The same drain with boto3, shard after shard, to show the client-side cost of boto3.
+
+    Stops after ``budget_s`` seconds; the rate is over the records read until then.
+    """
+    t0, c0, records = time.perf_counter(), time.process_time(), 0
+    deadline = t0 + budget_s
+    try:
+        for shard_id in shard_ids:
+            it = client.get_shard_iterator(
+                StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while it and time.perf_counter() < deadline:
+                resp = client.get_records(ShardIterator=it, Limit=limit)
+                if not resp["Records"]:
+                    break
+                records += len(resp["Records"])
+                it = resp.get("NextShardIterator")
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "records": records}
+    elapsed = time.perf_counter() - t0
+    return {
+        "records": records,
+        "partial": elapsed >= budget_s,
+        "records_per_s": records / elapsed if elapsed else 0.0,
+        "client_cpu_pct": 100.0 * (time.process_time() - c0) / elapsed if elapsed else 0.0,
+    }
+
+
+# ----------------------------------------------------------------------------- one target
+
+
+PHASES = ("latency", "capacity", "drain")
+
+
+def run_phase(
+    phase: str, cfg: BenchConfig, server: targets.RunningServer, client: Any, result: TargetResult
+) -> dict[str, Any]:
+    if phase == "latency":
+        return phase_latency(cfg, server, client)
+    if phase == "capacity":
+        return phase_capacity(cfg, server, client)
+    return phase_drain(cfg, server, client, result.capacity.get("records_per_s"))
+
+
+def wait_for_quiet(max_wait_s: float, threshold_pct: float = 25.0) -> float:
+    """Wait (up to ``max_wait_s``) until other processes use < ``threshold_pct`` of a core.
+
+    Returns the last measured background CPU in % of one core.
+    """
+    start, busy = time.monotonic(), 0.0
+    for waited in range(int(max_wait_s) + 1):
+        m0, c0 = procstats.machine_busy_seconds(), time.process_time()
+        time.sleep(1.0)
+        busy = 100.0 * (procstats.machine_busy_seconds() - m0 - (time.process_time() - c0))
+        if busy < threshold_pct:
+            break
+        if waited % 15 == 0:
+            log(f"  other processes use {busy:.0f}% of a core; waiting up to {max_wait_s:.0f}s")
+    if busy >= threshold_pct:
+        log(f"  still busy after {time.monotonic() - start:.0f}s ({busy:.0f}%); measuring anyway")
+    return busy
+
+
+def bench_target(cfg: BenchConfig, name: str) -> TargetResult:
+    result, t0 = TargetResult(name), time.perf_counter()
+    if cfg.wait_quiet_s > 0:
+        result.background_before_pct = wait_for_quiet(cfg.wait_quiet_s)
+    log(f"{name}: starting")
+    try:
+        server = targets.start_target(name, cfg.python, cfg.shardflow_python_opts)
+    except targets.TargetStartError as exc:
+        log(f"{name}: SKIPPED, did not start: {exc}")
+        result.status, result.message = "skipped", str(exc)
+        return result
+    result.endpoint, result.pid, result.notes = server.endpoint, server.pid, server.notes
+    try:
+        _run_phases(cfg, server, result)
+    except Exception as exc:
+        log(f"{name}: FAILED: {type(exc).__name__}: {exc}")
+        result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        _record_memory_and_disk(server, result)
+        if result.status == "failed" and server.log_path is not None:
+            result.notes.append("server log tail: " + targets.log_tail(server.log_path, 20))
+        server.stop()
+    result.elapsed_s = time.perf_counter() - t0
+    log(f"{name}: done in {result.elapsed_s:.0f}s")
+    return result
+
+
+def _run_phases(cfg: BenchConfig, server: targets.RunningServer, result: TargetResult) -> None:
+    client = boto_client(server.endpoint)
+    for phase in cfg.phases:
+        log(f"{server.name}: {phase}")
+        setattr(result, phase, run_phase(phase, cfg, server, client, result))
+        log(f"{server.name}: {phase}: {_phase_summary(phase, getattr(result, phase))}")
+    _record_memory_and_disk(server, result)  # while the drain stream still holds its data
+    if result.drain.get("_stream"):
+        delete_stream(client, result.drain.pop("_stream"))
+
+
+def _phase_summary(phase: str, data: dict[str, Any]) -> str:
+    if phase == "latency":
+        return f"p50 {fmt(data['p50_ms'], 2)} ms, p99 {fmt(data['p99_ms'], 2)} ms"
+    if phase == "capacity":
+        return (
+            f"{fmt(data['records_per_s'], 0)} rec/s, loadgen {fmt(data['loadgen_cpu_pct'], 0)}%"
+            f" CPU, non-200 {fmt(data['non_200_fraction'], 3)}"
+        )
+    return (
+        f"filled {data['filled_records']} in {data['fill']['elapsed_s']:.1f}s; "
+        f"drain {fmt(data['records_per_s'], 0)} rec/s, complete={data['complete']}"
+    )
+
+
+def _record_memory_and_disk(server: targets.RunningServer, result: TargetResult) -> None:
+    peak = procstats.tree_peak_rss_kib(server.pid)
+    if peak:
+        result.peak_rss_mib = max(result.peak_rss_mib or 0.0, peak / 1024)
+        result.rss_end_mib = procstats.tree_rss_kib(server.pid) / 1024
+    if server.data_dir is not None and server.data_dir.exists():
+        size = procstats.dir_size(server.data_dir)
+        disk = size.disk_bytes / 2**20
+        if result.data_dir_mib is None or disk > result.data_dir_mib:
+            result.data_dir_mib = disk
+            result.data_dir_apparent_mib = size.apparent_bytes / 2**20
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def calibrate_loadgen(cfg: BenchConfig) -> dict[str, Any]:
+    """Drive the null server with the same generator: its ceiling and CPU cost per request."""
+    port = targets.free_port_pair()
+    script = Path(__file__).resolve().parent / "rawhttp.py"
+    proc = subprocess.Popen(
+        [cfg.python, str(script), "null-server", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("null server did not start")
+        server = targets.RunningServer("null", port, proc.pid)
+        bodies = _bodies(cfg, "calibration")
+        res = load_once(cfg, server, bodies, duration_s=cfg.calibrate_s)
+        null_cpu = procstats.tree_cpu_seconds(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    out = summarize_load(res)
+    out["loadgen_cpu_us_per_request"] = _per(res.client_cpu_s, res.requests)
+    out["loadgen_records_per_cpu_s"] = res.records_ok / res.client_cpu_s if res.client_cpu_s else 0
+    out["null_server_cpu_s"] = null_cpu
+    return out
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_k(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1e3:.1f}k" if value >= 10_000 else f"{value:.0f}"
+
+
+def metrics_of(r: TargetResult) -> dict[str, float | None]:
+    """The headline numbers of one target (the table columns)."""
+    return {
+        "p50": r.latency.get("p50_ms"),
+        "p99": r.latency.get("p99_ms"),
+        "put_rps": r.capacity.get("records_per_s"),
+        "mbps": r.capacity.get("mb_per_s"),
+        "non200": _pct(r.capacity.get("non_200_fraction")),
+        "drain_rps": r.drain.get("records_per_s"),
+        "cpu_call": r.latency.get("server_cpu_us_per_call"),
+        "cpu_rec_put": r.capacity.get("server_cpu_us_per_record"),
+        "cpu_rec_drain": r.drain.get("server_cpu_us_per_record"),
+        "rss": r.peak_rss_mib,
+        "disk": r.data_dir_mib,
+    }
+
+
+def _pct(frac: float | None) -> float | None:
+    return None if frac is None else 100.0 * frac
+
+
+# (key, header line 1, header line 2, width, formatter)
+COLUMNS: list[tuple[str, str, str, int, Callable[[float | None], str]]] = [
+    ("p50", "PutRec", "p50 ms", 7, lambda v: fmt(v, 2)),
+    ("p99", "PutRec", "p99 ms", 7, lambda v: fmt(v, 2)),
+    ("put_rps", "PutRecs", "rec/s", 8, fmt_k),
+    ("mbps", "PutRecs", "MB/s", 7, lambda v: fmt(v, 1)),
+    ("non200", "non200", "%", 6, lambda v: fmt(v, 1)),
+    ("drain_rps", "GetRecs", "rec/s", 8, fmt_k),
+    ("cpu_call", "CPU us", "/PutRec", 8, lambda v: fmt(v, 0)),
+    ("cpu_rec_put", "CPU us", "/rec put", 8, lambda v: fmt(v, 1)),
+    ("cpu_rec_drain", "CPU us", "/rec get", 8, lambda v: fmt(v, 2)),
+    ("rss", "peak", "RSS MiB", 8, lambda v: fmt(v, 0)),
+    ("disk", "data", "dir MiB", 8, lambda v: fmt(v, 1)),
+]
+NAME_WIDTH = 15
+LOWER_IS_BETTER = {
+    "p50",
+    "p99",
+    "non200",
+    "cpu_call",
+    "cpu_rec_put",
+    "cpu_rec_drain",
+    "rss",
+    "disk",
+}
+
+
+def fastest_peer(results: list[TargetResult], baseline: str | None) -> TargetResult | None:
+    ok = [r for r in results if r.status == "ok" and r.capacity.get("records_per_s")]
+    if baseline:
+        return next((r for r in ok if r.name == baseline), None)
+    peers = [r for r in ok if r.name != targets.SHARDFLOW]
+    return max(peers, key=lambda r: r.capacity["records_per_s"], default=None)
+
+
+def ratios(result: TargetResult, ref: TargetResult) -> dict[str, float | None]:
+    """Each metric of ``result`` divided by the same metric of ``ref``."""
+    mine, theirs = metrics_of(result), metrics_of(ref)
+    out: dict[str, float | None] = {}
+    for key, value in mine.items():
+        base = theirs.get(key)
+        out[key] = value / base if value is not None and base else None
+    return out
+
+
+def _row(name: str, cells: list[str]) -> str:
+    line = f"{name[:NAME_WIDTH]:<{NAME_WIDTH}}"
+    for (_, _, _, width, _), cell in zip(COLUMNS, cells, strict=True):
+        line += f" {cell:>{width - 1}}"
+    return line
+
+
+def render_table(results: list[TargetResult], ref: TargetResult | None) -> str:
+    lines = [
+        _row("", [c[1] for c in COLUMNS]),
+        _row("target", [c[2] for c in COLUMNS]),
+        "-" * (NAME_WIDTH + sum(c[3] for c in COLUMNS)),
+    ]
+    for r in results:
+        if r.status == "skipped":
+            lines += _wrapped(r.name, f"SKIPPED: {r.message}")
+            continue
+        values = metrics_of(r)
+        lines.append(_row(r.name, [c[4](values[c[0]]) for c in COLUMNS]))
+        if r.status == "failed":
+            lines += _wrapped("", f"FAILED: {r.message}")
+    if ref is not None:
+        lines += ["", f"ratio vs fastest peer ({ref.name}); lower is better for: {_lower()}"]
+        for r in results:
+            if r.status != "skipped":
+                rel = ratios(r, ref)
+                lines.append(_row(r.name, [fmt(rel[c[0]], 2) for c in COLUMNS]))
+    return "\n".join(lines)
+
+
+def _wrapped(name: str, text: str, max_lines: int = 3) -> list[str]:
+    body = textwrap.wrap(text, 100 - NAME_WIDTH)[:max_lines] or [""]
+    return [f"{name if i == 0 else '':<{NAME_WIDTH}}{line}" for i, line in enumerate(body)]
+
+
+def _lower() -> str:
+    return "latency, CPU, RSS, disk"
+
+
+def render_notes(results: list[TargetResult], calibration: dict[str, Any] | None) -> str:
+    lines = []
+    if calibration:
+        lines.append(
+            f"loadgen vs null server: {fmt_k(calibration['records_per_s'])} rec/s at "
+            f"{fmt(calibration['loadgen_cpu_pct'], 0)}% of one core "
+            f"({fmt(calibration['loadgen_cpu_us_per_request'], 0)} us CPU per 500-record request)"
+        )
+    for r in results:
+        if r.status == "skipped":
+            continue
+        cap, drain = r.capacity, r.drain
+        parts = []
+        if cap:
+            parts.append(
+                f"loadgen {fmt(cap.get('loadgen_cpu_pct'), 0)}%,"
+                f" others {fmt(cap.get('background_cpu_pct'), 0)}% CPU"
+            )
+        if "fill" in drain:
+            parts.append(
+                f"fill {drain['filled_records']} @ {fmt_k(drain['fill']['records_per_s'])}/s;"
+                f" drained all={drain['complete']}"
+            )
+            if "records_per_s" in drain.get("boto3", {}):
+                parts.append(f"boto3 {fmt_k(drain['boto3']['records_per_s'])}/s")
+        if parts:
+            lines.append(f"{r.name}: " + "; ".join(parts))
+    return "\n".join(line[:100] for line in lines)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str]) -> tuple[BenchConfig, argparse.Namespace]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--targets",
+        default=",".join(targets.DEFAULT_TARGETS),
+        help=f"comma-separated, from {', '.join(targets.ALL_TARGETS)} (and *-defaults)",
+    )
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--phases", default="latency,capacity,drain")
+    p.add_argument("--shards", type=int, default=4)
+    p.add_argument("--latency-calls", type=int, default=600, help="PutRecord calls per round")
+    p.add_argument("--latency-warmup", type=int, default=200)
+    p.add_argument("--connections", type=int, default=4, help="load generator connections")
+    p.add_argument("--capacity-seconds", type=float, default=4.0, help="per round")
+    p.add_argument("--fill-records", type=int, default=100_000)
+    p.add_argument(
+        "--fill-budget",
+        type=float,
+        default=30.0,
+        help="seconds: fill at most this long and at most (capacity rec/s x this) records",
+    )
+    p.add_argument("--drain-budget", type=float, default=45.0, help="seconds, all drain rounds")
+    p.add_argument("--no-boto-drain", action="store_true", help="skip the boto3 drain comparison")
+    p.add_argument("--no-calibrate", action="store_true", help="skip the null-server calibration")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        help="seconds to wait, before each target, for other processes to use <25%% of a core",
+    )
+    p.add_argument("--baseline", help="ratio reference target (default: fastest peer)")
+    p.add_argument("--install-peers", action="store_true", help="run peers/install.sh first")
+    p.add_argument(
+        "--shardflow-python-opts",
+        default="",
+        help="inserted before '-m shardflow', e.g. '-m cProfile -o /tmp/sf.prof'",
+    )
+    p.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
+    p.add_argument("--output", type=Path, help="JSON path (default bench/results/<ts>.json)")
+    args = p.parse_args(argv)
+    names = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    cfg = BenchConfig(
+        targets=names,
+        rounds=args.rounds,
+        shards=args.shards,
+        latency_warmup=args.latency_warmup,
+        latency_calls=args.latency_calls,
+        connections=args.connections,
+        capacity_round_s=args.capacity_seconds,
+        fill_records=args.fill_records,
+        fill_budget_s=args.fill_budget,
+        drain_budget_s=args.drain_budget,
+        wait_quiet_s=args.wait_quiet,
+        boto_drain=not args.no_boto_drain,
+        calibrate_s=0.0 if args.no_calibrate else 3.0,
+        phases=tuple(p.strip() for p in args.phases.split(",") if p.strip()),
+        shardflow_python_opts=args.shardflow_python_opts,
+    )
+    if args.quick:
+        cfg = _quick(cfg)
+    unknown = set(cfg.phases) - set(PHASES)
+    if unknown:
+        p.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    return cfg, args
+
+
+def _quick(cfg: BenchConfig) -> BenchConfig:
+    import dataclasses
+
+    return dataclasses.replace(
+        cfg,
+        rounds=2,
+        latency_warmup=50,
+        latency_calls=200,
+        capacity_warmup_s=0.5,
+        capacity_round_s=1.5,
+        fill_records=10_000,
+        calibrate_s=min(cfg.calibrate_s, 1.0),
+    )
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "boto3": boto3.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg, args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.install_peers:
+        log(targets.install_peers())
+    started = time.strftime("%Y%m%dT%H%M%S")
+    env = environment()
+    calibration = None
+    if cfg.calibrate_s > 0:
+        log("calibrating the load generator against a null server")
+        calibration = calibrate_loadgen(cfg)
+    results = [bench_target(cfg, name) for name in cfg.targets]
+    ref = fastest_peer(results, args.baseline)
+    env["loadavg_end"] = os.getloadavg()
+    report = {
+        "started": started,
+        "config": asdict(cfg),
+        "environment": env,
+        "loadgen_calibration": calibration,
+        "baseline": ref.name if ref else None,
+        "results": [asdict(r) for r in results],
+        "ratios": {r.name: ratios(r, ref) for r in results if ref and r.status != "skipped"},
+    }
+    out = args.output or RESULTS_DIR / f"{started}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    print(render_table(results, ref))
+    print()
+    print(render_notes(results, calibration))
+    print(f"\nJSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Benchmark targets: the peer emulators (via /work/shared/peers scripts) and shardflow itself."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import procstats
+
+PEERS_DIR = Path(os.environ.get("SHARDFLOW_PEERS_SCRIPTS", "/work/shared/peers"))
+SRC_DIR = Path(__file__).resolve().parent.parent / "src"
+PEER_NAMES = ("kinesalite", "kinesis-local", "moto", "kinesalite-disk")
+SHARDFLOW = "shardflow"
+ALL_TARGETS = (*PEER_NAMES, SHARDFLOW)
+DEFAULT_TARGETS = ("kinesalite", "kinesis-local", "moto", SHARDFLOW)
+HOST = "127.0.0.1"
+
+
+class TargetStartError(RuntimeError):
+    """The target did not start; the benchmark skips it."""
+
+
+def free_port_pair() -> int:
+    """A loopback port P with P and P+1 both free (kinesis-local also opens P+1)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = int(s.getsockname()[1])
+        if port < 65535 and _port_free(port) and _port_free(port + 1):
+            return port
+    raise RuntimeError("no free loopback port pair")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class RunningServer:
+    """A started target: where it listens, its root PID, and how to stop it."""
+
+    name: str
+    port: int
+    pid: int
+    data_dir: Path | None = None
+    log_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    _popen: subprocess.Popen[bytes] | None = None
+    _cleanup_dir: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def stop(self) -> None:
+        if self._popen is None:
+            _run_script("stop.sh", str(self.pid))
+        else:
+            _stop_popen(self._popen)
+        if self._cleanup_dir and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            if self.log_path is not None:
+                self.log_path.unlink(missing_ok=True)
+
+
+def _run_script(
+    script: str, *args: str, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PEERS_DIR / script), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _stop_popen(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """SIGTERM our child, then SIGKILL its remaining tree (children first) after ``grace_s``."""
+    if proc.poll() is not None:
+        return
+    tree = procstats.process_tree(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace_s)
+    for pid in reversed(tree):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(5)
+
+
+def start_peer(name: str) -> RunningServer:
+    port = free_port_pair()
+    try:
+        done = _run_script("start.sh", name, str(port))
+    except subprocess.TimeoutExpired as exc:
+        raise TargetStartError(f"{name}: start.sh timed out") from exc
+    if done.returncode != 0 or not done.stdout.strip().isdigit():
+        tail = (done.stderr or "").strip().splitlines()[-5:]
+        raise TargetStartError(
+            f"{name}: start.sh failed (rc {done.returncode}): {' | '.join(tail)}"
+        )
+    server = RunningServer(name, port, int(done.stdout.strip()))
+    server.notes.append(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
+    return server
+
+
+def shardflow_command(port: int, data_dir: Path, python: str, python_opts: str) -> list[str]:
+    return [
+        python,
+        *shlex.split(python_opts),
+        "-m",
+        "shardflow",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--durability",
+        "process",
+    ]
+
+
+def start_shardflow(
+    python: str, python_opts: str = "", data_root: Path | None = None, timeout_s: float = 30.0
+) -> RunningServer:
+    """Start `python -m shardflow serve` in a fresh data dir and wait for GET /healthz == 200."""
+    port = free_port_pair()
+    data_dir = Path(tempfile.mkdtemp(prefix="shardflow-bench-", dir=data_root))
+    log_path = data_dir.with_name(data_dir.name + ".log")
+    cmd = shardflow_command(port, data_dir, python, python_opts)
+    env = dict(os.environ)  # src/ on the path, in case the venv has no (editable) install yet
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC_DIR), env.get("PYTHONPATH")) if p)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    server = RunningServer(SHARDFLOW, port, proc.pid, data_dir, log_path, _popen=proc)
+    server._cleanup_dir = True
+    try:
+        _wait_healthy(server, proc, timeout_s)
+        _check_loopback(server)
+    except TargetStartError:
+        server.stop()
+        raise
+    server.notes.append(" ".join(cmd))
+    return server
+
+
+def _wait_healthy(server: RunningServer, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise TargetStartError(
+                f"shardflow exited early (rc {proc.returncode}): {log_tail(server.log_path)}"
+            )
+        if _healthy(server.endpoint):
+            return
+        time.sleep(0.1)
+    raise TargetStartError(f"shardflow: no healthy /healthz within {timeout_s:.0f}s")
+
+
+def _healthy(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(endpoint + "/healthz", timeout=1) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def _check_loopback(server: RunningServer) -> None:
+    guard = PEERS_DIR / "loopback_guard.sh"
+    if not guard.exists():
+        return
+    done = subprocess.run([str(guard), str(server.pid)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise TargetStartError(f"shardflow listened on a non-loopback address: {done.stderr}")
+
+
+def log_tail(path: Path | None, lines: int = 4) -> str:
+    if path is None or not path.exists():
+        return ""
+    tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
+    return " | ".join(tail)
+
+
+def start_target(name: str, python: str, python_opts: str = "") -> RunningServer:
+    if name == SHARDFLOW:
+        return start_shardflow(python, python_opts)
+    if name in PEER_NAMES or name.endswith("-defaults"):
+        return start_peer(name)
+    raise TargetStartError(f"unknown target {name!r}")
+
+
+def install_peers() -> str:
+    """Run install.sh (idempotent); return its summary output."""
+    done = _run_script("install.sh", timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"install.sh failed: {done.stderr[-2000:]}")
+    return done.stdout.strip()
