@@ -1,0 +1,56 @@
+"""Kinesis clients from the standard AWS settings: the one place client commands build them.
+
+Nothing here knows about the local server: the endpoint comes from ``--endpoint-url`` or the
+standard ``AWS_ENDPOINT_URL_KINESIS`` / ``AWS_ENDPOINT_URL`` settings, the region and credentials
+from the usual chain (arguments, environment, ~/.aws). Without an endpoint override the clients
+talk to AWS itself.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+# Local servers accept any credentials; used only when an endpoint is overridden and the
+# standard chain finds none, so that `--endpoint-url` alone is enough on a fresh machine.
+_PLACEHOLDER_CREDENTIALS = {"aws_access_key_id": "shardflow", "aws_secret_access_key": "shardflow"}
+
+
+class ClientSetupError(RuntimeError):
+    """The AWS settings are incomplete; the message says what to set."""
+
+
+def endpoint_override(endpoint_url: str | None) -> str | None:
+    """The endpoint in force: the argument, else the standard environment settings."""
+    return (
+        endpoint_url
+        or os.environ.get("AWS_ENDPOINT_URL_KINESIS")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or None
+    )
+
+
+def kinesis_client(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    session: boto3.session.Session | None = None,
+    config: BotoConfig | None = None,
+) -> Any:
+    """A botocore Kinesis client configured from arguments and the standard AWS settings."""
+    session = session or boto3.session.Session()
+    region = region or session.region_name
+    if not region:
+        raise ClientSetupError(
+            "no AWS region: pass --region, or set AWS_REGION (or a region in ~/.aws/config)"
+        )
+    endpoint = endpoint_override(endpoint_url)
+    extra: dict[str, str] = {}
+    if endpoint and session.get_credentials() is None:
+        extra = dict(_PLACEHOLDER_CREDENTIALS)
+    return session.client(
+        "kinesis", region_name=region, endpoint_url=endpoint, config=config, **extra
+    )
