@@ -58,7 +58,7 @@ def endpoint(server: ServerProcess) -> str:
 
 def make_client(endpoint: str, **config: object) -> object:
     """A boto3 Kinesis client for ``endpoint`` with test credentials and no retries."""
-    cfg = BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, **config)  # type: ignore[arg-type]
+    cfg = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}, **config)  # type: ignore[arg-type]
     return boto3.client(
         "kinesis",
         endpoint_url=endpoint,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import platformdirs
 
+from shardflow.engine.faults import FaultPlan
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4567  # kinesalite's port: tools and tutorials expect it
 DEFAULT_ACCOUNT_ID = "000000000000"  # what local emulators report; AWS errors name the account
@@ -38,6 +40,7 @@ class Config:
     update_stream_ms: int = 0
     no_limits: bool = False
     max_request_bytes: int = MAX_REQUEST_BYTES
+    faults: FaultPlan | None = None  # fault injection, off by default (engine.faults)
     log_level: str = "info"
 
     def __post_init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from shardflow.config import (
     Config,
     default_data_dir,
 )
+from shardflow.engine.faults import FaultPlan, FaultPlanError
 
 
 @click.command(context_settings={"auto_envvar_prefix": "SHARDFLOW", "show_default": True})
@@ -55,6 +57,12 @@ from shardflow.config import (
 )
 @click.option("--no-limits", is_flag=True, help="Do not enforce per-shard throughput limits.")
 @click.option(
+    "--faults",
+    default=None,
+    metavar="JSON|@FILE",
+    help="Inject errors and latency (a fault plan; see docs/faults.md). Off by default.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -73,6 +81,7 @@ def serve(
     delete_stream_ms: int,
     update_stream_ms: int,
     no_limits: bool,
+    faults: str | None,
     log_level: str,
 ) -> None:
     """Run the Kinesis-compatible server (HTTP/1.1 and h2c on one port)."""
@@ -87,6 +96,7 @@ def serve(
     )
     if not account_id.isdigit() or len(account_id) != 12:
         raise click.BadParameter("must be 12 digits", param_hint="--account-id")
+    plan = _fault_plan(faults) if faults else None
     config = Config(
         host=host,
         port=port,
@@ -100,6 +110,7 @@ def serve(
         delete_stream_ms=delete_stream_ms,
         update_stream_ms=update_stream_ms,
         no_limits=no_limits,
+        faults=plan,
         log_level=log_level,
     )
     try:
@@ -109,3 +120,18 @@ def serve(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}."
             " Is another server using the port? Try --port."
         ) from exc
+
+
+def _fault_plan(text: str) -> FaultPlan:
+    """A fault plan from JSON text, or from a file named as @PATH."""
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {text[1:]}: {exc.strerror}") from exc
+    try:
+        return FaultPlan.from_dict(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--faults") from exc
+    except FaultPlanError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from exc

@@ -19,6 +19,7 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
+from shardflow.engine.faults import FaultInjector
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, now_ms
 from shardflow.model import hashing, iterators, sequence
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
@@ -68,6 +69,7 @@ class Engine:
         self.store = store
         self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
         self.iterator_key = b""
+        self.faults = FaultInjector(config.faults)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None

@@ -7,13 +7,13 @@ Pipeline, top to bottom (the order in which AWS reports problems):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 import uuid
 from base64 import b64encode
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,6 +23,9 @@ from shardflow import errors
 from shardflow.api.registry import HANDLERS
 from shardflow.api.validation import RequestSchema
 from shardflow.engine.engine import Engine
+from shardflow.engine.faults import FaultRule
+from shardflow.server import admin
+from shardflow.server.response import Response
 from shardflow.wire import auth, json_codec
 
 log = logging.getLogger(__name__)
@@ -32,18 +35,12 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 TARGET_PREFIX = "Kinesis_20131202"
+ADMIN_PREFIX = "/_shardflow/"  # Shardflow's own endpoints; AWS ignores the path of API calls
 JSON_TYPES = (json_codec.CONTENT_TYPE, "application/json")
 CBOR_TYPE = "application/x-amz-cbor-1.1"
 _JSON_CONTENT_TYPE = ("content-type", json_codec.CONTENT_TYPE)
 # AWS names the error's namespace after the type in x-amzn-ErrorType; SDKs strip it.
 ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazonaws.kinesis.v20131202/"
-
-
-@dataclass(slots=True)
-class Response:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
 
 
 class KinesisApp:
@@ -102,6 +99,8 @@ class KinesisApp:
         self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
     ) -> Response:
         """One request in, one response out. ``body`` is None if it exceeded the size cap."""
+        if path.startswith(ADMIN_PREFIX):
+            return admin.handle(self.engine, method, path, body)
         if method != "POST":
             route = self.routes.get(path)
             if route is not None:
@@ -115,6 +114,9 @@ class KinesisApp:
         started = time.perf_counter()
         try:
             operation, params = self._decode(method, headers, query, content_type, body)
+            rule = self.engine.faults.rule(operation)
+            if rule is not None:
+                await _inject(self.engine, rule, params)
             result = await HANDLERS[operation](self.engine, params)
             response = Response(200, [*base, _JSON_CONTENT_TYPE], json_codec.encode(result))
         except _RawResponse as raw:
@@ -204,6 +206,18 @@ def _error_response(exc: errors.KinesisError, base: list[tuple[str, str]]) -> Re
     """The one place an exception becomes an AWS error response."""
     headers = [*base, _JSON_CONTENT_TYPE, ("x-amzn-errortype", exc.error_type + ERROR_TYPE_SUFFIX)]
     return Response(exc.status, headers, json_codec.encode(exc.body()))
+
+
+async def _inject(engine: Engine, rule: FaultRule, params: dict[str, Any]) -> None:
+    """Delay and maybe fail a call as the fault plan says (see engine.faults)."""
+    if rule.latency_ms:
+        await asyncio.sleep(rule.latency_ms / 1000)
+    name = params.get("StreamName") or params.get("StreamARN") or "(unknown)"
+    error = engine.faults.call_fault(
+        rule, f"Rate exceeded for stream {name} under account {engine.config.account_id}."
+    )
+    if error is not None:
+        raise error
 
 
 def _healthz() -> Response:

@@ -7,6 +7,7 @@ from typing import Any
 from shardflow import errors
 from shardflow.api.records import entry_from
 from shardflow.engine.engine import Engine
+from shardflow.engine.faults import ENTRY_THROTTLE_CODE, INTERNAL_MESSAGE
 
 MAX_REQUEST_RECORD_BYTES = 10 * 1024 * 1024  # AWS: data + keys of all entries per request
 
@@ -25,12 +26,34 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
             f"Records size exceeds {MAX_REQUEST_RECORD_BYTES // (1024 * 1024)} MB limit"
         )
     shards = [engine.route(stream, e) for e in entries]
-    sequence_numbers = await engine.put(stream, shards, entries)
+    failures = engine.faults.entry_faults("PutRecords", len(entries))
+    kept = [i for i, code in enumerate(failures) if code is None]
+    sequence_numbers = iter(
+        await engine.put(stream, [shards[i] for i in kept], [entries[i] for i in kept])
+    )
+    results: list[dict[str, Any]] = []
+    for shard, code in zip(shards, failures, strict=True):
+        if code is None:
+            results.append({"SequenceNumber": next(sequence_numbers), "ShardId": shard.shard_id})
+        else:
+            results.append(
+                {
+                    "ErrorCode": code,
+                    "ErrorMessage": _entry_message(engine, code, stream.name, shard.shard_id),
+                }
+            )
     return {
-        "FailedRecordCount": 0,
-        "Records": [
-            {"SequenceNumber": seq, "ShardId": shard.shard_id}
-            for shard, seq in zip(shards, sequence_numbers, strict=True)
-        ],
+        "FailedRecordCount": len(entries) - len(kept),
+        "Records": results,
         "EncryptionType": stream.encryption_type,
     }
+
+
+def _entry_message(engine: Engine, code: str, stream_name: str, shard_id: str) -> str:
+    """AWS's per-entry ErrorMessage for a failed PutRecords entry."""
+    if code == ENTRY_THROTTLE_CODE:
+        return (
+            f"Rate exceeded for shard {shard_id} in stream {stream_name} under account"
+            f" {engine.config.account_id}."
+        )
+    return INTERNAL_MESSAGE
