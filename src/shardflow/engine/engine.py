@@ -19,6 +19,7 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
+from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, now_ms
 from shardflow.model import hashing, iterators, sequence
@@ -57,6 +58,7 @@ class PutResult:
 @dataclass(slots=True)
 class ReadResult:
     records: list[StoredRecord]
+    stream_name: str
     shard_index: int
     next_iterator: str | None
     millis_behind_latest: int
@@ -70,6 +72,7 @@ class Engine:
         self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
         self.iterator_key = b""
         self.faults = FaultInjector(config.faults)
+        self.events = EventBus()
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -435,7 +438,7 @@ class Engine:
             children = [
                 s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)
             ]
-        return ReadResult(records, shard.index, next_iterator, behind, children)
+        return ReadResult(records, stream.name, shard.index, next_iterator, behind, children)
 
     # -- maintenance -----------------------------------------------------------------------
 

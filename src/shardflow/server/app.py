@@ -23,6 +23,7 @@ from shardflow import errors
 from shardflow.api.registry import HANDLERS
 from shardflow.api.validation import RequestSchema
 from shardflow.engine.engine import Engine
+from shardflow.engine.events import CallDone, Throttled
 from shardflow.engine.faults import FaultRule
 from shardflow.server import admin
 from shardflow.server.response import Response
@@ -110,6 +111,7 @@ class KinesisApp:
         request_id = str(uuid.uuid4())
         base = [("x-amzn-requestid", request_id), ("x-amz-id-2", _amz_id_2())]
         operation = "?"
+        params: dict[str, Any] = {}
         content_type = headers.get("content-type", "").split(";")[0].strip()
         started = time.perf_counter()
         try:
@@ -126,10 +128,31 @@ class KinesisApp:
         except Exception:
             log.exception("%s failed (request id %s)", operation, request_id)
             response = _error_response(errors.InternalFailure(None), base)
+        elapsed = time.perf_counter() - started
+        if self.engine.events.active and operation in HANDLERS:
+            self._report(operation, params, response, elapsed, len(body))
         if log.isEnabledFor(logging.DEBUG):
-            elapsed_ms = (time.perf_counter() - started) * 1e3
-            log.debug("%s %d %.2fms", operation, response.status, elapsed_ms)
+            log.debug("%s %d %.2fms", operation, response.status, elapsed * 1e3)
         return response
+
+    def _report(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        response: Response,
+        elapsed: float,
+        request_bytes: int,
+    ) -> None:
+        """Emit the call's outcome (and a whole-call throttle) to the engine's subscribers."""
+        error_type = _error_type_of(response)
+        stream = _stream_named(params)
+        bus = self.engine.events
+        bus.emit(
+            CallDone(operation, stream, error_type is None, error_type, elapsed, request_bytes)
+        )
+        if error_type == "ProvisionedThroughputExceededException" and stream is not None:
+            direction = "read" if operation in ("GetRecords", "GetShardIterator") else "write"
+            bus.emit(Throttled(stream, None, direction, 1))
 
     def _decode(
         self, method: str, headers: dict[str, str], query: str, content_type: str, body: bytes
@@ -218,6 +241,22 @@ async def _inject(engine: Engine, rule: FaultRule, params: dict[str, Any]) -> No
     )
     if error is not None:
         raise error
+
+
+def _error_type_of(response: Response) -> str | None:
+    if response.status == 200:
+        return None
+    for name, value in response.headers:
+        if name == "x-amzn-errortype":
+            return value.split(":", 1)[0]
+    return "Unknown"
+
+
+def _stream_named(params: dict[str, Any]) -> str | None:
+    name = params.get("StreamName")
+    if name is None and isinstance(params.get("StreamARN"), str):
+        name = params["StreamARN"].rpartition("/")[2]
+    return name if isinstance(name, str) else None
 
 
 def _healthz() -> Response:

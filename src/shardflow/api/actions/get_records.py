@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shardflow.engine.engine import Engine
+from shardflow.engine.events import RecordsOut
 from shardflow.model import sequence
 from shardflow.model.shard_ids import shard_id
 
@@ -13,6 +14,18 @@ DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     result = engine.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
+    params.setdefault("StreamName", result.stream_name)  # names the stream in CallDone
+    if engine.events.active:
+        size = sum(len(r.data) + len(r.partition_key) for r in result.records)
+        engine.events.emit(
+            RecordsOut(
+                result.stream_name,
+                shard_id(result.shard_index),
+                len(result.records),
+                size,
+                result.millis_behind_latest,
+            )
+        )
     index = result.shard_index
     out: dict[str, Any] = {
         "Records": [

@@ -10,14 +10,17 @@ from typing import Any
 
 from shardflow.api.records import entry_from
 from shardflow.engine.engine import Engine
+from shardflow.engine.events import RecordsIn
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params, active_only=True)
     entry = entry_from(params, "")
-    engine.check_record_size(stream, entry)
+    size = engine.check_record_size(stream, entry)
     shard = engine.route(stream, entry)
     (sequence_number,) = await engine.put(stream, [shard], [entry])
+    if engine.events.active:
+        engine.events.emit(RecordsIn("PutRecord", stream.name, shard.shard_id, 1, size))
     return {
         "ShardId": shard.shard_id,
         "SequenceNumber": sequence_number,

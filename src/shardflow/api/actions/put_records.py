@@ -7,7 +7,9 @@ from typing import Any
 from shardflow import errors
 from shardflow.api.records import entry_from
 from shardflow.engine.engine import Engine
+from shardflow.engine.events import PutRecordsOutcome, RecordsIn, Throttled
 from shardflow.engine.faults import ENTRY_THROTTLE_CODE, INTERNAL_MESSAGE
+from shardflow.engine.streams import Shard
 
 MAX_REQUEST_RECORD_BYTES = 10 * 1024 * 1024  # AWS: data + keys of all entries per request
 
@@ -15,12 +17,13 @@ MAX_REQUEST_RECORD_BYTES = 10 * 1024 * 1024  # AWS: data + keys of all entries p
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params, active_only=True)
     entries = []
-    total = 0
+    sizes = []
     for i, fields in enumerate(params["Records"]):
         path = f"records.{i + 1}.member."
         entry = entry_from(fields, path)
-        total += engine.check_record_size(stream, entry, path)
+        sizes.append(engine.check_record_size(stream, entry, path))
         entries.append(entry)
+    total = sum(sizes)
     if total > MAX_REQUEST_RECORD_BYTES:
         raise errors.InvalidArgumentException(
             f"Records size exceeds {MAX_REQUEST_RECORD_BYTES // (1024 * 1024)} MB limit"
@@ -42,11 +45,38 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
                     "ErrorMessage": _entry_message(engine, code, stream.name, shard.shard_id),
                 }
             )
+    if engine.events.active:
+        _report(engine, stream.name, shards, sizes, failures)
     return {
         "FailedRecordCount": len(entries) - len(kept),
         "Records": results,
         "EncryptionType": stream.encryption_type,
     }
+
+
+def _report(
+    engine: Engine, stream: str, shards: list[Shard], sizes: list[int], failures: list[str | None]
+) -> None:
+    """Emit what this call stored per shard, and its per-entry outcome."""
+    stored: dict[str, list[int]] = {}
+    throttled: dict[str, int] = {}
+    for shard, size, code in zip(shards, sizes, failures, strict=True):
+        if code is None:
+            counts = stored.setdefault(shard.shard_id, [0, 0])
+            counts[0] += 1
+            counts[1] += size
+        elif code == ENTRY_THROTTLE_CODE:
+            throttled[shard.shard_id] = throttled.get(shard.shard_id, 0) + 1
+    for shard_id, (records, size) in stored.items():
+        engine.events.emit(RecordsIn("PutRecords", stream, shard_id, records, size))
+    for shard_id, records in throttled.items():
+        engine.events.emit(Throttled(stream, shard_id, "write", records))
+    failed = sum(1 for code in failures if code is not None)
+    engine.events.emit(
+        PutRecordsOutcome(
+            stream, len(failures), len(failures) - failed, failed, sum(throttled.values())
+        )
+    )
 
 
 def _entry_message(engine: Engine, code: str, stream_name: str, shard_id: str) -> str:
