@@ -29,8 +29,6 @@ from shardflow.storage.sqlite import (
     NewRecord,
     SqliteStore,
     StoredRecord,
-    record_id,
-    shard_bounds,
 )
 
 log = logging.getLogger(__name__)
@@ -76,6 +74,7 @@ class Engine:
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
+        self._purger: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -96,12 +95,14 @@ class Engine:
             self.streams[stream.name] = stream
             self._next_stream_uid = max(self._next_stream_uid, uid + 1)
         self._sweeper = asyncio.create_task(self._sweep_forever())
+        self._purger = asyncio.create_task(self.store.purge_forever())
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._purger):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -268,17 +269,17 @@ class Engine:
             await self._purge(stream)
 
     async def _purge(self, stream: Stream) -> None:
-        """Remove a deleted stream's metadata and records from disk."""
+        """Forget a deleted stream; its records are deleted in the background."""
         if self.streams.get(stream.name) is stream:
             del self.streams[stream.name]
-        statements: list[tuple[str, tuple[Any, ...]]] = [
-            ("DELETE FROM streams WHERE uid=?", (stream.uid,)),
-            ("DELETE FROM shards WHERE stream_uid=?", (stream.uid,)),
-        ]
-        for shard in stream.shards:
-            lo, hi = shard_bounds(shard.uid)
-            statements.append(("DELETE FROM records WHERE id BETWEEN ? AND ?", (lo, hi)))
-        await self.store.execute(statements)
+        await self.store.execute(
+            [
+                ("DELETE FROM streams WHERE uid=?", (stream.uid,)),
+                ("DELETE FROM shards WHERE stream_uid=?", (stream.uid,)),
+            ]
+            + [self.store.purge_statement(shard.uid, None) for shard in stream.shards]
+        )
+        self.store.wake_purger()
 
     # -- data plane ------------------------------------------------------------------------
 
@@ -460,21 +461,16 @@ class Engine:
             cutoff = now - stream.retention_hours * 3_600_000
             statements = []
             for shard in stream.shards:
-                last = self.store.last_record(shard.uid)
-                if last is None:
-                    continue
                 first_kept = self.store.first_position_at(shard.uid, cutoff)
+                last = self.store.last_record(shard.uid)
+                if last is None or first_kept == self.store.first_position(shard.uid):
+                    continue  # nothing has expired
                 # Records appended after these reads are newer than the cutoff: stop below them.
                 end = first_kept - 1 if first_kept is not None else last[0]
-                lo = shard_bounds(shard.uid)[0]
-                statements.append(
-                    (
-                        "DELETE FROM records WHERE id BETWEEN ? AND ?",
-                        (lo, record_id(shard.uid, end)),
-                    )
-                )
+                statements.append(self.store.purge_statement(shard.uid, end))
             if statements:
                 await self.store.execute(statements)
+                self.store.wake_purger()
 
     async def persist(self, streams: Iterable[Stream]) -> None:
         await self.store.execute(

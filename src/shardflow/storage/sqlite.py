@@ -53,6 +53,12 @@ DB_FILENAME = "shardflow.sqlite3"
 SYNCHRONOUS = {"memory": "OFF", "process": "NORMAL", "fsync": "FULL"}
 MAX_JOBS_PER_COMMIT = 4096  # bound a commit so one huge burst cannot stall acknowledgements
 CHECKPOINT_INTERVAL_S = 0.5  # how often the checkpointer looks for new WAL frames
+# While writes never pause, a PASSIVE checkpoint never catches up with the last frame, so the
+# WAL is never restarted and grows with every byte written. Past this many frames (~64 MiB) the
+# checkpointer takes a TRUNCATE checkpoint, which holds writers back for the moment it needs.
+WAL_TRUNCATE_FRAMES = 16_384
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+PURGE_BATCH_ROWS = 20_000  # records deleted per commit: bounds the pause and the WAL growth
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -69,7 +75,15 @@ CREATE TABLE IF NOT EXISTS records (
     partition_key TEXT NOT NULL,
     data BLOB NOT NULL
 );
+-- Record ranges waiting to be deleted (deleted streams, expired records), worked off in
+-- bounded batches in the background; rows survive a crash, so deletion resumes on restart.
+CREATE TABLE IF NOT EXISTS purges (shard_uid INTEGER PRIMARY KEY, up_to INTEGER NOT NULL);
 """
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: a record's ApproximateArrivalTimestamp."""
+    return time.time_ns() // 1_000_000
 
 
 def record_id(shard_uid: int, position: int) -> int:
@@ -140,6 +154,8 @@ class SqliteStore:
         self._checkpoints = threading.Event()  # set: stop checkpointing
         self._checkpointer: threading.Thread | None = None
         self._wrote = False  # since the last checkpoint
+        self._purge_wanted = asyncio.Event()
+        self._purge_wanted.set()  # finish what a previous run left scheduled
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -176,7 +192,10 @@ class SqliteStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.durability]}")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
-        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+        # Freed pages need no zeroing: records are not secrets from the process that owns the
+        # file, and zeroing writes every freed page to the WAL again.
+        conn.execute("PRAGMA secure_delete=OFF")
         conn.execute("PRAGMA cache_size=-16000")  # 16 MB page cache per connection
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
@@ -267,7 +286,9 @@ class SqliteStore:
             if self._wrote:
                 self._wrote = False
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames > WAL_TRUNCATE_FRAMES:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error:
                     log.exception("checkpoint failed; retrying later")
                     self._wrote = True
@@ -308,6 +329,56 @@ class SqliteStore:
             state.last_arrival_ms = start_arrival
             for job in jobs:
                 job.error = exc
+
+    # -- deleting records in the background ----------------------------------------------
+
+    @staticmethod
+    def purge_statement(shard_uid: int, up_to_position: int | None) -> tuple[str, tuple[int, int]]:
+        """SQL that schedules deleting a shard's records up to a position (None: all of them).
+
+        Run it inside the metadata transaction that makes the records unreachable (a deleted
+        stream, a retention sweep); ``purge_forever`` then deletes them in bounded batches.
+        """
+        up_to = (1 << POSITION_BITS) - 1 if up_to_position is None else up_to_position
+        return (
+            "INSERT INTO purges VALUES (?, ?)"
+            " ON CONFLICT (shard_uid) DO UPDATE SET up_to = max(up_to, excluded.up_to)",
+            (shard_uid, up_to),
+        )
+
+    def wake_purger(self) -> None:
+        self._purge_wanted.set()
+
+    async def purge_forever(self) -> None:
+        """Work off scheduled deletions, one bounded batch per commit, yielding in between."""
+        while True:
+            await self._purge_wanted.wait()
+            self._purge_wanted.clear()
+            while await self._purge_batch():
+                await asyncio.sleep(0)
+
+    async def _purge_batch(self) -> bool:
+        """Delete up to PURGE_BATCH_ROWS scheduled records; False when nothing is left."""
+        row = self.reader.execute("SELECT shard_uid, up_to FROM purges LIMIT 1").fetchone()
+        if row is None:
+            return False
+        uid, up_to = row
+        lo = shard_bounds(uid)[0]
+        hi = record_id(uid, up_to)
+        cut = self.reader.execute(
+            "SELECT id FROM records WHERE id BETWEEN ? AND ? ORDER BY id LIMIT 1 OFFSET ?",
+            (lo, hi, PURGE_BATCH_ROWS),
+        ).fetchone()
+
+        def run(conn: sqlite3.Connection, state: _WriterState) -> None:
+            if cut is None:  # the rest fits in this batch: finish the range
+                conn.execute("DELETE FROM records WHERE id BETWEEN ? AND ?", (lo, hi))
+                conn.execute("DELETE FROM purges WHERE shard_uid=? AND up_to=?", (uid, up_to))
+            else:
+                conn.execute("DELETE FROM records WHERE id BETWEEN ? AND ?", (lo, cut[0] - 1))
+
+        await self.submit(run, atomic=False)
+        return True
 
     # -- reads (event-loop thread) ---------------------------------------------------------
 
@@ -350,6 +421,14 @@ class SqliteStore:
             (lo, hi),
         ).fetchone()
         return None if row is None else (row[0] & ((1 << POSITION_BITS) - 1), row[1])
+
+    def first_position(self, shard_uid: int) -> int | None:
+        """Position of a shard's oldest stored record, or None if it has none."""
+        lo, hi = shard_bounds(shard_uid)
+        row = self.reader.execute(
+            "SELECT id FROM records WHERE id BETWEEN ? AND ? ORDER BY id LIMIT 1", (lo, hi)
+        ).fetchone()
+        return None if row is None else row[0] & ((1 << POSITION_BITS) - 1)
 
     def first_position_at(self, shard_uid: int, arrival_ms: int) -> int | None:
         """Position of the first record that arrived at or after ``arrival_ms``, or None.
@@ -398,8 +477,7 @@ class SqliteStore:
 def _append(
     conn: sqlite3.Connection, state: _WriterState, records: Sequence[NewRecord]
 ) -> list[tuple[int, int]]:
-    now = time.time_ns() // 1_000_000
-    arrival = max(now, state.last_arrival_ms)  # arrival times never go backwards in a shard
+    arrival = max(now_ms(), state.last_arrival_ms)  # arrival times never go backwards in a shard
     state.last_arrival_ms = arrival
     first = state.position + 1
     state.position += len(records)
