@@ -15,8 +15,11 @@ from shardflow.api.actions import (
     get_shard_iterator,
     list_shards,
     list_streams,
+    merge_shards,
     put_record,
     put_records,
+    split_shard,
+    update_shard_count,
 )
 from shardflow.engine.engine import Engine
 
@@ -34,4 +37,7 @@ HANDLERS: dict[str, Handler] = {
     "ListStreams": list_streams.handle,
     "PutRecord": put_record.handle,
     "PutRecords": put_records.handle,
+    "MergeShards": merge_shards.handle,
+    "SplitShard": split_shard.handle,
+    "UpdateShardCount": update_shard_count.handle,
 }

@@ -21,7 +21,8 @@ from shardflow import errors
 from shardflow.config import Config
 from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
-from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, now_ms
+from shardflow.engine.resharding import Resharder
+from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
 from shardflow.model import hashing, iterators, sequence
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
 from shardflow.storage.sqlite import (
@@ -71,6 +72,7 @@ class Engine:
         self.iterator_key = b""
         self.faults = FaultInjector(config.faults)
         self.events = EventBus()
+        self.resharder = Resharder(self)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -176,7 +178,7 @@ class Engine:
             raise errors.ResourceInUseException(
                 f"Stream {name} under account {self.config.account_id} already exists."
             )
-        self._check_shard_limit(shard_count)
+        self.check_shard_limit(shard_count)
         if mode == "ON_DEMAND":
             on_demand = sum(1 for s in self.live_streams() if s.mode == "ON_DEMAND")
             if on_demand >= self.config.on_demand_stream_limit:
@@ -205,7 +207,7 @@ class Engine:
         for index, (start, end) in enumerate(hashing.even_ranges(shard_count)):
             stream.shards.append(
                 Shard(
-                    uid=self._allocate_shard_uid(),
+                    uid=self.allocate_shard_uid(),
                     stream_uid=uid,
                     index=index,
                     hash_start=start,
@@ -219,11 +221,11 @@ class Engine:
         self.streams[name] = stream  # visible at once: a second CreateStream must fail
         try:
             await self.store.execute(
-                [("INSERT INTO streams (uid, doc) VALUES (?, ?)", (uid, _doc(stream)))]
+                [("INSERT INTO streams (uid, doc) VALUES (?, ?)", (uid, doc_json(stream)))]
                 + [
                     (
                         "INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
-                        (s.uid, uid, _doc(s)),
+                        (s.uid, uid, doc_json(s)),
                     )
                     for s in stream.shards
                 ]
@@ -235,14 +237,14 @@ class Engine:
                 self.streams[name] = previous
             raise
 
-    def _allocate_shard_uid(self) -> int:
+    def allocate_shard_uid(self) -> int:
         uid = self._next_shard_uid
         if uid > MAX_SHARD_UID:
             raise errors.LimitExceededException("This server has allocated its last shard id.")
         self._next_shard_uid += 1
         return uid
 
-    def _check_shard_limit(self, additional: int) -> None:
+    def check_shard_limit(self, additional: int) -> None:
         current = self.open_shard_total()
         if current + additional > self.config.shard_limit:
             raise errors.LimitExceededException(
@@ -263,7 +265,7 @@ class Engine:
         delete_at = now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
         await self.store.execute(
-            [("UPDATE streams SET doc=? WHERE uid=?", (_doc(stream), stream.uid))]
+            [("UPDATE streams SET doc=? WHERE uid=?", (doc_json(stream), stream.uid))]
         )
         if self.config.delete_stream_ms == 0:
             await self._purge(stream)
@@ -474,12 +476,8 @@ class Engine:
 
     async def persist(self, streams: Iterable[Stream]) -> None:
         await self.store.execute(
-            [("UPDATE streams SET doc=? WHERE uid=?", (_doc(s), s.uid)) for s in streams]
+            [("UPDATE streams SET doc=? WHERE uid=?", (doc_json(s), s.uid)) for s in streams]
         )
-
-
-def _doc(obj: Stream | Shard) -> str:
-    return orjson.dumps(obj.to_doc()).decode()
 
 
 def _aws_time(ms: int) -> str:

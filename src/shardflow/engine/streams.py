@@ -7,6 +7,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
+
 from shardflow.model import sequence
 from shardflow.model.shard_ids import shard_id
 
@@ -16,6 +18,11 @@ DEFAULT_MAX_RECORD_KIB = 1024  # data + partition key per record, unless UpdateM
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def doc_json(obj: Shard | Stream) -> str:
+    """The JSON document a stream or shard is stored as."""
+    return orjson.dumps(obj.to_doc()).decode()
 
 
 @dataclass
@@ -29,7 +36,10 @@ class Shard:
     created_ms: int
     parent_index: int | None = None
     adjacent_parent_index: int | None = None
-    end_position: int | None = None  # set when the shard closes (split/merge)
+    # A reshard closes a shard in two steps: ``closed_ms`` at once (routing stops sending it
+    # records), ``end_position`` when the change commits (every record routed to it before the
+    # change has a position by then), which is what ends its reads.
+    end_position: int | None = None
     closed_ms: int | None = None
 
     @property
@@ -38,7 +48,7 @@ class Shard:
 
     @property
     def is_open(self) -> bool:
-        return self.end_position is None
+        return self.closed_ms is None
 
     def describe(self) -> dict[str, Any]:
         """The Shard shape of DescribeStream and ListShards."""
@@ -86,6 +96,7 @@ class Stream:
     shard_level_metrics: list[str] = field(default_factory=list)
     max_record_kib: int = DEFAULT_MAX_RECORD_KIB
     delete_at_ms: int | None = None  # set by DeleteStream: gone after this time
+    scalings_ms: list[int] = field(default_factory=list)  # UpdateShardCount calls, for its limit
     shards: list[Shard] = field(default_factory=list)
     # Routing table of open shards, rebuilt when shards change: sorted hash-range starts.
     _route_starts: list[int] = field(default_factory=list, repr=False)

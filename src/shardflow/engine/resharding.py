@@ -1,0 +1,241 @@
+"""Resharding: SplitShard, MergeShards and UpdateShardCount, with AWS's semantics.
+
+A change closes parent shards and opens children in one metadata transaction, so a crash leaves
+either the old shards or the new ones. Routing switches to the children the moment the change is
+queued; the parents' EndingSequenceNumber is fixed inside the transaction, after every record
+routed to them earlier has been given its position (writes are committed in queue order), so no
+record can land in a parent after its end. Children start above everything before them because
+positions come from one global counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from shardflow import errors
+from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
+from shardflow.model import hashing
+from shardflow.model.shard_ids import shard_id, shard_index
+
+if TYPE_CHECKING:
+    from shardflow.engine.engine import Engine
+
+MAX_SCALINGS_PER_DAY = 10  # AWS: UpdateShardCount calls per rolling 24 hours
+MAX_SHARDS_PER_STREAM = 10_000  # AWS: UpdateShardCount cannot go above this
+DAY_MS = 86_400_000
+
+
+class Resharder:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def _account(self) -> str:
+        return self.engine.config.account_id
+
+    # -- the three operations --------------------------------------------------------------
+
+    async def split(self, params: dict[str, Any]) -> None:
+        stream = self._active_stream(params)
+        parent = self._open_shard(stream, params["ShardToSplit"], "splitting")
+        new_start = int(params["NewStartingHashKey"])
+        if not parent.hash_start + 1 < new_start < parent.hash_end:
+            raise errors.InvalidArgumentException(
+                f"NewStartingHashKey {params['NewStartingHashKey']} used in SplitShard() on shard"
+                f" {parent.shard_id} in stream {stream.name} under account {self._account} is"
+                " not both greater than one plus the shard's StartingHashKey"
+                f" {parent.hash_start} and less than the shard's EndingHashKey {parent.hash_end}."
+            )
+        self.engine.check_shard_limit(1)
+        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        changes.split(parent, new_start)
+        await self._apply(stream, changes)
+
+    async def merge(self, params: dict[str, Any]) -> None:
+        stream = self._active_stream(params)
+        first = self._open_shard(stream, params["ShardToMerge"], "merging")
+        second = self._open_shard(stream, params["AdjacentShardToMerge"], "merging")
+        if first.hash_end + 1 != second.hash_start and second.hash_end + 1 != first.hash_start:
+            raise errors.InvalidArgumentException(
+                f"Shards {first.shard_id} and {second.shard_id} in stream {stream.name} under"
+                f" account {self._account} are not an adjacent pair of shards eligible for"
+                " merging"
+            )
+        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        changes.merge(first, second)
+        await self._apply(stream, changes)
+
+    async def update_shard_count(self, params: dict[str, Any]) -> dict[str, Any]:
+        stream = self._active_stream(params)
+        target = int(params["TargetShardCount"])
+        current = stream.open_shard_count
+        name, account = stream.name, self._account
+        if target > 2 * current:
+            raise errors.LimitExceededException(
+                f"UpdateShardCount cannot scale up over double your current open shard count."
+                f" Current open shard count: {current}, target shard count: {target}, stream"
+                f" {name} under account {account}."
+            )
+        if 2 * target < current:
+            raise errors.LimitExceededException(
+                f"UpdateShardCount cannot scale down below half your current open shard count."
+                f" Current open shard count: {current}, target shard count: {target}, stream"
+                f" {name} under account {account}."
+            )
+        if target > MAX_SHARDS_PER_STREAM:
+            raise errors.LimitExceededException(
+                f"UpdateShardCount cannot scale up over {MAX_SHARDS_PER_STREAM} shards in a"
+                f" stream. Target shard count: {target}, stream {name} under account {account}."
+            )
+        now = now_ms()
+        recent = [t for t in stream.scalings_ms if now - t < DAY_MS]
+        if len(recent) >= MAX_SCALINGS_PER_DAY:
+            raise errors.LimitExceededException(
+                f"Stream {name} under account {account} has already been scaled"
+                f" {MAX_SCALINGS_PER_DAY} times in the last 24 hours. Try again later."
+            )
+        self.engine.check_shard_limit(target - current)
+        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        changes.scale_uniformly(target)
+        stream.scalings_ms = [*recent, now]
+        await self._apply(stream, changes)
+        return {
+            "StreamName": name,
+            "StreamARN": stream.arn,
+            "CurrentShardCount": current,
+            "TargetShardCount": target,
+        }
+
+    # -- shared steps ----------------------------------------------------------------------
+
+    def _active_stream(self, params: dict[str, Any]) -> Stream:
+        stream = self.engine.find(params)
+        status = stream.current_status()
+        if status != "ACTIVE":
+            raise errors.ResourceInUseException(
+                f"Stream {stream.name} under account {self._account} not ACTIVE, instead in"
+                f" state {status}"
+            )
+        return stream
+
+    def _open_shard(self, stream: Stream, text: str, verb: str) -> Shard:
+        index = shard_index(text)
+        shard = stream.shard(index) if index is not None else None
+        if shard is None:
+            name = shard_id(index) if index is not None else text
+            raise errors.ResourceNotFoundException(
+                f"Could not find shard {name} in stream {stream.name} under account"
+                f" {self._account}."
+            )
+        if not shard.is_open:
+            raise errors.ResourceInUseException(
+                f"Shard {shard.shard_id} in stream {stream.name} under account {self._account}"
+                f" has already been merged or split, and thus is not eligible for {verb}."
+            )
+        return shard
+
+    async def _apply(self, stream: Stream, plan: _Plan) -> None:
+        """Switch routing now; commit the closed parents and new children atomically."""
+        engine = self.engine
+        now = now_ms()
+        delay = engine.config.update_stream_ms
+        for shard in plan.closed:
+            shard.closed_ms = now
+        stream.shards.extend(plan.opened)
+        stream.rebuild_routes()
+        stream.status = "UPDATING" if delay else "ACTIVE"
+        stream.ready_at_ms = now + delay
+
+        def commit(conn: Any, state: Any) -> None:
+            # Runs in the writer, after every write queued before this change.
+            for shard in plan.closed:
+                if shard.end_position is None:
+                    shard.end_position = state.position
+            for shard in plan.opened:
+                shard.start_position = state.position
+            for shard in plan.closed:
+                conn.execute("UPDATE shards SET doc=? WHERE uid=?", (doc_json(shard), shard.uid))
+            for shard in plan.opened:
+                conn.execute(
+                    "INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
+                    (shard.uid, stream.uid, doc_json(shard)),
+                )
+            conn.execute("UPDATE streams SET doc=? WHERE uid=?", (doc_json(stream), stream.uid))
+
+        try:
+            await engine.store.submit(commit)
+        except BaseException:
+            for shard in plan.closed:
+                shard.closed_ms = shard.end_position = None
+            for shard in plan.opened:
+                stream.shards.remove(shard)
+            stream.rebuild_routes()
+            raise
+
+
+class _Plan:
+    """The shards a change closes and opens, built by successive splits and merges.
+
+    Intermediate shards of a multi-step UpdateShardCount are opened and closed within the same
+    change, so every shard keeps at most a parent and an adjacent parent, as on AWS.
+    """
+
+    def __init__(self, stream: Stream, allocate_uid: Callable[[], int]) -> None:
+        self.stream = stream
+        self._allocate_uid = allocate_uid
+        self.closed: list[Shard] = []
+        self.opened: list[Shard] = []
+        self._next_index = len(stream.shards)
+        self._open = {s.index: s for s in stream.shards if s.is_open}
+
+    def _new(self, start: int, end: int, parent: Shard, adjacent: Shard | None = None) -> Shard:
+        shard = Shard(
+            uid=self._allocate_uid(),
+            stream_uid=self.stream.uid,
+            index=self._next_index,
+            hash_start=start,
+            hash_end=end,
+            start_position=0,  # fixed when the change commits
+            created_ms=now_ms(),
+            parent_index=parent.index,
+            adjacent_parent_index=adjacent.index if adjacent else None,
+        )
+        self._next_index += 1
+        self.opened.append(shard)
+        self._open[shard.index] = shard
+        return shard
+
+    def _close(self, shard: Shard) -> None:
+        self.closed.append(shard)
+        del self._open[shard.index]
+
+    def split(self, parent: Shard, new_start: int) -> tuple[Shard, Shard]:
+        self._close(parent)
+        left = self._new(parent.hash_start, new_start - 1, parent)
+        right = self._new(new_start, parent.hash_end, parent)
+        return left, right
+
+    def merge(self, first: Shard, second: Shard) -> Shard:
+        low, high = (first, second) if first.hash_start < second.hash_start else (second, first)
+        self._close(first)
+        self._close(second)
+        return self._new(low.hash_start, high.hash_end, first, second)
+
+    def scale_uniformly(self, target: int) -> None:
+        """Reach ``target`` evenly spread shards: split at every new boundary, then merge."""
+        ranges = hashing.even_ranges(target)
+        boundaries = [start for start, _ in ranges[1:]]
+        for shard in sorted(self._open.values(), key=lambda s: s.hash_start):
+            piece = shard
+            for boundary in boundaries:
+                if piece.hash_start < boundary <= piece.hash_end:
+                    _, piece = self.split(piece, boundary)
+        for start, end in ranges:
+            pieces = sorted(
+                (s for s in self._open.values() if start <= s.hash_start <= end),
+                key=lambda s: s.hash_start,
+            )
+            merged = pieces[0]
+            for piece in pieces[1:]:
+                merged = self.merge(merged, piece)
