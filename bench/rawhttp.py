@@ -6,9 +6,10 @@ Used by server_bench.py for the load phases, where boto3 would be the bottleneck
   the status line, the framing headers and (for PutRecords) ``FailedRecordCount``.
 * ``drain_stream`` reads every shard of a stream from TRIM_HORIZON with GetRecords, one connection
   per shard, parsing responses with orjson (records are counted, not base64-decoded).
-* ``python bench/rawhttp.py null-server PORT`` answers every request with a canned PutRecords
-  response without looking at the body; it is the "trivial server" used to show that the load
-  generator is far from saturating.
+* ``python bench/rawhttp.py null-server PORT [RECORDS]`` answers every request with a canned
+  PutRecords response of RECORDS entries (default 500; 0 gives a PutRecord response) without
+  looking at the body; it is the "trivial server" used to show that the load generator is far from
+  saturating.
 
 Only 127.0.0.1 endpoints are used by the benchmark.
 """
@@ -74,6 +75,21 @@ def put_records_bodies(
         ]
         bodies.append(orjson.dumps({"StreamName": stream, "Records": records}))
     return bodies
+
+
+def put_record_bodies(stream: str, count: int, record_size: int, seed: int = 1) -> list[bytes]:
+    """``count`` distinct single-record PutRecord JSON bodies (random data and partition keys)."""
+    rng = random.Random(seed)
+    return [
+        orjson.dumps(
+            {
+                "StreamName": stream,
+                "Data": base64.b64encode(os.urandom(record_size)).decode("ascii"),
+                "PartitionKey": f"{rng.getrandbits(64):016x}",
+            }
+        )
+        for _ in range(count)
+    ]
 
 
 class HttpConnection:
@@ -305,12 +321,16 @@ async def _drain_one_shard(
 
 
 def null_response(records: int) -> bytes:
-    """A canned, realistically sized PutRecords 200 response."""
-    entries = [
-        {"SequenceNumber": "4" + "9" * 55, "ShardId": f"shardId-{i % 4:012d}"}
-        for i in range(records)
-    ]
-    body = orjson.dumps({"FailedRecordCount": 0, "Records": entries})
+    """A canned, realistically sized 200 response: PutRecords of ``records`` records, or
+    PutRecord if ``records`` is 0."""
+    if records == 0:
+        body = orjson.dumps({"ShardId": "shardId-000000000000", "SequenceNumber": "4" + "9" * 55})
+    else:
+        entries = [
+            {"SequenceNumber": "4" + "9" * 55, "ShardId": f"shardId-{i % 4:012d}"}
+            for i in range(records)
+        ]
+        body = orjson.dumps({"FailedRecordCount": 0, "Records": entries})
     head = f"HTTP/1.1 200 OK\r\nContent-Type: {AMZ_JSON}\r\nContent-Length: {len(body)}\r\n\r\n"
     return head.encode("ascii") + body
 
@@ -374,11 +394,12 @@ def _install_uvloop() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] != "null-server":
-        print("usage: rawhttp.py null-server PORT", file=sys.stderr)
+    """``null-server PORT [RECORDS]``: RECORDS entries per response (default 500; 0 = PutRecord)."""
+    if len(argv) not in (3, 4) or argv[1] != "null-server":
+        print("usage: rawhttp.py null-server PORT [RECORDS]", file=sys.stderr)
         return 2
     _install_uvloop()
-    asyncio.run(serve_null(int(argv[2]), 500))
+    asyncio.run(serve_null(int(argv[2]), int(argv[3]) if len(argv) == 4 else 500))
     return 0
 
 

@@ -4,25 +4,28 @@
     /work/main/.venv/bin/python bench/server_bench.py                       # default targets
     /work/main/.venv/bin/python bench/server_bench.py --targets kinesalite,shardflow --quick
 
-Each target is started, measured (PutRecord latency, PutRecords capacity, GetRecords drain, server
-CPU per call/record, peak RSS, data-dir size) and stopped, one after another. Figures are medians of
-repeated rounds; ratios are against the fastest peer (highest PutRecords records/s). A table is
-printed and JSON is written to bench/results/<timestamp>.json. See bench/README.md.
+Each target is started, measured (PutRecord latency, PutRecord under concurrent load, PutRecords
+capacity, GetRecords drain, server CPU per call/record, peak RSS, data-dir size) and stopped, one
+after another. Figures are medians of repeated rounds; ratios are against the fastest peer (highest
+PutRecords records/s). A table is printed and JSON is written to bench/results/<timestamp>.json. See
+bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,6 +55,11 @@ class BenchConfig:
     # PutRecord latency (boto3, sequential)
     latency_warmup: int = 200
     latency_calls: int = 600  # per round
+    # PutRecord under concurrent load (raw HTTP load generator, single-record requests)
+    load_connections: int = 16
+    load_distinct_bodies: int = 1024
+    load_warmup_s: float = 1.0
+    load_round_s: float = 3.0
     # PutRecords capacity (raw HTTP load generator)
     batch: int = 500
     connections: int = 4
@@ -67,10 +75,13 @@ class BenchConfig:
     boto_drain: bool = True
     # calibration of the load generator against a null server
     calibrate_s: float = 3.0
-    phases: tuple[str, ...] = ("latency", "capacity", "drain")
+    phases: tuple[str, ...] = ("latency", "load", "capacity", "drain")
     wait_quiet_s: float = 0.0  # before each target, wait up to this long for an idle machine
     python: str = sys.executable
     shardflow_python_opts: str = ""
+    # appended to `shardflow serve ...`; the peers enforce no throughput limits, so neither does
+    # shardflow by default (with AWS's limits a 4-shard stream takes 4000 records/s)
+    shardflow_args: str = "--no-limits"
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -126,6 +137,7 @@ class TargetResult:
     pid: int = 0
     notes: list[str] = field(default_factory=list)
     latency: dict[str, Any] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)
     capacity: dict[str, Any] = field(default_factory=dict)
     drain: dict[str, Any] = field(default_factory=dict)
     peak_rss_mib: float | None = None
@@ -247,7 +259,70 @@ def _per(cpu_s: float, n: int) -> float | None:
     return cpu_s * 1e6 / n if n > 0 else None
 
 
-# ----------------------------------------------------------------------------- phase 2: capacity
+# ----------------------------------------------------------------------------- phase 2: load
+
+
+def put_record_load_once(
+    cfg: BenchConfig, server: targets.RunningServer, bodies: list[bytes], duration_s: float
+) -> rawhttp.LoadResult:
+    """Single-record PutRecord requests on ``load_connections`` keep-alive connections."""
+    host = f"{targets.HOST}:{server.port}"
+    raws = [rawhttp.encode_request(host, "PutRecord", b) for b in bodies]
+    return run_async(
+        rawhttp.run_load(
+            targets.HOST, server.port, raws, 1, cfg.load_connections, duration_s=duration_s
+        )
+    )
+
+
+def summarize_put_record_load(res: rawhttp.LoadResult) -> dict[str, Any]:
+    lat = res.latencies_ms
+    return {
+        "calls_per_s": res.records_ok / res.elapsed_s if res.elapsed_s else 0.0,
+        "requests": res.requests,
+        "calls_ok": res.records_ok,
+        "non_200": res.non_200,
+        "errors": res.errors,
+        "elapsed_s": res.elapsed_s,
+        "p50_ms": percentile(lat, 0.5) if lat else None,
+        "p99_ms": percentile(lat, 0.99) if lat else None,
+        "loadgen_cpu_pct": 100.0 * res.client_cpu_s / res.elapsed_s if res.elapsed_s else None,
+        "loadgen_cpu_us_per_request": _per(res.client_cpu_s, res.requests),
+        "statuses": {str(k): v for k, v in res.statuses.items()},
+        "first_error": res.first_error,
+    }
+
+
+def phase_load(cfg: BenchConfig, server: targets.RunningServer, client: Any) -> dict[str, Any]:
+    """PutRecord (one record per request) from many connections at once, on one stream."""
+    stream, _ = create_stream(client, "load", cfg.shards)
+    bodies = rawhttp.put_record_bodies(stream, cfg.load_distinct_bodies, cfg.record_size)
+    put_record_load_once(cfg, server, bodies, cfg.load_warmup_s)
+    rounds, meter = [], CpuMeter(server.pid)
+    for _ in range(cfg.rounds):
+        with meter:
+            res = put_record_load_once(cfg, server, bodies, cfg.load_round_s)
+        rounds.append(summarize_put_record_load(res))
+    delete_stream(client, stream)
+    requests = sum(r["requests"] for r in rounds)
+    return {
+        "calls_per_s": median([r["calls_per_s"] for r in rounds]),
+        "p50_ms": median([r["p50_ms"] for r in rounds if r["p50_ms"] is not None]),
+        "p99_ms": median([r["p99_ms"] for r in rounds if r["p99_ms"] is not None]),
+        "non_200_fraction": sum(r["non_200"] for r in rounds) / requests if requests else None,
+        "errors": sum(r["errors"] for r in rounds),
+        "connections": cfg.load_connections,
+        # per answered request (200 or not), over the measured rounds only
+        "server_cpu_us_per_call": _per(meter.cpu.server_cpu_s, requests),
+        "server_cpu_pct": 100.0 * meter.cpu.server_cpu_s / meter.cpu.wall_s,
+        "loadgen_cpu_pct": median([r["loadgen_cpu_pct"] for r in rounds if r["loadgen_cpu_pct"]]),
+        "background_cpu_pct": meter.cpu.background_pct,
+        "first_error": next((r["first_error"] for r in rounds if r["first_error"]), ""),
+        "rounds": rounds,
+    }
+
+
+# ----------------------------------------------------------------------------- phase 3: capacity
 
 
 def load_once(
@@ -328,7 +403,7 @@ def _bodies(cfg: BenchConfig, stream: str) -> list[bytes]:
     return rawhttp.put_records_bodies(stream, cfg.distinct_bodies, cfg.batch, cfg.record_size)
 
 
-# ----------------------------------------------------------------------------- phase 3: drain
+# ----------------------------------------------------------------------------- phase 4: drain
 
 
 def fill_target(cfg: BenchConfig, capacity_rps: float | None) -> int:
@@ -437,7 +512,7 @@ def boto_drain(
 # ----------------------------------------------------------------------------- one target
 
 
-PHASES = ("latency", "capacity", "drain")
+PHASES = ("latency", "load", "capacity", "drain")
 
 
 def run_phase(
@@ -445,6 +520,8 @@ def run_phase(
 ) -> dict[str, Any]:
     if phase == "latency":
         return phase_latency(cfg, server, client)
+    if phase == "load":
+        return phase_load(cfg, server, client)
     if phase == "capacity":
         return phase_capacity(cfg, server, client)
     return phase_drain(cfg, server, client, result.capacity.get("records_per_s"))
@@ -475,7 +552,8 @@ def bench_target(cfg: BenchConfig, name: str) -> TargetResult:
         result.background_before_pct = wait_for_quiet(cfg.wait_quiet_s)
     log(f"{name}: starting")
     try:
-        server = targets.start_target(name, cfg.python, cfg.shardflow_python_opts)
+        with _shardflow_args(cfg.shardflow_args):
+            server = targets.start_target(name, cfg.python, cfg.shardflow_python_opts)
     except targets.TargetStartError as exc:
         log(f"{name}: SKIPPED, did not start: {exc}")
         result.status, result.message = "skipped", str(exc)
@@ -496,6 +574,21 @@ def bench_target(cfg: BenchConfig, name: str) -> TargetResult:
     return result
 
 
+@contextlib.contextmanager
+def _shardflow_args(extra: str) -> Iterator[None]:
+    """Append ``extra`` to the shardflow command line that ``targets`` builds."""
+    original = targets.shardflow_command
+
+    def command(port: int, data_dir: Path, python: str, python_opts: str) -> list[str]:
+        return [*original(port, data_dir, python, python_opts), *shlex.split(extra)]
+
+    targets.shardflow_command = command
+    try:
+        yield
+    finally:
+        targets.shardflow_command = original
+
+
 def _run_phases(cfg: BenchConfig, server: targets.RunningServer, result: TargetResult) -> None:
     client = boto_client(server.endpoint)
     for phase in cfg.phases:
@@ -510,6 +603,13 @@ def _run_phases(cfg: BenchConfig, server: targets.RunningServer, result: TargetR
 def _phase_summary(phase: str, data: dict[str, Any]) -> str:
     if phase == "latency":
         return f"p50 {fmt(data['p50_ms'], 2)} ms, p99 {fmt(data['p99_ms'], 2)} ms"
+    if phase == "load":
+        return (
+            f"{fmt(data['calls_per_s'], 0)} calls/s, p50 {fmt(data['p50_ms'], 2)} ms,"
+            f" p99 {fmt(data['p99_ms'], 2)} ms, {fmt(data['server_cpu_us_per_call'], 0)} us"
+            f" server CPU/call, loadgen {fmt(data['loadgen_cpu_pct'], 0)}% CPU,"
+            f" non-200 {fmt(data['non_200_fraction'], 3)}"
+        )
     if phase == "capacity":
         return (
             f"{fmt(data['records_per_s'], 0)} rec/s, loadgen {fmt(data['loadgen_cpu_pct'], 0)}%"
@@ -538,28 +638,53 @@ def _record_memory_and_disk(server: targets.RunningServer, result: TargetResult)
 
 
 def calibrate_loadgen(cfg: BenchConfig) -> dict[str, Any]:
-    """Drive the null server with the same generator: its ceiling and CPU cost per request."""
+    """Drive the null server with the same generator: its ceiling and CPU cost per request.
+
+    PutRecords as in the capacity phase; with the load phase, also single-record PutRecord
+    requests on ``load_connections`` connections (under the key ``put_record``).
+    """
+    res, null_cpu = _with_null_server(
+        cfg,
+        500,
+        lambda srv: load_once(cfg, srv, _bodies(cfg, "calibration"), duration_s=cfg.calibrate_s),
+    )
+    out = summarize_load(res)
+    out["loadgen_cpu_us_per_request"] = _per(res.client_cpu_s, res.requests)
+    out["loadgen_records_per_cpu_s"] = res.records_ok / res.client_cpu_s if res.client_cpu_s else 0
+    out["null_server_cpu_s"] = null_cpu
+    if "load" in cfg.phases:
+        bodies = rawhttp.put_record_bodies("calibration", cfg.load_distinct_bodies, cfg.record_size)
+        res, null_cpu = _with_null_server(
+            cfg, 0, lambda srv: put_record_load_once(cfg, srv, bodies, cfg.calibrate_s)
+        )
+        out["put_record"] = summarize_put_record_load(res) | {
+            "connections": cfg.load_connections,
+            "null_server_cpu_s": null_cpu,
+        }
+    return out
+
+
+def _with_null_server(
+    cfg: BenchConfig, records: int, drive: Callable[[targets.RunningServer], rawhttp.LoadResult]
+) -> tuple[rawhttp.LoadResult, float]:
+    """Start the null server (``records`` entries per response), run ``drive`` against it."""
     port = targets.free_port_pair()
     script = Path(__file__).resolve().parent / "rawhttp.py"
     proc = subprocess.Popen(
-        [cfg.python, str(script), "null-server", str(port)], stdout=subprocess.PIPE, text=True
+        [cfg.python, str(script), "null-server", str(port), str(records)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
             raise RuntimeError("null server did not start")
-        server = targets.RunningServer("null", port, proc.pid)
-        bodies = _bodies(cfg, "calibration")
-        res = load_once(cfg, server, bodies, duration_s=cfg.calibrate_s)
+        res = drive(targets.RunningServer("null", port, proc.pid))
         null_cpu = procstats.tree_cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(5)
-    out = summarize_load(res)
-    out["loadgen_cpu_us_per_request"] = _per(res.client_cpu_s, res.requests)
-    out["loadgen_records_per_cpu_s"] = res.records_ok / res.client_cpu_s if res.client_cpu_s else 0
-    out["null_server_cpu_s"] = null_cpu
-    return out
+    return res, null_cpu
 
 
 # ----------------------------------------------------------------------------- report
@@ -570,21 +695,38 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def fmt_k(value: float | None) -> str:
+    """A count or rate in at most 5 characters: 9999, 12.3k, 123k, 1.23M."""
     if value is None:
         return "-"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e5:
+        return f"{value / 1e3:.0f}k"
     return f"{value / 1e3:.1f}k" if value >= 10_000 else f"{value:.0f}"
 
 
+def fmt_3(value: float | None) -> str:
+    """About three significant digits, at most 5 characters below 100 000: 1.23, 12.3, 123."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
 def metrics_of(r: TargetResult) -> dict[str, float | None]:
-    """The headline numbers of one target (the table columns)."""
+    """The headline numbers of one target (the table columns, plus ``mbps`` and ``disk``)."""
     return {
         "p50": r.latency.get("p50_ms"),
         "p99": r.latency.get("p99_ms"),
+        "load_cps": r.load.get("calls_per_s"),
+        "load_p50": r.load.get("p50_ms"),
+        "load_p99": r.load.get("p99_ms"),
+        "load_non200": _pct(r.load.get("non_200_fraction")),
         "put_rps": r.capacity.get("records_per_s"),
         "mbps": r.capacity.get("mb_per_s"),
         "non200": _pct(r.capacity.get("non_200_fraction")),
         "drain_rps": r.drain.get("records_per_s"),
         "cpu_call": r.latency.get("server_cpu_us_per_call"),
+        "cpu_load_call": r.load.get("server_cpu_us_per_call"),
         "cpu_rec_put": r.capacity.get("server_cpu_us_per_record"),
         "cpu_rec_drain": r.drain.get("server_cpu_us_per_record"),
         "rss": r.peak_rss_mib,
@@ -596,31 +738,34 @@ def _pct(frac: float | None) -> float | None:
     return None if frac is None else 100.0 * frac
 
 
-# (key, header line 1, header line 2, width, formatter)
-COLUMNS: list[tuple[str, str, str, int, Callable[[float | None], str]]] = [
-    ("p50", "PutRec", "p50 ms", 7, lambda v: fmt(v, 2)),
-    ("p99", "PutRec", "p99 ms", 7, lambda v: fmt(v, 2)),
-    ("put_rps", "PutRecs", "rec/s", 8, fmt_k),
-    ("mbps", "PutRecs", "MB/s", 7, lambda v: fmt(v, 1)),
-    ("non200", "non200", "%", 6, lambda v: fmt(v, 1)),
-    ("drain_rps", "GetRecs", "rec/s", 8, fmt_k),
-    ("cpu_call", "CPU us", "/PutRec", 8, lambda v: fmt(v, 0)),
-    ("cpu_rec_put", "CPU us", "/rec put", 8, lambda v: fmt(v, 1)),
-    ("cpu_rec_drain", "CPU us", "/rec get", 8, lambda v: fmt(v, 2)),
-    ("rss", "peak", "RSS MiB", 8, lambda v: fmt(v, 0)),
-    ("disk", "data", "dir MiB", 8, lambda v: fmt(v, 1)),
+@dataclass(frozen=True)
+class Column:
+    key: str
+    group: str  # spans the adjacent columns with the same group (first header line)
+    head1: str
+    head2: str
+    width: int  # including the separating space
+    format: Callable[[float | None], str]
+
+
+# 15 + 84 = 99 characters. MB/s and the data dir size are in the JSON (and the dir in the notes).
+COLUMNS = [
+    Column("p50", "PutRec seq", "p50", "ms", 6, fmt_3),
+    Column("p99", "PutRec seq", "p99", "ms", 6, fmt_3),
+    Column("load_cps", "PutRec 16 conns", "calls", "/s", 6, fmt_k),
+    Column("load_p50", "PutRec 16 conns", "p50", "ms", 6, fmt_3),
+    Column("load_p99", "PutRec 16 conns", "p99", "ms", 6, fmt_3),
+    Column("load_non200", "PutRec 16 conns", "non-", "200 %", 6, lambda v: fmt(v, 1)),
+    Column("put_rps", "PutRecords", "rec", "/s", 6, fmt_k),
+    Column("non200", "PutRecords", "non-", "200 %", 6, lambda v: fmt(v, 1)),
+    Column("drain_rps", "GetRecs", "rec", "/s", 8, fmt_k),
+    Column("cpu_call", "server CPU us per", "seq", "call", 6, fmt_3),
+    Column("cpu_load_call", "server CPU us per", "load", "call", 6, fmt_3),
+    Column("cpu_rec_put", "server CPU us per", "put", "rec", 6, fmt_3),
+    Column("cpu_rec_drain", "server CPU us per", "get", "rec", 6, fmt_3),
+    Column("rss", "peak", "RSS", "MiB", 5, fmt_3),
 ]
 NAME_WIDTH = 15
-LOWER_IS_BETTER = {
-    "p50",
-    "p99",
-    "non200",
-    "cpu_call",
-    "cpu_rec_put",
-    "cpu_rec_drain",
-    "rss",
-    "disk",
-}
 
 
 def fastest_peer(results: list[TargetResult], baseline: str | None) -> TargetResult | None:
@@ -643,31 +788,44 @@ def ratios(result: TargetResult, ref: TargetResult) -> dict[str, float | None]:
 
 def _row(name: str, cells: list[str]) -> str:
     line = f"{name[:NAME_WIDTH]:<{NAME_WIDTH}}"
-    for (_, _, _, width, _), cell in zip(COLUMNS, cells, strict=True):
-        line += f" {cell:>{width - 1}}"
+    for col, cell in zip(COLUMNS, cells, strict=True):
+        line += f" {cell:>{col.width - 1}}"
     return line
+
+
+def _group_row() -> str:
+    line, i = " " * NAME_WIDTH, 0
+    while i < len(COLUMNS):
+        j = i
+        while j < len(COLUMNS) and COLUMNS[j].group == COLUMNS[i].group:
+            j += 1
+        span = sum(c.width for c in COLUMNS[i:j])
+        line += f" {COLUMNS[i].group[: span - 1]:<{span - 1}}"
+        i = j
+    return line.rstrip()
 
 
 def render_table(results: list[TargetResult], ref: TargetResult | None) -> str:
     lines = [
-        _row("", [c[1] for c in COLUMNS]),
-        _row("target", [c[2] for c in COLUMNS]),
-        "-" * (NAME_WIDTH + sum(c[3] for c in COLUMNS)),
+        _group_row(),
+        _row("", [c.head1 for c in COLUMNS]),
+        _row("target", [c.head2 for c in COLUMNS]),
+        "-" * (NAME_WIDTH + sum(c.width for c in COLUMNS)),
     ]
     for r in results:
         if r.status == "skipped":
             lines += _wrapped(r.name, f"SKIPPED: {r.message}")
             continue
         values = metrics_of(r)
-        lines.append(_row(r.name, [c[4](values[c[0]]) for c in COLUMNS]))
+        lines.append(_row(r.name, [c.format(values[c.key]) for c in COLUMNS]))
         if r.status == "failed":
             lines += _wrapped("", f"FAILED: {r.message}")
     if ref is not None:
-        lines += ["", f"ratio vs fastest peer ({ref.name}); lower is better for: {_lower()}"]
+        lines += ["", f"ratio vs fastest peer ({ref.name}); {_better()}"]
         for r in results:
             if r.status != "skipped":
                 rel = ratios(r, ref)
-                lines.append(_row(r.name, [fmt(rel[c[0]], 2) for c in COLUMNS]))
+                lines.append(_row(r.name, [fmt_3(rel[c.key]) for c in COLUMNS]))
     return "\n".join(lines)
 
 
@@ -676,37 +834,52 @@ def _wrapped(name: str, text: str, max_lines: int = 3) -> list[str]:
     return [f"{name if i == 0 else '':<{NAME_WIDTH}}{line}" for i, line in enumerate(body)]
 
 
-def _lower() -> str:
-    return "latency, CPU, RSS, disk"
+def _better() -> str:
+    return "above 1 is better for calls/s and rec/s, below 1 for the rest"
+
+
+CPU_SHARES = ("loadgen_cpu_pct", "server_cpu_pct", "background_cpu_pct")
 
 
 def render_notes(results: list[TargetResult], calibration: dict[str, Any] | None) -> str:
     lines = []
     if calibration:
         lines.append(
-            f"loadgen vs null server: {fmt_k(calibration['records_per_s'])} rec/s at "
+            f"loadgen vs null server: PutRecords {fmt_k(calibration['records_per_s'])} rec/s at "
             f"{fmt(calibration['loadgen_cpu_pct'], 0)}% of one core "
             f"({fmt(calibration['loadgen_cpu_us_per_request'], 0)} us CPU per 500-record request)"
         )
+        put = calibration.get("put_record")
+        if put:
+            lines.append(
+                f"  PutRecord x{put['connections']} conns: {fmt_k(put['calls_per_s'])} calls/s at "
+                f"{fmt(put['loadgen_cpu_pct'], 0)}% of one core "
+                f"({fmt(put['loadgen_cpu_us_per_request'], 1)} us CPU per request), "
+                f"p50 {fmt(put['p50_ms'], 2)} ms"
+            )
     for r in results:
         if r.status == "skipped":
             continue
-        cap, drain = r.capacity, r.drain
-        parts = []
-        if cap:
-            parts.append(
-                f"loadgen {fmt(cap.get('loadgen_cpu_pct'), 0)}%,"
-                f" others {fmt(cap.get('background_cpu_pct'), 0)}% CPU"
-            )
+        cpu = [
+            f"{phase} " + "/".join(fmt(data.get(k), 0) for k in CPU_SHARES)
+            for phase, data in (("load", r.load), ("capacity", r.capacity))
+            if data
+        ]
+        more = []
+        drain = r.drain
         if "fill" in drain:
-            parts.append(
+            more.append(
                 f"fill {drain['filled_records']} @ {fmt_k(drain['fill']['records_per_s'])}/s;"
                 f" drained all={drain['complete']}"
             )
             if "records_per_s" in drain.get("boto3", {}):
-                parts.append(f"boto3 {fmt_k(drain['boto3']['records_per_s'])}/s")
-        if parts:
-            lines.append(f"{r.name}: " + "; ".join(parts))
+                more.append(f"boto3 {fmt_k(drain['boto3']['records_per_s'])}/s")
+        if r.data_dir_mib is not None:
+            more.append(f"data dir {fmt(r.data_dir_mib, 0)} MiB")
+        if cpu:
+            lines.append(f"{r.name}: CPU % of a core, loadgen/server/others: " + "; ".join(cpu))
+        if more:
+            lines.append(f"{r.name if not cpu else '':<{len(r.name) + 2}}" + "; ".join(more))
     return "\n".join(line[:100] for line in lines)
 
 
@@ -721,11 +894,15 @@ def parse_args(argv: list[str]) -> tuple[BenchConfig, argparse.Namespace]:
         help=f"comma-separated, from {', '.join(targets.ALL_TARGETS)} (and *-defaults)",
     )
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--phases", default="latency,capacity,drain")
+    p.add_argument("--phases", default=",".join(PHASES))
     p.add_argument("--shards", type=int, default=4)
     p.add_argument("--latency-calls", type=int, default=600, help="PutRecord calls per round")
     p.add_argument("--latency-warmup", type=int, default=200)
-    p.add_argument("--connections", type=int, default=4, help="load generator connections")
+    p.add_argument(
+        "--load-connections", type=int, default=16, help="connections of the PutRecord load phase"
+    )
+    p.add_argument("--load-seconds", type=float, default=3.0, help="per PutRecord load round")
+    p.add_argument("--connections", type=int, default=4, help="PutRecords capacity connections")
     p.add_argument("--capacity-seconds", type=float, default=4.0, help="per round")
     p.add_argument("--fill-records", type=int, default=100_000)
     p.add_argument(
@@ -750,6 +927,12 @@ def parse_args(argv: list[str]) -> tuple[BenchConfig, argparse.Namespace]:
         default="",
         help="inserted before '-m shardflow', e.g. '-m cProfile -o /tmp/sf.prof'",
     )
+    p.add_argument(
+        "--shardflow-args",
+        default="--no-limits",
+        help="appended to 'shardflow serve ...' (default: --no-limits, as the peers enforce no\n"
+        "throughput limits; pass '' to keep AWS's limits)",
+    )
     p.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
     p.add_argument("--output", type=Path, help="JSON path (default bench/results/<ts>.json)")
     args = p.parse_args(argv)
@@ -760,6 +943,8 @@ def parse_args(argv: list[str]) -> tuple[BenchConfig, argparse.Namespace]:
         shards=args.shards,
         latency_warmup=args.latency_warmup,
         latency_calls=args.latency_calls,
+        load_connections=args.load_connections,
+        load_round_s=args.load_seconds,
         connections=args.connections,
         capacity_round_s=args.capacity_seconds,
         fill_records=args.fill_records,
@@ -770,6 +955,7 @@ def parse_args(argv: list[str]) -> tuple[BenchConfig, argparse.Namespace]:
         calibrate_s=0.0 if args.no_calibrate else 3.0,
         phases=tuple(p.strip() for p in args.phases.split(",") if p.strip()),
         shardflow_python_opts=args.shardflow_python_opts,
+        shardflow_args=args.shardflow_args,
     )
     if args.quick:
         cfg = _quick(cfg)
@@ -787,6 +973,8 @@ def _quick(cfg: BenchConfig) -> BenchConfig:
         rounds=2,
         latency_warmup=50,
         latency_calls=200,
+        load_warmup_s=0.5,
+        load_round_s=1.5,
         capacity_warmup_s=0.5,
         capacity_round_s=1.5,
         fill_records=10_000,

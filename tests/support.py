@@ -23,9 +23,16 @@ def free_port() -> int:
 class ServerProcess:
     """A `shardflow serve` subprocess on an ephemeral loopback port."""
 
-    def __init__(self, data_dir: Path | None, *extra_args: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None,
+        *extra_args: str,
+        port: int | None = None,
+        limits: bool = False,
+    ) -> None:
         self.data_dir = data_dir
-        self.extra_args = list(extra_args)
+        # The suite checks semantics at full speed; tests/test_limits.py turns AWS's limits on.
+        self.extra_args = list(extra_args) + ([] if limits else ["--no-limits"])
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -269,7 +269,6 @@ class TestFunctionality:
             for s in shards
         ] == expected_hash_ranges(ON_DEMAND_INITIAL_SHARDS)
 
-    @pytest.mark.needs("ListTagsForStream")
     def test_tags(self, kinesis: Any, streams: StreamPool) -> None:
         tags = {"team": "data", "empty": ""}
         name = streams.create(ShardCount=1, Tags=tags)

@@ -110,7 +110,6 @@ class TestValidation:
             kinesis.delete_stream(StreamARN=stream_arn(name))
         assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
 
-    @pytest.mark.needs("RegisterStreamConsumer")
     def test_consumers_registered(self, kinesis: Any, stream: str) -> None:
         arn = stream_arn(stream)
         kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="c1")
@@ -171,7 +170,6 @@ class TestFunctionality:
         kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
         wait_deleted(kinesis, name)
 
-    @pytest.mark.needs("RegisterStreamConsumer")
     def test_enforce_consumer_deletion_with_consumers(
         self, kinesis: Any, streams: StreamPool
     ) -> None:

@@ -142,7 +142,6 @@ class TestFunctionality:
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
         assert summary["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
 
-    @pytest.mark.needs("RegisterStreamConsumer")
     def test_consumer_count(self, kinesis: Any, stream: str) -> None:
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
         assert summary["ConsumerCount"] == 0

@@ -39,8 +39,10 @@ class Config:
     delete_stream_ms: int = 0
     update_stream_ms: int = 0
     no_limits: bool = False
+    limits_scale: float = 1.0  # multiplies every throughput limit (engine.limits)
     max_request_bytes: int = MAX_REQUEST_BYTES
     faults: FaultPlan | None = None  # fault injection, off by default (engine.faults)
+    metrics: bool = True  # record stream metrics for /metrics and /dashboard (shardflow.metrics)
     log_level: str = "info"
 
     def __post_init__(self) -> None:

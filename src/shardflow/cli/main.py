@@ -5,8 +5,13 @@ from __future__ import annotations
 import click
 
 from shardflow import __version__
+from shardflow.cli.create_stream import create_stream
 from shardflow.cli.demo import demo
+from shardflow.cli.metrics import metrics
+from shardflow.cli.produce import produce
 from shardflow.cli.serve import serve
+from shardflow.cli.tail import tail
+from shardflow.cli.verify import verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -17,3 +22,8 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(demo)
+main.add_command(tail)
+main.add_command(verify)
+main.add_command(metrics)
+main.add_command(create_stream)
+main.add_command(produce)

@@ -55,12 +55,23 @@ from shardflow.engine.faults import FaultPlan, FaultPlanError
 @click.option(
     "--update-stream-ms", default=0, type=click.IntRange(0), help="UPDATING lasts this long."
 )
-@click.option("--no-limits", is_flag=True, help="Do not enforce per-shard throughput limits.")
+@click.option("--no-limits", is_flag=True, help="Do not enforce throughput limits (AWS's are on).")
+@click.option(
+    "--limits-scale",
+    default=1.0,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Multiply every throughput limit (0.1: a shard takes 100 records/s).",
+)
 @click.option(
     "--faults",
     default=None,
     metavar="JSON|@FILE",
     help="Inject errors and latency (a fault plan; see docs/faults.md). Off by default.",
+)
+@click.option(
+    "--no-metrics",
+    is_flag=True,
+    help="Record no stream metrics (/metrics and the dashboard's charts stay empty).",
 )
 @click.option(
     "--log-level",
@@ -81,7 +92,9 @@ def serve(
     delete_stream_ms: int,
     update_stream_ms: int,
     no_limits: bool,
+    limits_scale: float,
     faults: str | None,
+    no_metrics: bool,
     log_level: str,
 ) -> None:
     """Run the Kinesis-compatible server (HTTP/1.1 and h2c on one port)."""
@@ -110,7 +123,9 @@ def serve(
         delete_stream_ms=delete_stream_ms,
         update_stream_ms=update_stream_ms,
         no_limits=no_limits,
+        limits_scale=limits_scale,
         faults=plan,
+        metrics=not no_metrics,
         log_level=log_level,
     )
     try:

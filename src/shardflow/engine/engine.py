@@ -19,10 +19,15 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
+from shardflow.engine.account import AccountSettings
+from shardflow.engine.consumers import Consumers
 from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
+from shardflow.engine.limits import Limiter
+from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
+from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, iterators, sequence
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
 from shardflow.storage.sqlite import (
@@ -73,6 +78,11 @@ class Engine:
         self.faults = FaultInjector(config.faults)
         self.events = EventBus()
         self.resharder = Resharder(self)
+        self.settings = StreamSettings(self)  # retention, encryption, monitoring, capacity
+        self.tags = Tagger(self)
+        self.consumers = Consumers(self)
+        self.account = AccountSettings(self)
+        self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -88,6 +98,7 @@ class Engine:
             key = os.urandom(32).hex()
             await self.store.execute([("INSERT INTO meta VALUES ('iterator_key', ?)", (key,))])
         self.iterator_key = bytes.fromhex(key)
+        self.account.load(meta)
         shards_by_stream: dict[int, list[Shard]] = {}
         for uid, stream_uid, doc in shard_rows:
             shards_by_stream.setdefault(stream_uid, []).append(Shard.from_doc(orjson.loads(doc)))
@@ -162,6 +173,8 @@ class Engine:
         mode: str,
         tags: dict[str, str],
         max_record_kib: int = DEFAULT_MAX_RECORD_KIB,
+        warm_throughput_mibps: int | None = None,
+        record_distribution: str | None = None,
     ) -> None:
         if mode == "ON_DEMAND":
             if shard_count is not None:
@@ -202,6 +215,8 @@ class Engine:
             mode=mode,
             tags=dict(tags),
             max_record_kib=max_record_kib,
+            warm_throughput_mibps=warm_throughput_mibps if mode == "ON_DEMAND" else None,
+            record_distribution=record_distribution,
         )
         position = self.store.position
         for index, (start, end) in enumerate(hashing.even_ranges(shard_count)):
@@ -262,6 +277,7 @@ class Engine:
         status = stream.current_status()
         if status == "DELETING":
             return  # AWS accepts a repeated DeleteStream while it is being deleted
+        self.consumers.check_deletable(stream, params)
         delete_at = now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
         await self.store.execute(
@@ -295,6 +311,13 @@ class Engine:
                 f" constraint: Member must have length less than or equal to {limit}"
             )
         return size
+
+    def throttled(self, stream: Stream, shard: Shard) -> errors.KinesisError:
+        """AWS's error for a shard over its throughput limit."""
+        return errors.ProvisionedThroughputExceededException(
+            f"Rate exceeded for shard {shard.shard_id} in stream {stream.name} under account"
+            f" {self.config.account_id}."
+        )
 
     def route(self, stream: Stream, entry: PutEntry) -> Shard:
         if entry.explicit_hash_key is not None:
@@ -349,7 +372,7 @@ class Engine:
                     "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP."
                     " Current request has no timestamp parameter."
                 )
-            ts_ms = int(timestamp * 1000)
+            ts_ms = round(timestamp * 1000)  # float seconds: round, not truncate
             now = now_ms()
             if ts_ms > now:
                 raise errors.InvalidArgumentException(
@@ -421,8 +444,11 @@ class Engine:
             raise self._no_shard(token.stream_name, shard_id(token.shard_index))
         shard = stream.shard(token.shard_index)
         assert shard is not None  # shards are never removed from a live stream
+        if not self.limits.admit_read(shard.uid):
+            raise self.throttled(stream, shard)
         cutoff = now - stream.retention_hours * 3_600_000
         records = self.store.read(shard.uid, token.position, limit, GET_RECORDS_MAX_BYTES)
+        self.limits.charge_read(shard.uid, sum(len(r.data) for r in records))
         if records and records[0].arrival_ms < cutoff:
             records = [
                 r for r in records if r.arrival_ms >= cutoff

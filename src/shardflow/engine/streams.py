@@ -81,6 +81,32 @@ class Shard:
 
 
 @dataclass
+class Consumer:
+    """An enhanced fan-out consumer registered to a stream (persisted inside the stream's doc)."""
+
+    name: str
+    created_ms: int
+    ready_at_ms: int  # CREATING until then
+    delete_at_ms: int | None = None  # set by DeregisterStreamConsumer: gone after this time
+    tags: dict[str, str] = field(default_factory=dict)
+    policy: str | None = None  # PutResourcePolicy on the consumer's ARN
+
+    def arn(self, stream_arn: str) -> str:
+        """AWS's form: the stream ARN, ``/consumer/``, the name and the creation epoch second."""
+        return f"{stream_arn}/consumer/{self.name}:{self.created_ms // 1000}"
+
+    def status(self, at_ms: int | None = None) -> str:
+        at = now_ms() if at_ms is None else at_ms
+        if self.delete_at_ms is not None:
+            return "DELETING"
+        return "ACTIVE" if at >= self.ready_at_ms else "CREATING"
+
+    def is_gone(self, at_ms: int | None = None) -> bool:
+        at = now_ms() if at_ms is None else at_ms
+        return self.delete_at_ms is not None and at >= self.delete_at_ms
+
+
+@dataclass
 class Stream:
     uid: int
     name: str
@@ -97,6 +123,11 @@ class Stream:
     max_record_kib: int = DEFAULT_MAX_RECORD_KIB
     delete_at_ms: int | None = None  # set by DeleteStream: gone after this time
     scalings_ms: list[int] = field(default_factory=list)  # UpdateShardCount calls, for its limit
+    mode_switches_ms: list[int] = field(default_factory=list)  # UpdateStreamMode, for its limit
+    warm_throughput_mibps: int | None = None  # target of CreateStream/UpdateStreamWarmThroughput
+    record_distribution: str | None = None  # RecordDistributionStrategy, when one was set
+    policy: str | None = None  # PutResourcePolicy on the stream's ARN
+    consumers: list[Consumer] = field(default_factory=list)  # in registration order
     shards: list[Shard] = field(default_factory=list)
     # Routing table of open shards, rebuilt when shards change: sorted hash-range starts.
     _route_starts: list[int] = field(default_factory=list, repr=False)
@@ -143,6 +174,11 @@ class Stream:
     def enhanced_monitoring(self) -> list[dict[str, list[str]]]:
         return [{"ShardLevelMetrics": list(self.shard_level_metrics)}]
 
+    def live_consumers(self, at_ms: int | None = None) -> list[Consumer]:
+        """Registered consumers, DELETING ones included until their delay passes."""
+        at = now_ms() if at_ms is None else at_ms
+        return [c for c in self.consumers if not c.is_gone(at)]
+
     def to_doc(self) -> dict[str, Any]:
         doc = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         doc.pop("shards")
@@ -150,6 +186,8 @@ class Stream:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], shards: list[Shard]) -> Stream:
-        stream = cls(**doc, shards=sorted(shards, key=lambda s: s.index))
+        fields = {k: v for k, v in doc.items() if k != "consumers"}
+        consumers = [Consumer(**c) for c in doc.get("consumers", [])]
+        stream = cls(**fields, consumers=consumers, shards=sorted(shards, key=lambda s: s.index))
         stream.rebuild_routes()
         return stream

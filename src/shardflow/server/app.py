@@ -22,12 +22,16 @@ import cbor2
 from shardflow import errors
 from shardflow.api.registry import HANDLERS
 from shardflow.api.validation import RequestSchema
+from shardflow.dashboard import web
 from shardflow.engine.engine import Engine
 from shardflow.engine.events import CallDone, Throttled
 from shardflow.engine.faults import FaultRule
+from shardflow.metrics.recorder import MetricsRecorder
+from shardflow.model import iterators
+from shardflow.model.shard_ids import shard_id
 from shardflow.server import admin
 from shardflow.server.response import Response
-from shardflow.wire import auth, json_codec
+from shardflow.wire import auth, cbor_codec, json_codec
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ ADMIN_PREFIX = "/_shardflow/"  # Shardflow's own endpoints; AWS ignores the path
 JSON_TYPES = (json_codec.CONTENT_TYPE, "application/json")
 CBOR_TYPE = "application/x-amz-cbor-1.1"
 _JSON_CONTENT_TYPE = ("content-type", json_codec.CONTENT_TYPE)
+_CBOR_CONTENT_TYPE = ("content-type", CBOR_TYPE)
 # AWS names the error's namespace after the type in x-amzn-ErrorType; SDKs strip it.
 ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazonaws.kinesis.v20131202/"
 
@@ -52,11 +57,19 @@ class KinesisApp:
     so any ASGI server can host it too.
     """
 
-    def __init__(self, engine: Engine, schema: RequestSchema | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        schema: RequestSchema | None = None,
+        recorder: MetricsRecorder | None = None,
+    ) -> None:
         self.engine = engine
         self.schema = schema or RequestSchema()
+        self.cbor = cbor_codec.CborCodec()  # timestamp plans per operation, for CBOR 1.1
         self.max_body = engine.config.max_request_bytes
         self.routes: dict[str, Callable[[], Response]] = {"/healthz": _healthz}
+        # GET routes that read the query string: /dashboard, its JSON, /metrics
+        self.query_routes: dict[str, web.Route] = web.routes(engine, recorder)
 
     # -- server adapters -------------------------------------------------------------------
 
@@ -106,6 +119,9 @@ class KinesisApp:
             route = self.routes.get(path)
             if route is not None:
                 return route()
+            query_route = self.query_routes.get(path)
+            if query_route is not None:
+                return query_route(query)
         if body is None:
             return Response(413, [], b"")
         request_id = str(uuid.uuid4())
@@ -119,15 +135,23 @@ class KinesisApp:
             rule = self.engine.faults.rule(operation)
             if rule is not None:
                 await _inject(self.engine, rule, params)
+            if not self.engine.limits.admit_control(operation, _stream_named(params)):
+                raise errors.LimitExceededException(_rate_message(self.engine, params))
             result = await HANDLERS[operation](self.engine, params)
-            response = Response(200, [*base, _JSON_CONTENT_TYPE], json_codec.encode(result))
+            if content_type == CBOR_TYPE:
+                encoded = self.cbor.response(operation, result)
+                response = Response(200, [*base, _CBOR_CONTENT_TYPE], encoded)
+            else:
+                response = Response(200, [*base, _JSON_CONTENT_TYPE], json_codec.encode(result))
         except _RawResponse as raw:
             response = Response(raw.status, base + raw.headers, raw.body)
         except errors.KinesisError as exc:
-            response = _error_response(exc, base)
+            response = _error_response(exc, base, content_type == CBOR_TYPE)
         except Exception:
             log.exception("%s failed (request id %s)", operation, request_id)
-            response = _error_response(errors.InternalFailure(None), base)
+            response = _error_response(
+                errors.InternalFailure(None), base, content_type == CBOR_TYPE
+            )
         elapsed = time.perf_counter() - started
         if self.engine.events.active and operation in HANDLERS:
             self._report(operation, params, response, elapsed, len(body))
@@ -146,13 +170,17 @@ class KinesisApp:
         """Emit the call's outcome (and a whole-call throttle) to the engine's subscribers."""
         error_type = _error_type_of(response)
         stream = _stream_named(params)
+        shard: str | None = None
+        if stream is None and isinstance(params.get("ShardIterator"), str):
+            # GetRecords names its stream and shard only inside the iterator (failed calls)
+            stream, shard = _iterator_names(self.engine, params["ShardIterator"])
         bus = self.engine.events
         bus.emit(
             CallDone(operation, stream, error_type is None, error_type, elapsed, request_bytes)
         )
         if error_type == "ProvisionedThroughputExceededException" and stream is not None:
             direction = "read" if operation in ("GetRecords", "GetShardIterator") else "write"
-            bus.emit(Throttled(stream, None, direction, 1))
+            bus.emit(Throttled(stream, shard, direction, 1))
 
     def _decode(
         self, method: str, headers: dict[str, str], query: str, content_type: str, body: bytes
@@ -172,7 +200,7 @@ class KinesisApp:
             # AWS answers an empty body of any other type in CBOR.
             cbor_body = cbor2.dumps({"__type": error.error_type})
             raise _RawResponse(400, cbor_body, [("content-type", CBOR_TYPE)])
-        if content_type not in JSON_TYPES:
+        if content_type not in JSON_TYPES and content_type != CBOR_TYPE:
             if not service or not operation:
                 raise _xml_error(
                     "AccessDeniedException",
@@ -180,7 +208,7 @@ class KinesisApp:
                 )
             raise _RawResponse(404, b"<UnknownOperationException/>\n", [])
         try:
-            data = json_codec.decode(body)
+            data = (cbor_codec.decode if content_type == CBOR_TYPE else json_codec.decode)(body)
         except ValueError:
             data = None
         if not isinstance(data, dict):
@@ -196,6 +224,8 @@ class KinesisApp:
             "x-amz-date" in headers or "date" in headers,
             dict(parse_qsl(query, keep_blank_values=True)) if query else {},
         )
+        if content_type == CBOR_TYPE:
+            data = self.cbor.request(operation, data)  # tag-1 milliseconds -> float seconds
         params = self.schema.parse(operation, data)
         self.schema.validate(operation, params)
         return operation, params
@@ -225,10 +255,17 @@ def _legacy_json(error_type: str, message_key: str) -> _RawResponse:
     return _RawResponse(200, body, [("content-type", "application/json")])
 
 
-def _error_response(exc: errors.KinesisError, base: list[tuple[str, str]]) -> Response:
-    """The one place an exception becomes an AWS error response."""
-    headers = [*base, _JSON_CONTENT_TYPE, ("x-amzn-errortype", exc.error_type + ERROR_TYPE_SUFFIX)]
-    return Response(exc.status, headers, json_codec.encode(exc.body()))
+def _error_response(
+    exc: errors.KinesisError, base: list[tuple[str, str]], cbor: bool = False
+) -> Response:
+    """The one place an exception becomes an AWS error response (in the request's protocol)."""
+    error_type = ("x-amzn-errortype", exc.error_type + ERROR_TYPE_SUFFIX)
+    if cbor:
+        body = cbor_codec.CborCodec.error(exc.body())
+        return Response(exc.status, [*base, _CBOR_CONTENT_TYPE, error_type], body)
+    return Response(
+        exc.status, [*base, _JSON_CONTENT_TYPE, error_type], json_codec.encode(exc.body())
+    )
 
 
 async def _inject(engine: Engine, rule: FaultRule, params: dict[str, Any]) -> None:
@@ -241,6 +278,15 @@ async def _inject(engine: Engine, rule: FaultRule, params: dict[str, Any]) -> No
     )
     if error is not None:
         raise error
+
+
+def _rate_message(engine: Engine, params: dict[str, Any]) -> str:
+    """LimitExceededException's message for a control-plane call over its rate."""
+    stream = _stream_named(params)
+    account = engine.config.account_id
+    if stream is None:
+        return f"Rate exceeded for account {account}."
+    return f"Rate exceeded for stream {stream} under account {account}."
 
 
 def _error_type_of(response: Response) -> str | None:
@@ -257,6 +303,15 @@ def _stream_named(params: dict[str, Any]) -> str | None:
     if name is None and isinstance(params.get("StreamARN"), str):
         name = params["StreamARN"].rpartition("/")[2]
     return name if isinstance(name, str) else None
+
+
+def _iterator_names(engine: Engine, text: str) -> tuple[str | None, str | None]:
+    """(stream, shard id) from a shard iterator, or (None, None) if it is not a valid one."""
+    try:
+        token = iterators.decode(engine.iterator_key, text)
+    except iterators.InvalidIterator:
+        return None, None
+    return token.stream_name, shard_id(token.shard_index)
 
 
 def _healthz() -> Response:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from shardflow.config import Config
 from shardflow.engine.engine import Engine
+from shardflow.metrics import FILE_NAME as METRICS_FILE
+from shardflow.metrics import MetricsRecorder
 from shardflow.server.app import KinesisApp
 from shardflow.storage.sqlite import SqliteStore
 
@@ -55,7 +57,10 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     store.open()
     engine = Engine(config, store)
     await engine.start()
-    app = KinesisApp(engine)
+    recorder = MetricsRecorder(data_dir / METRICS_FILE) if config.metrics else None
+    if recorder is not None:
+        await recorder.start(engine.events)
+    app = KinesisApp(engine, recorder=recorder)
     server = Server(
         app,
         address=config.host,
@@ -84,6 +89,8 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if recorder is not None:
+            await recorder.stop()
         await engine.stop()
         store.close()
         if config.in_memory:

@@ -1,6 +1,7 @@
 """CreateStream: a PROVISIONED stream of ShardCount shards, or an ON_DEMAND one of 4.
 
-WarmThroughputMiBps is validated and accepted; it has no effect until throughput limits exist.
+Tags follow AddTagsToStream's rules. WarmThroughputMiBps (ON_DEMAND only) and
+RecordDistributionStrategy are stored and reported by DescribeStreamSummary.
 """
 
 from __future__ import annotations
@@ -9,15 +10,21 @@ from typing import Any
 
 from shardflow.engine.engine import Engine
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB
+from shardflow.engine.tags import check_tags
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     mode = (params.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
+    tags = params.get("Tags") or {}
+    if tags:
+        check_tags(tags, {}, f"stream {params['StreamName']}", engine.config.account_id)
     await engine.create_stream(
         params["StreamName"],
         params.get("ShardCount"),
         mode,
-        params.get("Tags") or {},
+        tags,
         params.get("MaxRecordSizeInKiB") or DEFAULT_MAX_RECORD_KIB,
+        warm_throughput_mibps=params.get("WarmThroughputMiBps"),
+        record_distribution=params.get("RecordDistributionStrategy"),
     )
     return {}

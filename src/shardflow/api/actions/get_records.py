@@ -39,6 +39,11 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         ],
         "MillisBehindLatest": result.millis_behind_latest,
     }
+    stream = engine.streams.get(result.stream_name)
+    if stream is not None and stream.encryption_type == "KMS":
+        # Records are not stored encrypted: they report the stream's encryption at read time.
+        for record in out["Records"]:
+            record["EncryptionType"] = "KMS"
     if result.next_iterator is not None:
         out["NextShardIterator"] = result.next_iterator
     else:

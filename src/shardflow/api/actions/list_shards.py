@@ -75,7 +75,7 @@ def _filtered(stream: Stream, shard_filter: dict[str, Any] | None) -> list[Shard
             raise errors.InvalidArgumentException(
                 f"Timestamp must be specified for the {kind} ShardFilter type."
             )
-        at_ms = int(ts * 1000)
+        at_ms = round(ts * 1000)
         if kind == "AT_TIMESTAMP":
             return [
                 s

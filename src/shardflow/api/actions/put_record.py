@@ -18,6 +18,8 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     entry = entry_from(params, "")
     size = engine.check_record_size(stream, entry)
     shard = engine.route(stream, entry)
+    if not engine.limits.admit_write(shard.uid, size):
+        raise engine.throttled(stream, shard)
     (sequence_number,) = await engine.put(stream, [shard], [entry])
     if engine.events.active:
         engine.events.emit(RecordsIn("PutRecord", stream.name, shard.shard_id, 1, size))

@@ -30,6 +30,10 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         )
     shards = [engine.route(stream, e) for e in entries]
     failures = engine.faults.entry_faults("PutRecords", len(entries))
+    admit = engine.limits.admit_write
+    for i, (shard, size) in enumerate(zip(shards, sizes, strict=True)):
+        if failures[i] is None and not admit(shard.uid, size):
+            failures[i] = ENTRY_THROTTLE_CODE
     kept = [i for i, code in enumerate(failures) if code is None]
     sequence_numbers = iter(
         await engine.put(stream, [shards[i] for i in kept], [entries[i] for i in kept])

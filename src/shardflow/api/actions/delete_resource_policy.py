@@ -1,0 +1,12 @@
+"""DeleteResourcePolicy: remove the policy of a stream or consumer ARN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    await engine.settings.delete_policy(params)
+    return {}

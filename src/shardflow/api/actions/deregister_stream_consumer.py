@@ -1,0 +1,12 @@
+"""DeregisterStreamConsumer: the consumer is DELETING, then gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    await engine.consumers.deregister(params)
+    return {}

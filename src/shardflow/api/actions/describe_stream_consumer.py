@@ -1,0 +1,11 @@
+"""DescribeStreamConsumer: a consumer by ConsumerARN, or by StreamARN and ConsumerName."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    return engine.consumers.describe(params)

@@ -1,0 +1,11 @@
+"""GetResourcePolicy: the policy stored on a stream or consumer ARN (``{}`` if none)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    return engine.settings.get_policy(params)

@@ -1,0 +1,11 @@
+"""ListTagsForResource: every tag of a stream or consumer named by its ARN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    return engine.tags.list_for_resource(params)

@@ -1,0 +1,12 @@
+"""StopStreamEncryption: back to EncryptionType NONE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    await engine.settings.set_encryption(params, start=False)
+    return {}

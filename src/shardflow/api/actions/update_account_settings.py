@@ -1,0 +1,11 @@
+"""UpdateAccountSettings: enable or disable the minimum throughput billing commitment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    return await engine.account.update(params)

@@ -1,0 +1,12 @@
+"""UpdateStreamMode: switch a stream between PROVISIONED and ON_DEMAND capacity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    await engine.settings.update_mode(params)
+    return {}

@@ -1,0 +1,196 @@
+"""``shardflow metrics STREAM``: a stream's figures as a table, read from a Shardflow server.
+
+Reads the server's JSON (``/dashboard/api/metrics``), the same the dashboard draws. AWS itself
+keeps these figures in CloudWatch, which this command does not read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import click
+
+from shardflow.aws import endpoint_override
+
+WATCH_INTERVAL_S = 1.0
+TIMEOUT_S = 5.0
+NEEDS_SHARDFLOW = (
+    "shardflow metrics reads the figures a Shardflow server keeps; {why}. Point it at one with"
+    " --endpoint-url or AWS_ENDPOINT_URL_KINESIS. (For a stream on AWS itself, its metrics are"
+    " in CloudWatch, which this command does not read.)"
+)
+_SHOWN_SHARD_METRICS = (
+    ("IncomingRecords", "in rec"),
+    ("IncomingBytes", "in bytes"),
+    ("OutgoingRecords", "out rec"),
+    ("OutgoingBytes", "out bytes"),
+    ("IteratorAgeMilliseconds", "age ms"),
+    ("WriteProvisionedThroughputExceeded", "w thr"),
+    ("ReadProvisionedThroughputExceeded", "r thr"),
+)
+
+
+class NotShardflow(click.ClickException):
+    """The endpoint does not answer like a Shardflow server."""
+
+
+def fetch(endpoint: str, stream: str, range_name: str) -> dict[str, Any]:
+    """The stream's series and totals from a Shardflow server's JSON endpoint."""
+    query = urllib.parse.urlencode({"stream": stream, "range": range_name})
+    url = f"{endpoint.rstrip('/')}/dashboard/api/metrics?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("error")
+        except (ValueError, AttributeError):
+            detail = None
+        if detail:
+            raise click.ClickException(f"{endpoint}: {detail}") from None
+        raise NotShardflow(
+            NEEDS_SHARDFLOW.format(why=f"{endpoint} answered HTTP {exc.code}, not Shardflow")
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise click.ClickException(f"cannot reach {endpoint}: {reason}") from None
+    except ValueError:
+        raise NotShardflow(
+            NEEDS_SHARDFLOW.format(why=f"{endpoint} did not answer with Shardflow's JSON")
+        ) from None
+    if not isinstance(body, dict) or "metrics" not in body:
+        raise NotShardflow(
+            NEEDS_SHARDFLOW.format(why=f"{endpoint} did not answer with Shardflow's JSON")
+        )
+    return body
+
+
+def _window(values: list[float | None], statistic: str, last: int) -> float | None:
+    """The statistic over the last ``last`` points (an average of averages is close enough)."""
+    window = [v for v in values[-last:] if v is not None]
+    if statistic == "Sum":
+        return sum(window)
+    if not window:
+        return None
+    return max(window) if statistic == "Maximum" else sum(window) / len(window)
+
+
+def _fmt(value: float | None, unit: str, metric: str = "") -> str:
+    if value is None:
+        return "-"
+    if metric.endswith(".Success"):
+        return f"{value * 100:.1f} %"
+    if unit == "Milliseconds":
+        return f"{value:.2f} ms" if value < 100 else f"{value:,.0f} ms"
+    if unit == "Bytes":
+        size = float(value)
+        for suffix in ("B", "KiB", "MiB", "GiB"):
+            if abs(size) < 1024 or suffix == "GiB":
+                return f"{size:,.0f} {suffix}" if suffix == "B" else f"{size:,.1f} {suffix}"
+            size /= 1024
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def render(body: dict[str, Any]) -> str:
+    """The stream table and the shard table, as text."""
+    range_name = body["range"]
+    step = body["step_s"]
+    last_col, minute_col = ("last 1 min", "last 1 h") if step == 60 else ("last 1 s", "last 1 min")
+    summary = body.get("summary")
+    head = f"{body['stream']}"
+    if summary:
+        closed = f" ({summary['closed_shards']} closed)" if summary["closed_shards"] else ""
+        head += (
+            f"  {summary['status']} · {summary['mode']} · {summary['open_shards']} open"
+            f" shards{closed} · retention {summary['retention_hours']} h"
+        )
+    else:
+        head += "  (deleted)"
+    rows: list[tuple[str, ...]] = [("metric", "statistic", last_col, minute_col, range_name)]
+    for name, metric in body["metrics"].items():
+        values = metric["values"]
+        rows.append(
+            (
+                name,
+                metric["statistic"],
+                _fmt(_window(values, metric["statistic"], 1), metric["unit"], name),
+                _fmt(_window(values, metric["statistic"], 60), metric["unit"], name),
+                _fmt(metric["total"], metric["unit"], name),
+            )
+        )
+    lines = [head, "", *_table(rows, right_from=2)]
+    if body["shards"]:
+        shard_rows: list[tuple[str, ...]] = [("shard", *[lbl for _, lbl in _SHOWN_SHARD_METRICS])]
+        for shard, metrics in body["shards"].items():
+            shard_rows.append(
+                (
+                    shard,
+                    *[
+                        _fmt(metrics[name]["total"], metrics[name]["unit"])
+                        for name, _ in _SHOWN_SHARD_METRICS
+                    ],
+                )
+            )
+        lines += ["", f"shards over {range_name} (enhanced monitoring)", ""]
+        lines += _table(shard_rows, right_from=1)
+    lines += ["", f"{range_name} column: whole range including the second in progress"]
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]], right_from: int) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        cells = [
+            cell.rjust(widths[i]) if i >= right_from else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+@click.command()
+@click.argument("stream")
+@click.option(
+    "--endpoint-url", default=None, help="The Shardflow server [env AWS_ENDPOINT_URL_KINESIS]."
+)
+@click.option(
+    "--range",
+    "range_name",
+    type=click.Choice(["5m", "1h", "1d"]),
+    default="5m",
+    show_default=True,
+    help="Time range of the last column (1d is kept at 1 min resolution).",
+)
+@click.option("--watch", is_flag=True, help="Refresh every second until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="Print the server's JSON instead.")
+def metrics(
+    stream: str, endpoint_url: str | None, range_name: str, watch: bool, as_json: bool
+) -> None:
+    """Print a stream's metrics (the CloudWatch names) as a table, from a Shardflow server."""
+    endpoint = endpoint_override(endpoint_url)
+    if not endpoint:
+        raise NotShardflow(NEEDS_SHARDFLOW.format(why="no endpoint is set, so it would be AWS"))
+    host = urllib.parse.urlsplit(endpoint).hostname or ""
+    if host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn"):
+        raise NotShardflow(NEEDS_SHARDFLOW.format(why=f"{host} is AWS itself"))
+    try:
+        while True:
+            body = fetch(endpoint, stream, range_name)
+            text = json.dumps(body) if as_json else render(body)
+            if watch:
+                click.clear()
+                click.echo(f"{endpoint}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")
+            click.echo(text)
+            if not watch:
+                return
+            time.sleep(WATCH_INTERVAL_S)
+    except KeyboardInterrupt:
+        return

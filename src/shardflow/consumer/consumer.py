@@ -1,0 +1,495 @@
+"""The asyncio consumer: leases, one reader per shard, parents before children, checkpoints.
+
+    coordinator (every lease_duration/3)     readers (one task per leased shard)
+      ListShards → lease rows                  GetRecords loop → Batch ─┐
+      renew own leases, drop lost ones                                  ▼
+      take free/expired/stolen leases      application: async for batch in consumer
+      of shards whose parents are done         (asking for the next batch marks this one done)
+    flusher (every checkpoint_interval) ◄──── processed positions → store.checkpoint
+
+A shard read to its end is checkpointed SHARD_END once the application has processed all of
+it; only then do its children become ready, in this process or any other sharing the store.
+Delivery is at least once: after a crash or a lost lease, records after the last checkpoint
+come again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Any, TypeVar
+
+from botocore.config import Config as BotoConfig
+
+from shardflow.aws import ClientSetupError, endpoint_override, kinesis_client
+from shardflow.consumer import leases as lease_plan
+from shardflow.consumer import shards as shard_graph
+from shardflow.consumer.config import ConsumerConfig
+from shardflow.consumer.errors import ConsumerError, LeaseLost, SetupError, translate
+from shardflow.consumer.limits import Backoff, ReadPacer, Unpaced
+from shardflow.consumer.reader import AT_TIP, ShardReader
+from shardflow.consumer.records import SHARD_END, Batch, Position, Record
+from shardflow.consumer.shards import ShardInfo
+from shardflow.consumer.store import CheckpointStore, Lease, MemoryCheckpointStore
+
+log = logging.getLogger("shardflow.consumer")
+T = TypeVar("T")
+
+API_THREADS = 32  # blocking botocore calls run here; one in flight per shard reader
+STARTUP_ATTEMPTS = 4  # retriable failures of the first ListShards before giving up
+
+
+@dataclass(eq=False)
+class ShardState:
+    """What this worker knows about one shard it holds a lease on."""
+
+    lease: Lease
+    reader: ShardReader | None = None
+    task: asyncio.Task[str] | None = None
+    delivered: Position | None = None  # last record handed to the application
+    processed: Position | None = None  # last record the application is done with
+    checkpointed: Position | None = None
+    lost: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # processed == delivered
+
+    def __post_init__(self) -> None:
+        self.checkpointed = self.lease.checkpoint
+        self.settled.set()
+
+    def mark_processed(self, position: Position) -> None:
+        if self.processed is None or position > self.processed:
+            self.processed = position
+        if self.delivered is None or self.processed >= self.delivered:
+            self.settled.set()
+
+
+class _Stop:
+    """Queue sentinel: no more batches."""
+
+
+class AsyncConsumer:
+    """Reads every shard of ``stream`` (or its share of them, beside other workers).
+
+    ``async for batch in consumer`` yields :class:`Batch` objects; ``consumer.records()`` yields
+    single records. Options are :class:`ConsumerConfig` fields.
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        *,
+        store: CheckpointStore | None = None,
+        client: Any = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        **options: Any,
+    ) -> None:
+        self.stream = stream
+        self.config = replace(config, **options) if config else ConsumerConfig(**options)
+        self._own_store = store is None
+        self._store: CheckpointStore | None = store
+        self._client = client
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self.endpoint = endpoint_override(endpoint_url)
+        self.scope = ""
+        self.shards: list[ShardInfo] = []
+        self._states: dict[str, ShardState] = {}
+        self._caught_up: set[str] = set()
+        self._queue: asyncio.Queue[tuple[ShardState, Batch] | _Stop] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(self.config.max_pending_batches)
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._api_pool: ThreadPoolExecutor | None = None
+        self._store_pool: ThreadPoolExecutor | None = None
+        self._last: tuple[ShardState, Batch] | None = None
+        self._failure: BaseException | None = None
+        self._stopped = False
+        self._started = False
+        self.records_delivered = 0
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    async def _api(self, operation: str, **params: Any) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        fn = getattr(self._client, operation)
+        result: dict[str, Any] = await loop.run_in_executor(
+            self._api_pool, functools.partial(fn, **params)
+        )
+        return result
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store_pool, functools.partial(fn, *args))
+
+    @property
+    def store(self) -> CheckpointStore:
+        assert self._store is not None, "the consumer is not started"
+        return self._store
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the stream, list its shards and start taking leases."""
+        if self._started:
+            return
+        self._started = True
+        self._api_pool = ThreadPoolExecutor(API_THREADS, thread_name_prefix="shardflow-get")
+        self._store_pool = ThreadPoolExecutor(1, thread_name_prefix="shardflow-store")
+        if self._client is None:
+            try:
+                self._client = kinesis_client(
+                    endpoint_url=self._endpoint_url,
+                    region=self._region,
+                    config=BotoConfig(
+                        retries={"total_max_attempts": 1, "mode": "standard"},
+                        max_pool_connections=API_THREADS,
+                        tcp_keepalive=True,
+                    ),
+                )
+            except ClientSetupError as exc:
+                raise SetupError(str(exc)) from exc
+        if self._store is None:
+            from shardflow.consumer.sqlite_store import SQLiteCheckpointStore
+
+            self._store = await self._db(SQLiteCheckpointStore)
+        summary = await self._startup_call("describe_stream_summary", StreamName=self.stream)
+        created = summary["StreamDescriptionSummary"].get("StreamCreationTimestamp")
+        stamp = int(created.timestamp() * 1000) if created is not None else 0
+        # A stream deleted and created again under the same name starts from scratch.
+        self.scope = f"{self.config.application}/{self.stream}@{stamp}"
+        self.shards = await self._list_shards(startup=True)
+        await self._round()
+        self._tasks = [
+            asyncio.create_task(self._coordinate(), name="shardflow-coordinator"),
+            asyncio.create_task(self._flush_loop(), name="shardflow-checkpointer"),
+        ]
+
+    async def _startup_call(self, operation: str, **params: Any) -> dict[str, Any]:
+        backoff = Backoff()
+        for attempt in range(STARTUP_ATTEMPTS):
+            try:
+                return await self._api(operation, **params)
+            except Exception as exc:
+                err = translate(exc, stream=self.stream, endpoint=self.endpoint)
+                if not err.retriable or attempt == STARTUP_ATTEMPTS - 1:
+                    raise err from None
+            await asyncio.sleep(backoff.next())
+        raise AssertionError("unreachable")
+
+    async def close(self, *, processed_last: bool = True) -> None:
+        """Stop reading, checkpoint what was processed and hand the leases back.
+
+        ``processed_last``: the batch handed out last counts as processed (auto_checkpoint).
+        """
+        if self._stopped or not self._started:
+            return
+        self._stopped = True
+        self._wake.set()
+        if processed_last and self.config.auto_checkpoint and self._last is not None:
+            state, batch = self._last
+            state.mark_processed(batch.last)
+        self._last = None
+        tasks = list(self._tasks) + [s.task for s in self._states.values() if s.task]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._store is not None:
+            with contextlib.suppress(Exception):
+                await self._flush()
+            for shard_id, state in list(self._states.items()):
+                if not state.lost:
+                    with contextlib.suppress(Exception):
+                        await self._db(
+                            self.store.release,
+                            self.scope,
+                            shard_id,
+                            self.config.worker_id,
+                            state.lease.counter,
+                        )
+            if self._own_store:
+                await self._db(self.store.close)
+        self._queue.put_nowait(_Stop())
+        for pool in (self._api_pool, self._store_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> AsyncConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # An exception inside the loop body means the last batch was not processed.
+        await self.close(processed_last=exc is None)
+
+    # --- what the application sees ---------------------------------------------------------
+
+    def __aiter__(self) -> AsyncConsumer:
+        return self
+
+    async def __anext__(self) -> Batch:
+        if not self._started:
+            await self.start()
+        if self._last is not None:
+            state, batch = self._last
+            self._last = None
+            if self.config.auto_checkpoint:
+                state.mark_processed(batch.last)
+        if self._failure is not None:
+            raise self._failure
+        item = await self._queue.get()
+        if isinstance(item, _Stop):
+            self._queue.put_nowait(item)  # later calls stop too
+            if self._failure is not None:
+                raise self._failure
+            raise StopAsyncIteration
+        self._slots.release()
+        self._last = item
+        self.records_delivered += len(item[1].records)
+        return item[1]
+
+    async def records(self) -> AsyncIterator[Record]:
+        """Every record, one at a time (a batch counts as processed once all of it was read)."""
+        async for batch in self:
+            for record in batch.records:
+                yield record
+
+    async def checkpoint(self, record: Record | Batch | None = None) -> None:
+        """Checkpoint now: at ``record`` (or the batch's last record), else at what was processed.
+
+        With ``auto_checkpoint=False`` this is the only way positions advance.
+        """
+        if record is not None:
+            position = record.last if isinstance(record, Batch) else record.position
+            state = self._states.get(record.shard_id)
+            if state is None or state.lost:
+                raise LeaseLost(f"{record.shard_id} is no longer leased by this worker")
+            state.mark_processed(position)
+        await self._flush()
+
+    @property
+    def millis_behind_latest(self) -> dict[str, int | None]:
+        """Per leased shard: how far behind the tip the last GetRecords call was (0: caught up)."""
+        return {
+            shard: state.reader.millis_behind_latest if state.reader else None
+            for shard, state in sorted(self._states.items())
+        }
+
+    @property
+    def owned_shards(self) -> list[str]:
+        return sorted(s for s, state in self._states.items() if not state.lost)
+
+    # --- readers ---------------------------------------------------------------------------
+
+    async def _deliver(self, state: ShardState, batch: Batch) -> None:
+        await self._slots.acquire()
+        state.delivered = batch.last
+        state.settled.clear()
+        self._queue.put_nowait((state, batch))
+
+    def _start_reader(self, lease: Lease) -> None:
+        state = ShardState(lease)
+        pacer = ReadPacer() if self.config.read_limits else Unpaced()
+        state.reader = ShardReader(
+            stream=self.stream,
+            shard_id=lease.shard_id,
+            checkpoint=lease.checkpoint,
+            call=self._api,
+            deliver=functools.partial(self._deliver, state),
+            config=self.config,
+            pacer=pacer,
+            endpoint=self.endpoint,
+        )
+        state.task = asyncio.create_task(self._read(state), name=f"shardflow-{lease.shard_id}")
+        self._states[lease.shard_id] = state
+        log.info(
+            "%s: reading %s from %s",
+            self.config.worker_id,
+            lease.shard_id,
+            lease.checkpoint or self.config.start,
+        )
+
+    async def _read(self, state: ShardState) -> str:
+        assert state.reader is not None
+        try:
+            outcome = await state.reader.run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        if outcome == AT_TIP:
+            self._caught_up.add(state.lease.shard_id)
+            self._wake.set()
+            return outcome
+        # Shard end: children may start once the application has processed all of this one.
+        await state.settled.wait()
+        state.processed = SHARD_END
+        await self._flush_one(state)
+        if not state.lost:
+            await self._db(
+                self.store.release,
+                self.scope,
+                state.lease.shard_id,
+                self.config.worker_id,
+                state.lease.counter,
+            )
+            state.lost = True  # nothing more to do with it
+        self._states.pop(state.lease.shard_id, None)
+        self._wake.set()
+        return outcome
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+            self._queue.put_nowait(_Stop())
+
+    def _lose(self, shard_id: str, why: str) -> None:
+        state = self._states.pop(shard_id, None)
+        if state is None:
+            return
+        state.lost = True
+        if state.task is not None:
+            state.task.cancel()
+        log.warning("%s: lost lease on %s (%s)", self.config.worker_id, shard_id, why)
+
+    # --- coordination ----------------------------------------------------------------------
+
+    async def _list_shards(self, *, startup: bool = False) -> list[ShardInfo]:
+        call = self._startup_call if startup else self._api
+        out: list[dict[str, Any]] = []
+        page = await call("list_shards", StreamName=self.stream)
+        out += page["Shards"]
+        while page.get("NextToken"):
+            page = await call("list_shards", NextToken=page["NextToken"])
+            out += page["Shards"]
+        shards = [ShardInfo.from_api(s) for s in out]
+        if self.config.shard_ids is not None:
+            wanted = set(self.config.shard_ids)
+            missing = wanted - {s.shard_id for s in shards}
+            if missing:
+                raise ConsumerError(
+                    f"stream {self.stream!r} has no shard {', '.join(sorted(missing))}"
+                )
+            shards = [replace(s, parents=()) for s in shards if s.shard_id in wanted]
+        return shards
+
+    async def _coordinate(self) -> None:
+        while not self._stopped:
+            # asyncio.timeout, not wait_for: wait_for may swallow a cancel (CPython gh-86296).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.renew_interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            if self._stopped:
+                return
+            try:
+                self.shards = await self._list_shards()
+            except Exception as exc:
+                err = translate(exc, stream=self.stream, endpoint=self.endpoint)
+                if not err.retriable:
+                    self._fail(err)
+                    return
+                log.warning("listing shards failed: %s", err)
+            try:
+                await self._round()
+            except Exception as exc:
+                log.warning("lease round failed: %s", exc)
+
+    async def _round(self) -> None:
+        """One coordination round: renew, drop lost leases, take new ones, maybe finish."""
+        me, config = self.config.worker_id, self.config
+        await self._db(self.store.sync_shards, self.scope, self.shards)
+        rows = {lease.shard_id: lease for lease in await self._db(self.store.leases, self.scope)}
+        now = time.time()
+        for shard_id, state in list(self._states.items()):
+            row = rows.get(shard_id)
+            if row is None or row.owner != me or row.counter != state.lease.counter:
+                self._lose(shard_id, "taken over")
+                continue
+            renewed = await self._db(
+                self.store.renew,
+                self.scope,
+                shard_id,
+                me,
+                state.lease.counter,
+                now + config.lease_duration,
+            )
+            if not renewed:
+                self._lose(shard_id, "renewal refused")
+        finished = {s for s, lease in rows.items() if lease.finished}
+        known = {s.shard_id for s in self.shards}
+        ready = [s for s in shard_graph.ready(self.shards, finished) if s not in self._caught_up]
+        choice = lease_plan.plan(
+            [lease for s, lease in rows.items() if s in known], ready, me, now, config.max_leases
+        )
+        for lease in [*choice.take, *([choice.steal] if choice.steal else [])]:
+            if lease.shard_id in self._states:
+                continue
+            taken = await self._db(
+                self.store.take,
+                self.scope,
+                lease.shard_id,
+                me,
+                lease.counter,
+                now + config.lease_duration,
+            )
+            if taken is not None:
+                if taken.owner != lease.owner and lease.held(now):
+                    log.info("%s: took %s over from %s", me, lease.shard_id, lease.owner)
+                self._start_reader(taken)
+        if config.stop_at_tip and not any(
+            s.task is not None and not s.task.done() for s in self._states.values()
+        ):
+            remaining = [s for s in ready if s not in self._states]
+            if not remaining:
+                self._queue.put_nowait(_Stop())
+
+    async def _flush_loop(self) -> None:
+        while not self._stopped:
+            await asyncio.sleep(self.config.checkpoint_interval)
+            try:
+                await self._flush()
+            except Exception as exc:
+                log.warning("checkpointing failed: %s", exc)
+
+    async def _flush(self) -> None:
+        for state in list(self._states.values()):
+            await self._flush_one(state)
+
+    async def _flush_one(self, state: ShardState) -> None:
+        position = state.processed
+        if state.lost or position is None or position == state.checkpointed:
+            return
+        ok = await self._db(
+            self.store.checkpoint,
+            self.scope,
+            state.lease.shard_id,
+            self.config.worker_id,
+            state.lease.counter,
+            position,
+        )
+        if ok:
+            state.checkpointed = position
+        else:
+            self._lose(state.lease.shard_id, "checkpoint refused")
+
+
+def memory_store() -> CheckpointStore:
+    """A store for one-off reads (tail, verify) that should leave nothing behind."""
+    return MemoryCheckpointStore()

@@ -1,0 +1,148 @@
+"""Leases and checkpoints in a SQLite file: survives restarts, shared by processes on one machine.
+
+WAL mode lets readers run beside a writer; every change is one short ``BEGIN IMMEDIATE``
+transaction whose UPDATE carries the (owner, counter) condition, so two processes racing for a
+lease cannot both win.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import platformdirs
+
+from shardflow.consumer.records import Position
+from shardflow.consumer.shards import ShardInfo
+from shardflow.consumer.store import Lease
+
+BUSY_TIMEOUT_MS = 10_000  # other processes hold the write lock for microseconds; be patient
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS leases (
+    scope TEXT NOT NULL,
+    shard_id TEXT NOT NULL,
+    owner TEXT,
+    counter INTEGER NOT NULL DEFAULT 0,
+    checkpoint_sequence TEXT,
+    checkpoint_subsequence INTEGER NOT NULL DEFAULT 0,
+    expires_at REAL NOT NULL DEFAULT 0,
+    parents TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (scope, shard_id)
+)
+"""
+
+
+def default_path() -> Path:
+    return Path(platformdirs.user_state_dir("shardflow")) / "checkpoints.sqlite"
+
+
+def _position(sequence: str | None, subsequence: int) -> Position | None:
+    if sequence is None:
+        return None
+    return Position(int(sequence), subsequence)
+
+
+class SQLiteCheckpointStore:
+    """The default store: one table of lease rows keyed by (scope, shard)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            str(self.path),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def sync_shards(self, scope: str, shards: list[ShardInfo]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO leases (scope, shard_id, parents) VALUES (?, ?, ?)",
+                    [(scope, s.shard_id, ",".join(s.parents)) for s in shards],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def leases(self, scope: str) -> list[Lease]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT shard_id, owner, counter, checkpoint_sequence, checkpoint_subsequence,"
+                " expires_at, parents FROM leases WHERE scope = ? ORDER BY shard_id",
+                (scope,),
+            ).fetchall()
+        return [
+            Lease(
+                shard,
+                owner,
+                counter,
+                _position(seq, sub),
+                expires,
+                tuple(filter(None, p.split(","))),
+            )
+            for shard, owner, counter, seq, sub, expires, p in rows
+        ]
+
+    def _write(self, sql: str, args: tuple[object, ...]) -> bool:
+        with self._lock:
+            return self._db.execute(sql, args).rowcount == 1
+
+    def take(
+        self, scope: str, shard_id: str, owner: str, seen_counter: int, expires_at: float
+    ) -> Lease | None:
+        with self._lock:
+            row = self._db.execute(
+                "UPDATE leases SET owner = ?, counter = counter + 1, expires_at = ?"
+                " WHERE scope = ? AND shard_id = ? AND counter = ?"
+                " RETURNING counter, checkpoint_sequence, checkpoint_subsequence, parents",
+                (owner, expires_at, scope, shard_id, seen_counter),
+            ).fetchone()
+        if row is None:
+            return None
+        counter, seq, sub, parents = row
+        return Lease(
+            shard_id,
+            owner,
+            counter,
+            _position(seq, sub),
+            expires_at,
+            tuple(filter(None, parents.split(","))),
+        )
+
+    def renew(self, scope: str, shard_id: str, owner: str, counter: int, expires_at: float) -> bool:
+        return self._write(
+            "UPDATE leases SET expires_at = ?"
+            " WHERE scope = ? AND shard_id = ? AND owner = ? AND counter = ?",
+            (expires_at, scope, shard_id, owner, counter),
+        )
+
+    def checkpoint(
+        self, scope: str, shard_id: str, owner: str, counter: int, position: Position
+    ) -> bool:
+        return self._write(
+            "UPDATE leases SET checkpoint_sequence = ?, checkpoint_subsequence = ?"
+            " WHERE scope = ? AND shard_id = ? AND owner = ? AND counter = ?",
+            (str(position.sequence), position.subsequence, scope, shard_id, owner, counter),
+        )
+
+    def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool:
+        return self._write(
+            "UPDATE leases SET owner = NULL, expires_at = 0"
+            " WHERE scope = ? AND shard_id = ? AND owner = ? AND counter = ?",
+            (scope, shard_id, owner, counter),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,118 @@
+"""The monitoring routes the server answers on GET: the dashboard, its JSON, and /metrics.
+
+GET /dashboard                          the page (HTML, with its script and styles)
+GET /dashboard/static/<file>            vendored assets (uPlot) and the page's own
+GET /dashboard/api/streams              every stream: status, mode, shards, retention, rates
+GET /dashboard/api/metrics?stream=S&range=5m|1h|1d
+                                        the stream's series and totals (MetricsRecorder.query)
+GET /metrics                            Prometheus text format
+
+Everything is served from the package: the page fetches nothing from the internet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+from shardflow.engine.engine import Engine
+from shardflow.engine.streams import Stream
+from shardflow.metrics.recorder import RANGES, STREAM_LEVEL, MetricsRecorder
+from shardflow.server.response import Response
+
+Route = Callable[[str], Response]  # query string in, response out
+
+STATIC_FILES = {  # file name -> content type
+    "uPlot.iife.min.js": "text/javascript; charset=utf-8",
+    "uPlot.min.css": "text/css; charset=utf-8",
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+METRICS_OFF = "metrics are turned off (shardflow serve --no-metrics)"
+
+
+def routes(engine: Engine, recorder: MetricsRecorder | None) -> dict[str, Route]:
+    """The GET routes, by exact path, for KinesisApp."""
+    static = resources.files("shardflow.dashboard") / "static"
+    page = (resources.files("shardflow.dashboard") / "index.html").read_bytes()
+    table: dict[str, Route] = {
+        "/dashboard": lambda _q: _bytes(page, "text/html; charset=utf-8"),
+        "/dashboard/": lambda _q: _bytes(page, "text/html; charset=utf-8"),
+        "/dashboard/api/streams": lambda _q: _streams(engine, recorder),
+        "/dashboard/api/metrics": lambda q: _stream_metrics(engine, recorder, q),
+        "/metrics": _prometheus(engine, recorder),
+    }
+    for name, content_type in STATIC_FILES.items():
+        body = (static / name).read_bytes()
+        table[f"/dashboard/static/{name}"] = _fixed(body, content_type)
+    return table
+
+
+def _fixed(body: bytes, content_type: str) -> Route:
+    return lambda _q: _bytes(body, content_type)
+
+
+def _bytes(body: bytes, content_type: str) -> Response:
+    return Response(200, [("content-type", content_type), ("cache-control", "no-cache")], body)
+
+
+def stream_summary(stream: Stream) -> dict[str, Any]:
+    open_count = stream.open_shard_count
+    return {
+        "name": stream.name,
+        "status": stream.current_status(),
+        "mode": stream.mode,
+        "open_shards": open_count,
+        "closed_shards": len(stream.shards) - open_count,
+        "retention_hours": stream.retention_hours,
+        "created": stream.created_ms / 1000,
+        "shard_level_metrics": list(stream.shard_level_metrics),
+    }
+
+
+def _streams(engine: Engine, recorder: MetricsRecorder | None) -> Response:
+    out = []
+    for stream in engine.live_streams():
+        summary = stream_summary(stream)
+        if recorder is not None:
+            recent = recorder.recent(stream.name, 60).get(STREAM_LEVEL, {})
+            summary["last_minute"] = {
+                name: recent[name][1] if name in recent else 0
+                for name in ("IncomingRecords", "IncomingBytes", "GetRecords.Records")
+            }
+        out.append(summary)
+    return Response.json(200, {"metrics": recorder is not None, "streams": out})
+
+
+def _stream_metrics(engine: Engine, recorder: MetricsRecorder | None, query: str) -> Response:
+    args = {k: v[-1] for k, v in parse_qs(query).items()}
+    name = args.get("stream")
+    range_name = args.get("range", "5m")
+    if not name:
+        return Response.json(400, {"error": "give the stream: ?stream=NAME"})
+    if range_name not in RANGES:
+        return Response.json(400, {"error": f"range must be one of {', '.join(RANGES)}"})
+    if recorder is None:
+        return Response.json(503, {"error": METRICS_OFF})
+    live = {s.name: s for s in engine.live_streams()}
+    stream = live.get(name)
+    if stream is None and name not in recorder.streams():
+        return Response.json(404, {"error": f"no stream named {name}"})
+    shard_ids = [s.shard_id for s in stream.shards] if stream is not None else []
+    body = recorder.query(name, range_name, shard_ids)
+    body["summary"] = stream_summary(stream) if stream is not None else None
+    return Response.json(200, body)
+
+
+def _prometheus(engine: Engine, recorder: MetricsRecorder | None) -> Route:
+    if recorder is None:
+        return lambda _q: Response(
+            503, [("content-type", "text/plain; charset=utf-8")], f"{METRICS_OFF}\n".encode()
+        )
+    from shardflow.metrics import prometheus
+
+    registry = prometheus.make_registry(recorder, engine.live_streams)
+    headers = [("content-type", prometheus.CONTENT_TYPE)]
+    return lambda _q: Response(200, headers, prometheus.exposition(registry))

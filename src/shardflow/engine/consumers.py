@@ -1,0 +1,184 @@
+"""The enhanced fan-out consumer registry: RegisterStreamConsumer, DescribeStreamConsumer,
+ListStreamConsumers and DeregisterStreamConsumer.
+
+Consumers live in their stream's document, so a restart keeps them and deleting the stream
+removes them. A consumer is CREATING for ``config.create_stream_ms`` after registration and
+DELETING for ``config.delete_stream_ms`` after deregistration (both 0 by default); the states
+are computed from stored times, as streams' are, so no timer is needed.
+
+ARNs: ``<stream ARN>/consumer/<name>:<creation epoch seconds>``. A consumer registered again
+under the same name gets a new ARN, and the old ARN no longer finds it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from shardflow import errors
+from shardflow.engine.metadata import commit
+from shardflow.engine.streams import Consumer, Stream, now_ms
+from shardflow.engine.tags import check_tags
+from shardflow.model.shard_ids import parse_stream_arn
+
+if TYPE_CHECKING:
+    from shardflow.engine.engine import Engine
+
+MAX_CONSUMERS_PER_STREAM = 20  # AWS: registered consumers per stream
+_CONSUMER_ARN_RE = re.compile(
+    r"^(arn:aws[a-z\-]*:kinesis:[a-z0-9\-]+:\d{12}:stream/[a-zA-Z0-9_.\-]+)"
+    r"/consumer/([a-zA-Z0-9_.\-]+):(\d+)$"
+)
+
+
+class Consumers:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def _account(self) -> str:
+        return self.engine.config.account_id
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def register(self, params: dict[str, Any]) -> dict[str, Any]:
+        stream = self.engine.find({"StreamARN": params["StreamARN"]})
+        status = stream.current_status()
+        if status not in ("ACTIVE", "UPDATING"):
+            raise errors.ResourceInUseException(
+                f"Stream {stream.name} under account {self._account} not ACTIVE, instead in"
+                f" state {status}"
+            )
+        name = params["ConsumerName"]
+        now = now_ms()
+        live = stream.live_consumers(now)
+        if any(c.name == name for c in live):
+            raise errors.ResourceInUseException(
+                f"Consumer {name} under stream {stream.name} already exists for account"
+                f" {self._account}."
+            )
+        if len(live) >= MAX_CONSUMERS_PER_STREAM:
+            raise errors.LimitExceededException(
+                f"Stream {stream.name} under account {self._account} already has"
+                f" {len(live)} registered consumers, the limit is {MAX_CONSUMERS_PER_STREAM}."
+            )
+        tags = params.get("Tags") or {}
+        if tags:
+            check_tags(tags, {}, f"consumer {name}", self._account)
+        consumer = Consumer(
+            name=name,
+            created_ms=now,
+            ready_at_ms=now + self.engine.config.create_stream_ms,
+            tags=dict(tags),
+        )
+
+        def change() -> None:
+            stream.consumers = [*live, consumer]  # forget the ones whose deletion finished
+
+        await commit(self.engine, stream, change)
+        return {"Consumer": self.summary(stream, consumer)}
+
+    def describe(self, params: dict[str, Any]) -> dict[str, Any]:
+        stream, consumer = self._lookup(params)
+        return {
+            "ConsumerDescription": {
+                **self.summary(stream, consumer),
+                "StreamARN": stream.arn,
+            }
+        }
+
+    def listing(self, params: dict[str, Any]) -> tuple[Stream, list[Consumer]]:
+        """ListStreamConsumers' stream and its consumers in registration order (the handler
+        pages them)."""
+        stream = self.engine.find({"StreamARN": params["StreamARN"]})
+        created = params.get("StreamCreationTimestamp")
+        if created is not None and int(created) != stream.created_ms // 1000:
+            raise errors.ResourceNotFoundException(  # an earlier stream of the same name
+                f"Stream {stream.name} under account {self._account} not found."
+            )
+        return stream, stream.live_consumers()
+
+    async def deregister(self, params: dict[str, Any]) -> None:
+        stream, consumer = self._lookup(params)
+        if consumer.delete_at_ms is not None:
+            return  # already being deleted
+        delay = self.engine.config.delete_stream_ms
+        now = now_ms()
+
+        def change() -> None:
+            if delay:
+                consumer.delete_at_ms = now + delay
+            else:
+                stream.consumers = [c for c in stream.live_consumers(now) if c is not consumer]
+
+        await commit(self.engine, stream, change)
+
+    # -- used by other features ------------------------------------------------------------
+
+    def check_deletable(self, stream: Stream, params: dict[str, Any]) -> None:
+        """DeleteStream refuses a stream with consumers unless EnforceConsumerDeletion is true."""
+        if params.get("EnforceConsumerDeletion") or not stream.live_consumers():
+            return
+        named = params.get("StreamARN") or f"{self._account}:{stream.name}"
+        raise errors.ResourceInUseException(
+            f"DeleteStream can't delete {named} because there are consumers associated with this"
+            f" data stream. To delete {stream.name} anyway, set the EnforceConsumerDeletion"
+            " parameter to true to force the deletion of all the consumers that are associated"
+            " with it."
+        )
+
+    def count(self, stream: Stream) -> int:
+        return len(stream.live_consumers())
+
+    def resource(self, arn: str) -> tuple[Stream, Consumer | None]:
+        """The stream, or the stream and consumer, a ResourceARN names."""
+        if _CONSUMER_ARN_RE.match(arn):
+            return self._by_consumer_arn(arn)
+        if parse_stream_arn(arn) is not None:
+            return self.engine.find({"StreamARN": arn}), None
+        raise errors.ResourceNotFoundException(
+            f"Resource {arn} under account {self._account} not found."
+        )
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def summary(self, stream: Stream, consumer: Consumer) -> dict[str, Any]:
+        """The Consumer shape (timestamps as epoch seconds, as handlers return them)."""
+        return {
+            "ConsumerName": consumer.name,
+            "ConsumerARN": consumer.arn(stream.arn),
+            "ConsumerStatus": consumer.status(),
+            "ConsumerCreationTimestamp": consumer.created_ms / 1000,
+        }
+
+    def _lookup(self, params: dict[str, Any]) -> tuple[Stream, Consumer]:
+        arn = params.get("ConsumerARN")
+        if arn is not None:
+            return self._by_consumer_arn(arn)
+        stream_arn = params.get("StreamARN")
+        name = params.get("ConsumerName")
+        if stream_arn is None or name is None:
+            raise errors.InvalidArgumentException(
+                "Either ConsumerARN or both ConsumerName and StreamARN must be provided."
+            )
+        stream = self.engine.find({"StreamARN": stream_arn})
+        for consumer in stream.live_consumers():
+            if consumer.name == name:
+                return stream, consumer
+        raise self._consumer_not_found(name, stream.name)
+
+    def _by_consumer_arn(self, arn: str) -> tuple[Stream, Consumer]:
+        match = _CONSUMER_ARN_RE.match(arn)
+        if match is None:
+            raise errors.InvalidArgumentException(f"Invalid ConsumerARN: {arn}")
+        stream_arn, name, created_s = match.group(1), match.group(2), int(match.group(3))
+        stream = self.engine.find({"StreamARN": stream_arn})
+        for consumer in stream.live_consumers():
+            if consumer.name == name and consumer.created_ms // 1000 == created_s:
+                return stream, consumer
+        raise self._consumer_not_found(name, stream.name)
+
+    def _consumer_not_found(self, name: str, stream_name: str) -> errors.KinesisError:
+        return errors.ResourceNotFoundException(
+            f"Consumer {name} under stream {stream_name} under account {self._account} not found."
+        )

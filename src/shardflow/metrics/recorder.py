@@ -1,0 +1,454 @@
+"""Per-second figures per stream and per shard, under the CloudWatch names, from engine events.
+
+On the request path the recorder costs one ``list.append`` per event: it subscribes the append
+of its pending list to the engine's event bus. The pending events are folded into the open
+second when that second closes (a tick on the event loop just after each second boundary) and
+whenever someone reads (a scrape, the dashboard, the CLI), so a read is exact to the last call.
+
+History: the last hour at 1 s and the last day at 1 min, in memory, and persisted to
+``metrics.sqlite3`` in the data dir by one background thread every few seconds, so a restart
+keeps it. Prometheus counters are cumulative since the process started, as Prometheus expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, cast
+
+from shardflow.engine.events import (
+    CallDone,
+    Event,
+    EventBus,
+    PutRecordsOutcome,
+    RecordsIn,
+    RecordsOut,
+    Subscriber,
+    Throttled,
+)
+from shardflow.metrics import names
+from shardflow.metrics.store import Metrics, MetricsStore, Point, Row
+
+log = logging.getLogger(__name__)
+
+SECOND_HISTORY_S = 3600  # the last hour at 1 s resolution
+MINUTE_HISTORY_S = 86400  # the last day at 1 min resolution
+PERSIST_INTERVAL_S = 5.0  # a kill -9 loses at most this much history
+TICK_SLACK_S = 0.002  # tick just after the boundary, so the second has really ended
+STREAM_LEVEL = ""  # the key of the stream's own metrics in a Point (the others are shard ids)
+# Prometheus histogram buckets for request durations, in seconds.
+DURATION_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Time ranges the dashboard and the CLI offer: name -> (step in seconds, number of points).
+RANGES = {"5m": (1, 300), "1h": (1, 3600), "1d": (60, 1440)}
+
+_LATENCY = {op: f"{op}.Latency" for op in ("PutRecord", "PutRecords", "GetRecords")}
+_SUCCESS = {op: f"{op}.Success" for op in ("PutRecord", "PutRecords", "GetRecords")}
+_PUT_BYTES = {"PutRecord": "PutRecord.Bytes", "PutRecords": "PutRecords.Bytes"}
+_THROTTLE = {
+    "write": "WriteProvisionedThroughputExceeded",
+    "read": "ReadProvisionedThroughputExceeded",
+}
+
+
+def add(metrics: Metrics, name: str, value: float) -> None:
+    """Add one sample to a data point ``[samples, sum, min, max]``."""
+    stat = metrics.get(name)
+    if stat is None:
+        metrics[name] = [1, value, value, value]
+        return
+    stat[0] += 1
+    stat[1] += value
+    if value < stat[2]:
+        stat[2] = value
+    if value > stat[3]:
+        stat[3] = value
+
+
+def merge(into: Point, point: Point) -> None:
+    """Fold ``point`` into ``into`` (both keyed by stream level / shard id, then metric)."""
+    for level, metrics in point.items():
+        target = into.get(level)
+        if target is None:
+            into[level] = {name: list(stat) for name, stat in metrics.items()}
+            continue
+        for name, stat in metrics.items():
+            mine = target.get(name)
+            if mine is None:
+                target[name] = list(stat)
+            else:
+                mine[0] += stat[0]
+                mine[1] += stat[1]
+                if stat[2] < mine[2]:
+                    mine[2] = stat[2]
+                if stat[3] > mine[3]:
+                    mine[3] = stat[3]
+
+
+def _level(point: Point, key: str) -> Metrics:
+    metrics = point.get(key)
+    if metrics is None:
+        metrics = point[key] = {}
+    return metrics
+
+
+class MetricsRecorder:
+    """Subscribes to the engine's events; answers the dashboard, the CLI and Prometheus."""
+
+    def __init__(self, path: Path | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._pending: list[Event] = []
+        # EventBus calls subscribers positionally, so the bare append satisfies the protocol.
+        self.subscriber = cast(Subscriber, self._pending.append)
+        now = int(clock())
+        self.started_at = clock()
+        self._second = now  # the open (in-progress) second
+        self._open: dict[str, Point] = {}
+        self._minute = now - now % 60  # the open minute
+        self._open_minute: dict[str, Point] = {}
+        self._seconds: dict[str, deque[tuple[int, Point]]] = {}
+        self._minutes: dict[str, deque[tuple[int, Point]]] = {}
+        self._totals: dict[str, Point] = {}  # since start, for Prometheus
+        self._calls: dict[tuple[str, str, str], int] = {}  # (stream, operation, outcome)
+        # (stream, operation) -> counts per bucket (the last is +Inf), then the sum
+        self._durations: dict[tuple[str, str], list[float]] = {}
+        self._iterator_age: dict[tuple[str, str], int] = {}  # (stream, shard) -> last ms
+        self._unsaved: list[Row] = []
+        self._store = MetricsStore(path) if path is not None else None
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._bus: EventBus | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, bus: EventBus) -> None:
+        """Load the persisted history, subscribe to ``bus`` and start ticking."""
+        if self._store is not None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="shardflow-metrics")
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._store.open)
+            now = int(self._clock())
+            rows = await loop.run_in_executor(
+                self._executor,
+                self._store.load,
+                now - SECOND_HISTORY_S,
+                now - now % 60 - MINUTE_HISTORY_S,
+            )
+            self._restore(rows)
+        bus.subscribe(self.subscriber)
+        self._bus = bus
+        self._task = asyncio.create_task(self._tick_forever(), name="shardflow-metrics")
+
+    async def stop(self) -> None:
+        """Unsubscribe, close the open second and write what is not on disk yet."""
+        if self._bus is not None:
+            self._bus.unsubscribe(self.subscriber)
+            self._bus = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.roll(max(int(self._clock()), self._second + 1))
+        if self._store is not None and self._executor is not None:
+            await self._save()
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._store.close)
+            self._executor.shutdown()
+
+    async def _tick_forever(self) -> None:
+        last_save = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0 - self._clock() % 1.0 + TICK_SLACK_S)
+            try:
+                self.roll()
+                if self._store is not None and time.monotonic() - last_save >= PERSIST_INTERVAL_S:
+                    last_save = time.monotonic()
+                    await self._save()
+            except Exception:  # keep ticking: a failed write is retried with the next one
+                log.exception("metrics tick failed")
+
+    async def _save(self) -> None:
+        assert self._store is not None and self._executor is not None
+        rows, self._unsaved = self._unsaved, []
+        now = int(self._clock())
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor,
+                self._store.save,
+                rows,
+                now - SECOND_HISTORY_S,
+                now - now % 60 - MINUTE_HISTORY_S,
+            )
+        except Exception:
+            self._unsaved = rows + self._unsaved
+            raise
+
+    def _restore(self, rows: list[Row]) -> None:
+        """Rebuild the history from disk; minutes never closed are rebuilt from their seconds."""
+        minutes: dict[str, dict[int, Point]] = {}
+        for resolution, stream, ts, point in rows:
+            if resolution == 60:
+                minutes.setdefault(stream, {})[ts] = point
+        rebuilt: dict[str, dict[int, Point]] = {}
+        for resolution, stream, ts, point in rows:
+            if resolution != 1 or ts >= self._second:
+                continue
+            self._seconds.setdefault(stream, deque()).append((ts, point))
+            minute = ts - ts % 60
+            if minute in minutes.get(stream, {}):
+                continue
+            if minute == self._minute:
+                merge(self._open_minute.setdefault(stream, {}), point)
+            else:
+                merge(rebuilt.setdefault(stream, {}).setdefault(minute, {}), point)
+        for stream, points in rebuilt.items():
+            for minute, point in points.items():
+                minutes.setdefault(stream, {})[minute] = point
+                self._unsaved.append((60, stream, minute, point))
+        for stream, points in minutes.items():
+            self._minutes[stream] = deque(sorted(points.items()))
+
+    # -- folding events in -----------------------------------------------------------------
+
+    def roll(self, now_s: int | None = None) -> None:
+        """Fold pending events into the open second; close it if its time is over."""
+        now = int(self._clock()) if now_s is None else now_s
+        self._drain()
+        if now <= self._second:
+            return
+        self._close_second()
+        self._second = now
+        minute = now - now % 60
+        if minute != self._minute:
+            self._close_minute()
+            self._minute = minute
+
+    def _close_second(self) -> None:
+        ts = self._second
+        for stream, point in self._open.items():
+            self._seconds.setdefault(stream, deque()).append((ts, point))
+            merge(self._open_minute.setdefault(stream, {}), point)
+            merge(self._totals.setdefault(stream, {}), point)
+            self._unsaved.append((1, stream, ts, point))
+        self._open = {}
+        oldest = ts - SECOND_HISTORY_S
+        for history in self._seconds.values():
+            while history and history[0][0] < oldest:
+                history.popleft()
+
+    def _close_minute(self) -> None:
+        ts = self._minute
+        for stream, point in self._open_minute.items():
+            self._minutes.setdefault(stream, deque()).append((ts, point))
+            self._unsaved.append((60, stream, ts, point))
+        self._open_minute = {}
+        oldest = ts - MINUTE_HISTORY_S
+        for history in self._minutes.values():
+            while history and history[0][0] < oldest:
+                history.popleft()
+
+    def _drain(self) -> None:
+        pending = self._pending
+        n = len(pending)
+        if not n:
+            return
+        batch = pending[:n]
+        del pending[:n]
+        for event in batch:
+            self._apply(event)
+
+    def _point(self, stream: str) -> Point:
+        point = self._open.get(stream)
+        if point is None:
+            point = self._open[stream] = {}
+        return point
+
+    def _apply(self, event: Event) -> None:
+        if isinstance(event, CallDone):
+            self._call_done(event)
+        elif isinstance(event, RecordsIn):
+            point = self._point(event.stream)
+            m = _level(point, STREAM_LEVEL)
+            add(m, "IncomingRecords", event.records)
+            add(m, "IncomingBytes", event.bytes)
+            add(m, _PUT_BYTES[event.operation], event.bytes)
+            s = _level(point, event.shard_id)
+            add(s, "IncomingRecords", event.records)
+            add(s, "IncomingBytes", event.bytes)
+        elif isinstance(event, PutRecordsOutcome):
+            m = _level(self._point(event.stream), STREAM_LEVEL)
+            add(m, "PutRecords.TotalRecords", event.total)
+            add(m, "PutRecords.SuccessfulRecords", event.successful)
+            add(m, "PutRecords.Records", event.successful)
+            # CloudWatch's FailedRecords counts internal failures; throttles have their own.
+            add(m, "PutRecords.FailedRecords", event.failed - event.throttled)
+            add(m, "PutRecords.ThrottledRecords", event.throttled)
+            add(m, "PutRecords.Success", 1 if event.successful else 0)
+        elif isinstance(event, RecordsOut):
+            point = self._point(event.stream)
+            m = _level(point, STREAM_LEVEL)
+            add(m, "GetRecords.Records", event.records)
+            add(m, "GetRecords.Bytes", event.bytes)
+            add(m, "GetRecords.IteratorAgeMilliseconds", event.iterator_age_ms)
+            s = _level(point, event.shard_id)
+            add(s, "OutgoingRecords", event.records)
+            add(s, "OutgoingBytes", event.bytes)
+            add(s, "IteratorAgeMilliseconds", event.iterator_age_ms)
+            self._iterator_age[(event.stream, event.shard_id)] = event.iterator_age_ms
+        elif isinstance(event, Throttled):
+            point = self._point(event.stream)
+            name = _THROTTLE[event.direction]
+            add(_level(point, STREAM_LEVEL), name, event.records)
+            if event.shard_id is not None:
+                add(_level(point, event.shard_id), name, event.records)
+
+    def _call_done(self, event: CallDone) -> None:
+        stream = event.stream or ""
+        op = event.operation
+        outcome = "success" if event.success else (event.error_type or "Unknown")
+        key = (stream, op, outcome)
+        self._calls[key] = self._calls.get(key, 0) + 1
+        hist = self._durations.get((stream, op))
+        if hist is None:
+            hist = self._durations[(stream, op)] = [0] * (len(DURATION_BUCKETS_S) + 2)
+        hist[bisect_left(DURATION_BUCKETS_S, event.latency_s)] += 1
+        hist[-1] += event.latency_s
+        latency_name = _LATENCY.get(op)
+        if latency_name is None or not stream:
+            return
+        m = _level(self._point(stream), STREAM_LEVEL)
+        add(m, latency_name, event.latency_s * 1000.0)
+        # A PutRecords call's success comes with its outcome (at least one record stored).
+        if op != "PutRecords" or not event.success:
+            add(m, _SUCCESS[op], 1 if event.success else 0)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def streams(self) -> list[str]:
+        """Streams with any figure in memory."""
+        self.roll()
+        return sorted(set(self._seconds) | set(self._minutes) | set(self._open))
+
+    def totals(self) -> dict[str, Point]:
+        """Everything since the process started (a fresh copy), per stream."""
+        self.roll()
+        out: dict[str, Point] = {}
+        for stream in set(self._totals) | set(self._open):
+            point: Point = {}
+            merge(point, self._totals.get(stream, {}))
+            merge(point, self._open.get(stream, {}))
+            out[stream] = point
+        return out
+
+    def calls(self) -> dict[tuple[str, str, str], int]:
+        self.roll()
+        return dict(self._calls)
+
+    def durations(self) -> dict[tuple[str, str], list[float]]:
+        self.roll()
+        return {key: list(hist) for key, hist in self._durations.items()}
+
+    def iterator_ages(self) -> dict[tuple[str, str], int]:
+        self.roll()
+        return dict(self._iterator_age)
+
+    def recent(self, stream: str, seconds: int = 60) -> Point:
+        """The stream's figures over the last ``seconds`` closed seconds and the open one."""
+        self.roll()
+        point: Point = {}
+        since = self._second - seconds
+        for ts, sample in reversed(self._seconds.get(stream, ())):
+            if ts < since:
+                break
+            merge(point, sample)
+        merge(point, self._open.get(stream, {}))
+        return point
+
+    def query(self, stream: str, range_name: str, shard_ids: Iterable[str] = ()) -> dict[str, Any]:
+        """Chart-ready series of one stream over a time range (see ``RANGES``).
+
+        ``values`` hold the console's statistic per closed interval (0 for a count with no
+        data, None for an average or maximum with no samples); ``total`` is that statistic
+        over the whole range *including* the interval in progress, so it is exact to the call.
+        """
+        step, count = RANGES[range_name]
+        self.roll()
+        extras: list[Point | None]
+        if step == 1:
+            end = self._second
+            history: deque[tuple[int, Point]] = self._seconds.get(stream, deque())
+            extras = [self._open.get(stream)]
+        else:
+            end = self._minute
+            history = self._minutes.get(stream, deque())
+            extras = [self._open_minute.get(stream), self._open.get(stream)]
+        start = end - step * count
+        series: dict[str, dict[str, list[float | None]]] = {}
+        merged: Point = {}
+
+        def arrays(level: str) -> dict[str, list[float | None]]:
+            found = series.get(level)
+            if found is None:
+                catalogue = names.STREAM_METRICS if level == STREAM_LEVEL else names.SHARD_METRICS
+                found = series[level] = {
+                    m.name: [0] * count if m.statistic == names.SUM else [None] * count
+                    for m in catalogue
+                }
+            return found
+
+        arrays(STREAM_LEVEL)
+        for shard in shard_ids:
+            arrays(shard)
+        for ts, point in reversed(history):
+            if ts < start:
+                break
+            if ts >= end:
+                continue
+            i = (ts - start) // step
+            merge(merged, point)
+            for level, metrics in point.items():
+                target = arrays(level)
+                catalogue = names.STREAM_BY_NAME if level == STREAM_LEVEL else names.SHARD_BY_NAME
+                for name, stat in metrics.items():
+                    info = catalogue.get(name)
+                    if info is not None:
+                        target[name][i] = names.statistic(stat, info.statistic)
+        for extra in extras:
+            if extra:
+                merge(merged, extra)
+
+        def block(level: str) -> dict[str, Any]:
+            catalogue = names.STREAM_METRICS if level == STREAM_LEVEL else names.SHARD_METRICS
+            totals = merged.get(level, {})
+            out = {}
+            for m in catalogue:
+                stat = totals.get(m.name)
+                total = names.statistic(stat, m.statistic) if stat is not None else None
+                if total is None and m.statistic == names.SUM:
+                    total = 0
+                out[m.name] = {
+                    "unit": m.unit,
+                    "statistic": m.statistic,
+                    "values": series[level][m.name],
+                    "total": total,
+                }
+            return out
+
+        for level in merged:
+            arrays(level)
+        return {
+            "stream": stream,
+            "range": range_name,
+            "step_s": step,
+            "start": start,
+            "end": end,
+            "timestamps": list(range(start, end, step)),
+            "metrics": block(STREAM_LEVEL),
+            "shards": {level: block(level) for level in sorted(series) if level != STREAM_LEVEL},
+        }

@@ -1,0 +1,369 @@
+"""The accumulator: per-shard queues of entries, open aggregates, linger, and drain_ready().
+
+Records are routed to their shard when they are put, so an aggregate only ever holds keys of one
+shard. Each shard keeps its entries in arrival order; a failed entry goes back to the front of its
+shard's queue, ahead of anything newer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from shardflow.model.hashing import partition_hash
+from shardflow.producer.aggregation import OVERHEAD_MARGIN, AggregateBuilder
+from shardflow.producer.batch import AGGREGATE_PARTITION_KEY, Entry
+from shardflow.producer.config import ProducerConfig
+from shardflow.producer.future import RecordFuture
+from shardflow.producer.ratelimit import ShardRateLimit
+from shardflow.producer.shardmap import ShardMap
+
+HASH_CACHE_MAX = 65_536  # partition keys whose hash is remembered (MD5 costs more than a lookup)
+
+
+class ShardQueue:
+    """One shard's pending work: closed entries in order, and the aggregate being filled."""
+
+    __slots__ = (
+        "agg",
+        "agg_created",
+        "agg_deadline",
+        "agg_first",
+        "agg_futures",
+        "agg_user_bytes",
+        "backoff_until",
+        "entries",
+        "failures",
+        "hash_range",
+        "inflight",
+        "limit",
+        "shard_id",
+    )
+
+    def __init__(self, shard_id: str, hash_range: tuple[int, int], limit: ShardRateLimit | None):
+        self.shard_id = shard_id
+        self.hash_range = hash_range
+        self.entries: deque[Entry] = deque()
+        self.agg: AggregateBuilder | None = None
+        self.agg_futures: list[RecordFuture] = []
+        self.agg_first: tuple[str, bytes, str | None, int] = ("", b"", None, 0)
+        self.agg_created = 0.0
+        self.agg_deadline = 0.0
+        self.agg_user_bytes = 0
+        self.inflight = 0
+        self.backoff_until = 0.0
+        self.failures = 0  # consecutive throttles, for the backoff exponent
+        self.limit = limit
+
+    def oldest(self) -> float | None:
+        """Put time of the oldest record waiting here, if any."""
+        if self.entries:
+            return self.entries[0].created
+        if self.agg is not None:
+            return self.agg_created
+        return None
+
+
+class Accumulator:
+    """Routes records to shard queues and hands the sender what is ready."""
+
+    def __init__(self, config: ProducerConfig, shard_map: ShardMap, now: float) -> None:
+        self.config = config
+        self.shard_map = shard_map
+        self.queues: dict[str, ShardQueue] = {}
+        self.closed_count = 0  # entries queued (closed aggregates and plain records)
+        self.closed_bytes = 0
+        self._hash_cache: dict[str, int] = {}
+        #: partition key -> (hash key, its shard's queue); cleared when the shard map changes
+        self._routes: dict[str, tuple[int, ShardQueue]] = {}
+        self._agg_limit = config.aggregation_max_bytes if config.aggregation else 0
+        self._agg_max = self._agg_limit - len(AGGREGATE_PARTITION_KEY)
+        self._plain_from = self._agg_limit - OVERHEAD_MARGIN
+        self._rr = 0
+        self._install(shard_map, now)
+        #: Called when enough is queued to fill a request (the sender need not wait for linger).
+        self.on_full: Callable[[], None] = lambda: None
+
+    def _install(self, shard_map: ShardMap, now: float) -> None:
+        old = self.queues
+        self.queues = {}
+        rate = self.config.rate_limit
+        for sid, start, end in zip(shard_map.ids, shard_map.starts, shard_map.ends, strict=True):
+            q = old.get(sid)
+            if q is None or q.hash_range != (start, end):
+                limit = None
+                if rate is not None:
+                    limit = ShardRateLimit(
+                        self.config.shard_records_per_s * rate,
+                        self.config.shard_bytes_per_s * rate,
+                        now,
+                    )
+                q = ShardQueue(sid, (start, end), limit)
+            self.queues[sid] = q
+        self._queue_list = list(self.queues.values())
+        self._by_index = [self.queues[sid] for sid in shard_map.ids]
+        self._routes = {}
+        self.shard_map = shard_map
+
+    def route(self, partition_key: str, explicit_hash_key: str | None) -> tuple[int, ShardQueue]:
+        """(hash key, shard queue) of a record."""
+        if explicit_hash_key is None:
+            got = self._routes.get(partition_key)
+            if got is not None:
+                return got
+        h = self.hash_of(partition_key, explicit_hash_key)
+        route = (h, self._by_index[self.shard_map.index(h)])
+        if explicit_hash_key is None:
+            if len(self._routes) >= HASH_CACHE_MAX:
+                self._routes.clear()
+            self._routes[partition_key] = route
+        return route
+
+    def hash_of(self, partition_key: str, explicit_hash_key: str | None) -> int:
+        if explicit_hash_key is not None:
+            return int(explicit_hash_key)
+        h = self._hash_cache.get(partition_key)
+        if h is None:
+            if len(self._hash_cache) >= HASH_CACHE_MAX:
+                self._hash_cache.clear()
+            h = self._hash_cache[partition_key] = partition_hash(partition_key)
+        return h
+
+    # -- appending ------------------------------------------------------------------------------
+
+    def append(
+        self,
+        partition_key: str,
+        data: bytes,
+        explicit_hash_key: str | None,
+        future: RecordFuture,
+        user_bytes: int,
+        clock: Callable[[], float],
+        ttl: float,
+    ) -> float | None:
+        """Queue one user record on its shard, aggregating when enabled and it fits.
+
+        Returns the put time when the record started something new on its shard (a new
+        aggregate or entry, so a new linger deadline), else None; the clock is read only then.
+        """
+        route = self._routes.get(partition_key) if explicit_hash_key is None else None
+        hash_key, q = route if route is not None else self.route(partition_key, explicit_hash_key)
+        if user_bytes >= self._plain_from:  # aggregation off, or too big to share an aggregate
+            now = clock()
+            entry = Entry(
+                q.shard_id,
+                partition_key,
+                data,
+                explicit_hash_key,
+                [future],
+                None,
+                user_bytes,
+                now,
+                now + ttl,
+                False,
+            )
+            self._enqueue(q, entry)
+            return now
+        agg = q.agg
+        started = None
+        if agg is None or not agg.try_add(partition_key, data, explicit_hash_key):
+            if agg is not None:
+                self.close_aggregate(q)
+            agg = q.agg = AggregateBuilder(self._agg_max)
+            started = clock()
+            q.agg_created, q.agg_deadline = started, started + ttl
+            q.agg_first = (partition_key, data, explicit_hash_key, hash_key)
+            agg.try_add(partition_key, data, explicit_hash_key)
+        q.agg_futures.append(future)
+        q.agg_user_bytes += user_bytes
+        return started
+
+    def append_at(
+        self,
+        partition_key: str,
+        data: bytes,
+        explicit_hash_key: str | None,
+        future: RecordFuture,
+        created: float,
+        deadline: float,
+    ) -> None:
+        """Re-route a record that was put earlier (its shard changed), keeping its times."""
+        size = len(data) + len(partition_key.encode())
+        self.append(
+            partition_key,
+            data,
+            explicit_hash_key,
+            future,
+            size,
+            lambda: created,
+            deadline - created,
+        )
+
+    def close_aggregate(self, q: ShardQueue) -> None:
+        """Turn the shard's open aggregate into an entry (a lone record goes as it is)."""
+        agg = q.agg
+        if agg is None:
+            return
+        key, data, ehk, hash_key = q.agg_first
+        if agg.count == 1:
+            entry = Entry(
+                q.shard_id,
+                key,
+                data,
+                ehk,
+                q.agg_futures,
+                None,
+                q.agg_user_bytes,
+                q.agg_created,
+                q.agg_deadline,
+                False,
+            )
+        else:
+            entry = Entry(
+                q.shard_id,
+                AGGREGATE_PARTITION_KEY,
+                agg.encode(),
+                str(hash_key),
+                q.agg_futures,
+                agg.keys,
+                q.agg_user_bytes,
+                q.agg_created,
+                q.agg_deadline,
+                True,
+            )
+        q.agg = None
+        q.agg_futures = []
+        q.agg_user_bytes = 0
+        self._enqueue(q, entry)
+
+    def _enqueue(self, q: ShardQueue, entry: Entry) -> None:
+        q.entries.append(entry)
+        self.closed_count += 1
+        self.closed_bytes += entry.size
+        if (
+            self.closed_count == self.config.collection_max_count
+            or self.closed_bytes - entry.size
+            < self.config.collection_max_bytes
+            <= self.closed_bytes
+        ):
+            self.on_full()
+
+    def requeue_front(self, entries: list[Entry]) -> list[Entry]:
+        """Put failed entries back at the front of their shards, in their order.
+
+        Returns the entries whose shard is gone (resharded meanwhile): the caller re-routes them.
+        """
+        by_shard: dict[str, list[Entry]] = {}
+        orphans: list[Entry] = []
+        for e in entries:
+            if e.shard_id in self.queues:
+                by_shard.setdefault(e.shard_id, []).append(e)
+            else:
+                orphans.append(e)
+        for sid, items in by_shard.items():
+            self.queues[sid].entries.extendleft(reversed(items))
+            self.closed_count += len(items)
+            self.closed_bytes += sum(e.size for e in items)
+        return orphans
+
+    # -- draining -------------------------------------------------------------------------------
+
+    def drain_ready(self, now: float, flushing: bool) -> tuple[list[Entry], list[Entry]]:
+        """Entries for one PutRecords call, and entries that expired on the way.
+
+        A shard is ready when its oldest record has lingered long enough, when enough is queued
+        to fill a request, or when flushing. Ordered mode skips shards with a request in flight
+        and never takes two entries sharing a partition key from one shard.
+        """
+        cfg = self.config
+        linger = cfg.linger
+        ordered = cfg.ordered
+        full = self.closed_count >= cfg.collection_max_count or (
+            self.closed_bytes >= cfg.collection_max_bytes
+        )
+        count_left, bytes_left = cfg.collection_max_count, cfg.collection_max_bytes
+        out: list[Entry] = []
+        expired: list[Entry] = []
+        queues = self._queue_list
+        n = len(queues)
+        start = self._rr
+        self._rr = (start + 1) % n
+        for i in range(n):
+            q = queues[(start + i) % n]
+            if (ordered and q.inflight) or q.backoff_until > now:
+                continue
+            if q.agg is not None and (flushing or now - q.agg_created >= linger):
+                self.close_aggregate(q)
+            entries = q.entries
+            if not entries or not (flushing or full or now - entries[0].created >= linger):
+                continue
+            taken: set[str] | None = set() if ordered else None
+            limit = q.limit
+            while entries and count_left:
+                e = entries[0]
+                if now >= e.deadline:
+                    entries.popleft()
+                    self.closed_count -= 1
+                    self.closed_bytes -= e.size
+                    expired.append(e)
+                    continue
+                if e.size > bytes_left:
+                    break
+                if taken is not None:
+                    keys = e.key_set()
+                    if not taken.isdisjoint(keys):
+                        break
+                    taken.update(keys)
+                if limit is not None:
+                    if not limit.allows(e.size, now):
+                        break
+                    limit.take(e.size)
+                entries.popleft()
+                self.closed_count -= 1
+                self.closed_bytes -= e.size
+                count_left -= 1
+                bytes_left -= e.size
+                out.append(e)
+            if not count_left or bytes_left < 64:
+                break
+        return out, expired
+
+    def next_wake(self, now: float, flushing: bool) -> float | None:
+        """The earliest moment some shard may become ready (None: nothing waits on time)."""
+        cfg = self.config
+        best: float | None = None
+        for q in self._queue_list:
+            if cfg.ordered and q.inflight:
+                continue
+            oldest = q.oldest()
+            if oldest is None:
+                continue
+            t = now if flushing else oldest + cfg.linger
+            if q.backoff_until > t:
+                t = q.backoff_until
+            if q.limit is not None and q.entries:
+                t = max(t, q.limit.ready_at(q.entries[0].size, now))
+            if best is None or t < best:
+                best = t
+        return best
+
+    # -- resharding -----------------------------------------------------------------------------
+
+    def remap(self, shard_map: ShardMap, now: float) -> list[Entry]:
+        """Adopt a new shard map; returns queued entries whose shard changed (to re-route)."""
+        moved: list[Entry] = []
+        for q in self._queue_list:
+            self.close_aggregate(q)
+        for q in self._queue_list:
+            idx = shard_map.index(q.hash_range[0])
+            same = (
+                shard_map.ids[idx] == q.shard_id
+                and (shard_map.starts[idx], shard_map.ends[idx]) == q.hash_range
+            )
+            if not same:
+                moved.extend(q.entries)
+                self.closed_count -= len(q.entries)
+                self.closed_bytes -= sum(e.size for e in q.entries)
+                q.entries.clear()
+        self._install(shard_map, now)
+        return moved

@@ -1,0 +1,39 @@
+"""How calls reach Kinesis: a botocore client in a thread pool, or an async client awaited.
+
+botocore clients are thread-safe, so one client serves every in-flight request from a pool of
+threads (its connection pool sized to match). An aiobotocore client is recognised by its methods
+returning awaitables and is awaited directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+
+class Transport:
+    """Runs client operations from the event loop, whatever kind of client it is."""
+
+    def __init__(self, client: Any, workers: int) -> None:
+        self.client = client
+        self.is_async = inspect.iscoroutinefunction(getattr(client, "put_records", None))
+        self._executor: ThreadPoolExecutor | None = None
+        if not self.is_async:
+            self._executor = ThreadPoolExecutor(workers, thread_name_prefix="shardflow-producer")
+
+    async def call(self, operation: str, **kwargs: Any) -> Any:
+        method = getattr(self.client, operation)
+        if self.is_async:
+            return await method(**kwargs)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._executor, functools.partial(method, **kwargs))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""Workloads: event generators for producers, benchmarks and the demo."""

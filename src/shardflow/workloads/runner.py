@@ -1,0 +1,337 @@
+"""run_producer: stream taxi trips into a stream with one of the three APIs (``produce taxi``).
+
+Used by the CLI and by ``shardflow demo``. Pacing (``rate``), stopping (``count``, ``duration``,
+``stop``), a live status line and the lab's per-record line are here; writing is in
+``shardflow.producer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from shardflow.aws import kinesis_client
+from shardflow.producer import Producer, ProducerConfig
+from shardflow.producer.direct import (
+    PutRecordsWriter,
+    PutRecordWriter,
+    batch_client_config,
+    latency_client_config,
+)
+from shardflow.producer.metrics import percentile
+from shardflow.producer.producer import client_config
+from shardflow.workloads.taxi import TaxiEvent, TaxiTrips
+
+APIS = ("put-record", "put-records", "producer")
+STATUS_INTERVAL_S = 1.0
+
+
+@dataclass
+class RunSummary:
+    api: str
+    records: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    retries: int
+    throttles: int
+    failed: int = 0
+    interrupted: bool = False
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.api}: {self.records:,} records in {self.seconds:.1f}s "
+            f"({self.records_per_s:,.0f} records/s), latency p50 {self.p50_ms:.2f} ms "
+            f"p99 {self.p99_ms:.2f} ms, {self.retries} retries, {self.throttles} throttles"
+            + (f", {self.failed} failed" if self.failed else "")
+            + (" (interrupted)" if self.interrupted else "")
+        )
+
+
+class _Pacer:
+    """Stops after ``count`` records or ``duration`` seconds; sleeps to hold ``rate``/s."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        count: int | None,
+        duration: float | None,
+        stop: threading.Event | None,
+    ):
+        self.rate, self.count, self.duration = rate, count, duration
+        self.stop = stop or threading.Event()
+        self.started = time.monotonic()
+        self.n = 0
+
+    def delay(self) -> float | None:
+        """None: stop now; else seconds to wait before the next record."""
+        if self.stop.is_set() or (self.count is not None and self.n >= self.count):
+            return None
+        now = time.monotonic()
+        if self.duration is not None and now - self.started >= self.duration:
+            return None
+        if self.rate:
+            return max(0.0, self.started + self.n / self.rate - now)
+        return 0.0
+
+
+def _events(events: Iterable[TaxiEvent] | None, seed: int | None) -> Iterator[TaxiEvent]:
+    return iter(events) if events is not None else iter(TaxiTrips(seed=seed))
+
+
+def run_producer(
+    stream_name: str,
+    *,
+    api: str = "producer",
+    events: Iterable[TaxiEvent] | None = None,
+    seed: int | None = None,
+    rate: float | None = None,
+    count: int | None = None,
+    duration: float | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    session: Any = None,
+    producer_config: ProducerConfig | None = None,
+    verbose: bool = False,
+    echo: Callable[[str], None] | None = None,
+    status: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunSummary:
+    """Write taxi trips until ``count``/``duration``/``stop``; returns what was written.
+
+    ``echo`` gets the lab's per-record lines (with ``verbose``) and ``status`` the live status
+    line about once a second. A KeyboardInterrupt stops the run cleanly after a flush.
+    """
+    if api not in APIS:
+        raise ValueError(f"api must be one of {', '.join(APIS)}")
+    pacer = _Pacer(rate, count, duration, stop)
+    source = _events(events, seed)
+    if api == "producer":
+        return asyncio.run(
+            _run_library(
+                stream_name,
+                source,
+                pacer,
+                producer_config or ProducerConfig(),
+                endpoint_url,
+                region,
+                session,
+                verbose,
+                echo,
+                status,
+            )
+        )
+    runner = _run_put_record if api == "put-record" else _run_put_records
+    return runner(stream_name, source, pacer, endpoint_url, region, session, verbose, echo, status)
+
+
+def _status_line(
+    records: int, elapsed: float, window: list[float], retries: int, throttles: int
+) -> str:
+    return (
+        f"{records:>10,} records  {records / max(elapsed, 1e-9):>9,.0f} records/s  "
+        f"p50 {percentile(window, 0.5) * 1e3:6.2f} ms  p99 {percentile(window, 0.99) * 1e3:6.2f} ms"
+        f"  retries {retries}  throttles {throttles}"
+    )
+
+
+def _run_put_record(
+    stream_name: str,
+    source: Iterator[TaxiEvent],
+    pacer: _Pacer,
+    endpoint_url: str | None,
+    region: str | None,
+    session: Any,
+    verbose: bool,
+    echo: Callable[[str], None] | None,
+    status: Callable[[str], None] | None,
+) -> RunSummary:
+    client = kinesis_client(
+        endpoint_url=endpoint_url, region=region, session=session, config=latency_client_config()
+    )
+    writer = PutRecordWriter(client, stream_name)
+    next_status = time.monotonic() + STATUS_INTERVAL_S
+    interrupted = False
+    try:
+        while (wait := pacer.delay()) is not None:
+            if wait:
+                time.sleep(wait)
+            event = next(source)
+            response = writer.put(event.data, event.partition_key)
+            pacer.n += 1
+            if verbose and echo:
+                meta = response["ResponseMetadata"]
+                echo(
+                    f"Total ingested:{pacer.n},ReqID:{meta['RequestId']},"
+                    f"HTTPStatusCode:{meta['HTTPStatusCode']}"
+                )
+            if status and time.monotonic() >= next_status:
+                next_status += STATUS_INTERVAL_S
+                s = writer.stats
+                status(
+                    _status_line(
+                        s.records,
+                        time.monotonic() - pacer.started,
+                        list(s.latencies)[-2000:],
+                        s.retries,
+                        s.throttles,
+                    )
+                )
+    except KeyboardInterrupt:
+        interrupted = True
+    return _summary("put-record", writer.stats, pacer, interrupted)
+
+
+def _run_put_records(
+    stream_name: str,
+    source: Iterator[TaxiEvent],
+    pacer: _Pacer,
+    endpoint_url: str | None,
+    region: str | None,
+    session: Any,
+    verbose: bool,
+    echo: Callable[[str], None] | None,
+    status: Callable[[str], None] | None,
+) -> RunSummary:
+    client = kinesis_client(
+        endpoint_url=endpoint_url, region=region, session=session, config=batch_client_config()
+    )
+    writer = PutRecordsWriter(client, stream_name)
+    written = 0
+    next_status = time.monotonic() + STATUS_INTERVAL_S
+
+    def report(results: list[tuple[Any, dict[str, Any]]]) -> None:
+        nonlocal written
+        for _, result in results:
+            written += 1
+            if verbose and echo:
+                meta = result["ResponseMetadata"]
+                echo(
+                    f"Total ingested:{written},ReqID:{meta['RequestId']},"
+                    f"HTTPStatusCode:{meta['HTTPStatusCode']}"
+                )
+
+    interrupted = False
+    try:
+        while (wait := pacer.delay()) is not None:
+            if wait > 0.001 and writer.due():
+                report(writer.send())
+                continue
+            if wait:
+                time.sleep(wait)
+            event = next(source)
+            report(writer.add(event.data, event.partition_key))
+            pacer.n += 1
+            if status and time.monotonic() >= next_status:
+                next_status += STATUS_INTERVAL_S
+                s = writer.stats
+                status(
+                    _status_line(
+                        s.records,
+                        time.monotonic() - pacer.started,
+                        list(s.latencies)[-200:],
+                        s.retries,
+                        s.throttles,
+                    )
+                )
+    except KeyboardInterrupt:
+        interrupted = True
+    try:
+        report(writer.flush())
+    except KeyboardInterrupt:
+        interrupted = True
+    return _summary("put-records", writer.stats, pacer, interrupted)
+
+
+def _summary(api: str, stats: Any, pacer: _Pacer, interrupted: bool) -> RunSummary:
+    lat = list(stats.latencies)
+    return RunSummary(
+        api=api,
+        records=stats.records,
+        seconds=time.monotonic() - pacer.started,
+        p50_ms=percentile(lat, 0.5) * 1e3,
+        p99_ms=percentile(lat, 0.99) * 1e3,
+        retries=stats.retries,
+        throttles=stats.throttles,
+        interrupted=interrupted,
+    )
+
+
+async def _run_library(
+    stream_name: str,
+    source: Iterator[TaxiEvent],
+    pacer: _Pacer,
+    config: ProducerConfig,
+    endpoint_url: str | None,
+    region: str | None,
+    session: Any,
+    verbose: bool,
+    echo: Callable[[str], None] | None,
+    status: Callable[[str], None] | None,
+) -> RunSummary:
+    client = kinesis_client(
+        endpoint_url=endpoint_url, region=region, session=session, config=client_config(config)
+    )
+    producer = Producer(stream_name, client=client, config=config)
+    await producer.start()
+    written = 0
+
+    def on_done(fut: Any) -> None:
+        nonlocal written
+        if fut.exception() is None:
+            written += 1
+            if verbose and echo:
+                r = fut.result()
+                echo(
+                    f"Total ingested:{written},ShardId:{r.shard_id},"
+                    f"SequenceNumber:{r.sequence_number},SubSequence:{r.subsequence_number}"
+                )
+
+    interrupted = False
+    next_status = time.monotonic() + STATUS_INTERVAL_S
+    try:
+        while (wait := pacer.delay()) is not None:
+            if wait:
+                await asyncio.sleep(wait)
+            event = next(source)
+            fut = await producer.put(event.data, event.partition_key)
+            if verbose:
+                fut.add_done_callback(on_done)
+            pacer.n += 1
+            if status and time.monotonic() >= next_status:
+                next_status += STATUS_INTERVAL_S
+                m = producer.metrics
+                status(
+                    _status_line(
+                        m.user_records_put,
+                        time.monotonic() - pacer.started,
+                        list(m.request_times)[-200:],
+                        m.retries,
+                        m.throttles,
+                    )
+                )
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        interrupted = True
+    finally:
+        await producer.close()
+    m = producer.metrics
+    times = list(m.request_times)
+    return RunSummary(
+        api="producer",
+        records=m.user_records_put,
+        seconds=time.monotonic() - pacer.started,
+        p50_ms=percentile(times, 0.5) * 1e3,
+        p99_ms=percentile(times, 0.99) * 1e3,
+        retries=m.retries,
+        throttles=m.throttles,
+        failed=m.user_records_failed + m.user_records_expired,
+        interrupted=interrupted,
+    )

@@ -1,0 +1,57 @@
+"""``shardflow metrics STREAM``: the table from a Shardflow server; a clear refusal otherwise."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from click.testing import CliRunner
+
+from shardflow.cli.main import main
+from tests.metrics.conftest import create, drive
+from tests.support import ServerProcess
+
+
+def test_table_shows_the_stream_figures(faulty_server: ServerProcess, faulty_kinesis: Any) -> None:
+    stream = f"cli-{uuid.uuid4().hex[:10]}"
+    create(faulty_kinesis, stream)
+    seen = drive(faulty_kinesis, stream, rounds=2)
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["metrics", stream, "--endpoint-url", faulty_server.endpoint], env={}
+    )
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line.split() for line in result.output.splitlines() if line}
+    assert lines["IncomingRecords"][-1] == f"{seen.records:,}"
+    assert lines["PutRecords.ThrottledRecords"][-1] == f"{seen.throttled_entries:,}"
+    assert lines["WriteProvisionedThroughputExceeded"][-1] == f"{seen.throttled:,}"
+    assert "shardId-000000000001" in lines
+    # the endpoint from the standard setting, and the raw JSON
+    result = runner.invoke(
+        main,
+        ["metrics", stream, "--json", "--range", "1h"],
+        env={"AWS_ENDPOINT_URL_KINESIS": faulty_server.endpoint},
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["range"] == "1h" and body["metrics"]["IncomingBytes"]["total"] == seen.bytes
+
+
+def test_refuses_aws_itself_and_other_servers(faulty_server: ServerProcess) -> None:
+    runner = CliRunner()
+    env = {"AWS_ENDPOINT_URL_KINESIS": "", "AWS_ENDPOINT_URL": ""}
+    result = runner.invoke(main, ["metrics", "s"], env=env)
+    assert result.exit_code == 1
+    assert "Shardflow server" in result.output and "CloudWatch" in result.output
+    result = runner.invoke(
+        main, ["metrics", "s", "--endpoint-url", "https://kinesis.eu-west-1.amazonaws.com"]
+    )
+    assert result.exit_code == 1 and "AWS itself" in result.output
+    # a server that answers 200, but not with Shardflow's JSON (the fragment drops our path)
+    result = runner.invoke(
+        main, ["metrics", "s", "--endpoint-url", faulty_server.endpoint + "/healthz#"]
+    )
+    assert result.exit_code == 1 and "did not answer with Shardflow's JSON" in result.output
+    result = runner.invoke(main, ["metrics", "missing", "--endpoint-url", faulty_server.endpoint])
+    assert result.exit_code == 1 and "no stream named missing" in result.output

@@ -1,0 +1,144 @@
+"""Throughput limits as AWS enforces them (a server of its own, with the limits on)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_client
+from tests.support import ServerProcess
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("SHARDFLOW_TEST_ENDPOINT")), reason="starts a server of its own"
+)
+SCALE = 0.2  # a shard takes 200 records/s and 0.2 MiB/s here: the same shape, reached sooner
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = ServerProcess(
+        tmp_path_factory.mktemp("limits"), "--limits-scale", str(SCALE), limits=True
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def _one_shard_stream(client: Any, name: str) -> None:
+    client.create_stream(StreamName=name, ShardCount=1)
+
+
+def _offer(client: Any, stream: str, per_second: float, seconds: float, size: int) -> list[int]:
+    """Offer records at ``per_second`` for ``seconds``; admitted count per 0.1 s tick."""
+    admitted: list[int] = []
+    batch = max(1, int(per_second / 10))
+    start = time.monotonic()
+    tick = 0
+    while tick < seconds * 10:
+        out = client.put_records(
+            StreamName=stream,
+            Records=[{"Data": b"x" * size, "PartitionKey": f"k{i}"} for i in range(batch)],
+        )
+        for r in out["Records"]:
+            if "ErrorCode" in r:
+                assert r["ErrorCode"] == "ProvisionedThroughputExceededException"
+                assert r["ErrorMessage"] == (
+                    f"Rate exceeded for shard shardId-000000000000 in stream {stream} under"
+                    " account 000000000000."
+                )
+        admitted.append(batch - out["FailedRecordCount"])
+        tick += 1
+        time.sleep(max(0.0, start + tick / 10 - time.monotonic()))
+    return admitted
+
+
+def test_records_per_second_limit(limited: ServerProcess) -> None:
+    client = make_client(limited.endpoint)
+    _one_shard_stream(client, "records")
+    limit = 1000 * SCALE
+    admitted = _offer(client, "records", per_second=2 * limit, seconds=4, size=10)
+    offered = 2 * limit * 4
+    # The first second also drains the one-second burst; the steady rate is measured after it.
+    steady = sum(admitted[10:]) / 3.0
+    assert abs(steady - limit) <= 0.1 * limit, steady
+    assert 0.35 <= 1 - sum(admitted) / offered <= 0.65  # about half throttled
+
+
+def test_bytes_per_second_limit(limited: ServerProcess) -> None:
+    client = make_client(limited.endpoint)
+    _one_shard_stream(client, "bytes")
+    limit_bytes = 1024 * 1024 * SCALE
+    size = 2048  # 2 KiB records: the byte limit binds long before the record limit
+    admitted = _offer(client, "bytes", per_second=2 * limit_bytes / size, seconds=4, size=size)
+    steady = sum(admitted[10:]) * (size + 2) / 3.0  # data + the 2-character partition key
+    assert abs(steady - limit_bytes) <= 0.1 * limit_bytes, steady
+
+
+def test_put_record_throttles_the_whole_call(limited: ServerProcess) -> None:
+    client = make_client(limited.endpoint)
+    _one_shard_stream(client, "single")
+    throttled = 0
+    for i in range(int(1000 * SCALE) * 3):  # sequential calls, well over the scaled rate
+        try:
+            client.put_record(StreamName="single", Data=b"x", PartitionKey=str(i))
+        except client.exceptions.ProvisionedThroughputExceededException as err:
+            throttled += 1
+            assert err.response["Error"]["Message"].startswith(
+                "Rate exceeded for shard shardId-000000000000 in stream single"
+            )
+    assert throttled > 0
+
+
+def test_reads_throttle_after_five_calls_per_second_and_after_a_large_read(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(tmp_path / "reads", limits=True)  # unscaled: 5 calls/s, 2 MiB/s
+    server.start()
+    try:
+        client = make_client(server.endpoint)
+        client.create_stream(StreamName="reads", ShardCount=1)
+        it = client.get_shard_iterator(
+            StreamName="reads", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        outcomes = []
+        for _ in range(8):
+            try:
+                it = client.get_records(ShardIterator=it)["NextShardIterator"]
+                outcomes.append("ok")
+            except client.exceptions.ProvisionedThroughputExceededException:
+                outcomes.append("throttled")
+        assert outcomes[:5] == ["ok"] * 5 and "throttled" in outcomes[5:]
+        # A 4 MB read puts the shard's 2 MiB/s byte budget about a second into debt.
+        time.sleep(1.2)
+        for chunk in range(4):
+            client.put_records(
+                StreamName="reads",
+                Records=[
+                    {"Data": b"y" * 200_000, "PartitionKey": f"{chunk}-{i}"} for i in range(5)
+                ],
+            )
+            time.sleep(1.05)  # stay under 1 MiB/s of writes
+        time.sleep(1.2)
+        page = client.get_records(ShardIterator=it, Limit=10000)
+        assert sum(len(r["Data"]) for r in page["Records"]) == 4_000_000
+        with pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
+            client.get_records(ShardIterator=page["NextShardIterator"])
+    finally:
+        server.stop()
+
+
+def test_control_plane_rate_limit(limited: ServerProcess) -> None:
+    client = make_client(limited.endpoint)
+    refused = 0
+    for _ in range(10):  # DescribeLimits: 1 call per second per account (scaled: 0.2)
+        try:
+            client.describe_limits()
+        except client.exceptions.LimitExceededException as err:
+            refused += 1
+            assert err.response["Error"]["Message"] == ("Rate exceeded for account 000000000000.")
+    assert refused >= 8
