@@ -40,6 +40,7 @@ class Config:
     update_stream_ms: int = 0
     no_limits: bool = False
     limits_scale: float = 1.0  # multiplies every throughput limit (engine.limits)
+    on_demand_window_s: float = 60.0  # ON_DEMAND streams double after this long above half
     max_request_bytes: int = MAX_REQUEST_BYTES
     faults: FaultPlan | None = None  # fault injection, off by default (engine.faults)
     metrics: bool = True  # record stream metrics for /metrics and /dashboard (shardflow.metrics)

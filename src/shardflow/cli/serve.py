@@ -63,6 +63,12 @@ from shardflow.engine.faults import FaultPlan, FaultPlanError
     help="Multiply every throughput limit (0.1: a shard takes 100 records/s).",
 )
 @click.option(
+    "--on-demand-window-s",
+    default=60.0,
+    type=click.FloatRange(min=1),
+    help="ON_DEMAND streams double their shards after this long above half their capacity.",
+)
+@click.option(
     "--faults",
     default=None,
     metavar="JSON|@FILE",
@@ -93,6 +99,7 @@ def serve(
     update_stream_ms: int,
     no_limits: bool,
     limits_scale: float,
+    on_demand_window_s: float,
     faults: str | None,
     no_metrics: bool,
     log_level: str,
@@ -124,6 +131,7 @@ def serve(
         update_stream_ms=update_stream_ms,
         no_limits=no_limits,
         limits_scale=limits_scale,
+        on_demand_window_s=on_demand_window_s,
         faults=plan,
         metrics=not no_metrics,
         log_level=log_level,

@@ -25,6 +25,7 @@ from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
 from shardflow.engine.limits import Limiter
 from shardflow.engine.metadata import StreamSettings
+from shardflow.engine.ondemand import OnDemandScaler
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
 from shardflow.engine.tags import Tagger
@@ -83,6 +84,7 @@ class Engine:
         self.consumers = Consumers(self)
         self.account = AccountSettings(self)
         self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
+        self.on_demand = OnDemandScaler(self, config.on_demand_window_s)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -109,8 +111,10 @@ class Engine:
             self._next_stream_uid = max(self._next_stream_uid, uid + 1)
         self._sweeper = asyncio.create_task(self._sweep_forever())
         self._purger = asyncio.create_task(self.store.purge_forever())
+        self.on_demand.start()
 
     async def stop(self) -> None:
+        await self.on_demand.stop()
         for task in (self._sweeper, self._purger):
             if task is not None:
                 task.cancel()

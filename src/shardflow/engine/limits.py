@@ -9,8 +9,9 @@ five seconds, which is how AWS behaves after a large read.
 Control-plane operations are limited per account or per stream at AWS's documented rates, and
 answer LimitExceededException when exceeded.
 
-On by default (``serve --no-limits`` turns them off); ``--limits-scale`` multiplies every rate and
-bucket, so tests can reach a limit with fewer records.
+On by default (``serve --no-limits`` turns them off); ``--limits-scale`` multiplies the per-shard
+rates and buckets, so tests can reach a limit with fewer records. Control-plane rates are not
+scaled: they limit how fast a client may administer streams, not how much data they carry.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ class TokenBucket:
 
     @classmethod
     def full(cls, rate: float, now: float) -> TokenBucket:
-        return cls(rate, rate, rate, now)
+        capacity = max(rate, 1.0)  # a slow bucket still admits one unit at a time
+        return cls(rate, capacity, capacity, now)
+
+    @property
+    def is_full(self) -> bool:
+        return self.tokens >= self.capacity
 
     def refill(self, now: float) -> None:
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
@@ -116,7 +122,10 @@ class Limiter:
         b = self._buckets(shard_uid, now)
         b.write_records.refill(now)
         b.write_bytes.refill(now)
-        if b.write_records.tokens >= 1 and b.write_bytes.tokens >= size:
+        # A record larger than the byte bucket is admitted when the bucket is full, into debt:
+        # at a small --limits-scale a shard still takes its largest records, just rarely.
+        fits = b.write_bytes.tokens >= size or b.write_bytes.is_full
+        if b.write_records.tokens >= 1 and fits:
             b.write_records.tokens -= 1
             b.write_bytes.tokens -= size
             return True
@@ -147,7 +156,7 @@ class Limiter:
         now = time.monotonic()
         bucket = self._control.get(key)
         if bucket is None:
-            bucket = self._control[key] = TokenBucket.full(rate * self.scale, now)
+            bucket = self._control[key] = TokenBucket.full(rate, now)
         return bucket.take(1, now)
 
     def forget(self, shard_uid: int) -> None:

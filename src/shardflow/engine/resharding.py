@@ -95,17 +95,21 @@ class Resharder:
                 f"Stream {name} under account {account} has already been scaled"
                 f" {MAX_SCALINGS_PER_DAY} times in the last 24 hours. Try again later."
             )
-        self.engine.check_shard_limit(target - current)
-        changes = _Plan(stream, self.engine.allocate_shard_uid)
-        changes.scale_uniformly(target)
         stream.scalings_ms = [*recent, now]
-        await self._apply(stream, changes)
+        await self.scale(stream, target)
         return {
             "StreamName": name,
             "StreamARN": stream.arn,
             "CurrentShardCount": current,
             "TargetShardCount": target,
         }
+
+    async def scale(self, stream: Stream, target: int) -> None:
+        """Uniformly rescale to ``target`` open shards (UpdateShardCount, ON_DEMAND growth)."""
+        self.engine.check_shard_limit(target - stream.open_shard_count)
+        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        changes.scale_uniformly(target)
+        await self._apply(stream, changes)
 
     # -- shared steps ----------------------------------------------------------------------
 
