@@ -14,9 +14,11 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
-# Local servers accept any credentials; used only when an endpoint is overridden and the
-# standard chain finds none, so that `--endpoint-url` alone is enough on a fresh machine.
+# Local servers accept any credentials and region; these are used only when an endpoint is
+# overridden and the standard chain finds none, so that `--endpoint-url` alone is enough on a
+# fresh machine. Against AWS itself (no override) both must come from the user's settings.
 _PLACEHOLDER_CREDENTIALS = {"aws_access_key_id": "shardflow", "aws_secret_access_key": "shardflow"}
+_PLACEHOLDER_REGION = "us-east-1"
 
 
 class ClientSetupError(RuntimeError):
@@ -42,12 +44,12 @@ def kinesis_client(
 ) -> Any:
     """A botocore Kinesis client configured from arguments and the standard AWS settings."""
     session = session or boto3.session.Session()
-    region = region or session.region_name
+    endpoint = endpoint_override(endpoint_url)
+    region = region or session.region_name or (_PLACEHOLDER_REGION if endpoint else None)
     if not region:
         raise ClientSetupError(
             "no AWS region: pass --region, or set AWS_REGION (or a region in ~/.aws/config)"
         )
-    endpoint = endpoint_override(endpoint_url)
     extra: dict[str, str] = {}
     if endpoint and session.get_credentials() is None:
         extra = dict(_PLACEHOLDER_CREDENTIALS)
