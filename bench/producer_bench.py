@@ -493,12 +493,21 @@ def report(
         for name, runs in results.items()
     }
     lab = med.get("lab naive loop", {}).get("records_per_s", float("nan"))
-    peers = [v["records_per_s"] for k, v in med.items() if k.startswith(("aiokpl", "async-"))]
+    # Peers doing the same work keep each record's partition key; async-kinesis' KPL mode
+    # cannot (marked *), so it is shown but not the baseline.
+    peers = [
+        v["records_per_s"]
+        for k, v in med.items()
+        if k.startswith(("aiokpl", "async-")) and not k.endswith("*")
+    ]
     best_peer = max((p for p in peers if p == p), default=float("nan"))
+    keyless = med.get("async-kinesis agg*", {}).get("records_per_s", float("nan"))
     print()
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"Producer benchmark: {n:,} taxi events per batching run, {calls:,} calls per "
         f"one-at-a-time run, {args.shards} shards, median of {args.rounds} round(s)"
+        f"\n(load average at the end: {load} on {os.cpu_count()} cores)"
     )
     header = f"{'contender':<28}{'rec/s':>11}{'x lab':>9}{'x peer':>8}{'p50 ms':>9}"
     header += f"{'p99 ms':>9}{'verified':>10}  errors"
@@ -514,9 +523,11 @@ def report(
             f"{verified.get(name, '-'):>10}  {err}"
         )
     print(
-        "x lab: ratio to the lab's naive loop; x peer: ratio to the fastest PyPI producer. p50/p99:"
-        "\nclient-call latency (PutRecord, or PutRecords for batching contenders). * async-kinesis'"
-        "\nKPL aggregator refuses partition keys, so its records lose per-taxi keys."
+        "x lab: ratio to the lab's naive loop; x peer: ratio to the fastest PyPI producer that"
+        "\nkeeps partition keys. p50/p99: client-call latency (PutRecord, or PutRecords for"
+        "\nbatching contenders). * async-kinesis' KPL aggregator refuses partition keys: every"
+        "\nrecord goes with one key to one shard and per-taxi order is lost: not the same work,"
+        "\nso not the baseline."
     )
     agg_o = med.get("producer agg ordered", {}).get("records_per_s", float("nan"))
     agg_u = med.get("producer agg unordered", {}).get("records_per_s", float("nan"))
@@ -524,7 +535,11 @@ def report(
     put1 = med.get("put-record (ordered)", {}).get("p50_ms", float("nan"))
     checks = [
         ("producer agg >= 100,000 events/s", min(agg_o, agg_u) >= 100_000),
-        ("producer agg >= 2x every PyPI peer", min(agg_o, agg_u) >= 2 * best_peer),
+        (
+            "producer agg >= 2x every PyPI peer doing the same work",
+            min(agg_o, agg_u) >= 2 * best_peer,
+        ),
+        ("producer agg >= 2x async-kinesis keyless KPL mode (*)", min(agg_o, agg_u) >= 2 * keyless),
         ("ordered >= 0.5x unordered", agg_o >= 0.5 * agg_u),
         ("put-record p50 within 20% of bare botocore", put1 <= 1.2 * bare),
     ]

@@ -118,3 +118,35 @@ def test_js_sdk_round_trip(
     assert sum(s["read"] for s in summary["per_shard"].values()) == 120
     assert summary["not_found_error"]["name"] == "ResourceNotFoundException"
     assert summary["deleted"] is True
+
+
+@pytest.mark.timeout(NPM_CI_TIMEOUT_S + SCRIPT_TIMEOUT_S + 30)
+@pytest.mark.parametrize(
+    ("mode", "handler"),
+    [("h2", "NodeHttp2Handler"), ("h1", "NodeHttpHandler")],
+    ids=["h2c-default-handler", "http1-NodeHttpHandler"],
+)
+def test_js_sdk_subscribe_to_shard(
+    node: str, endpoint: str, tmp_path: Path, mode: str, handler: str
+) -> None:
+    """SubscribeToShard's event stream read by the JS SDK (tests/js/subscribe_to_shard.mjs)."""
+    proc = subprocess.run(
+        [node, str(JS_DIR / "subscribe_to_shard.mjs"), mode],
+        cwd=JS_DIR,
+        env=_js_env(endpoint, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_S,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    context = (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    )
+    assert lines, f"subscribe_to_shard.mjs printed no summary; {context}"
+    summary = json.loads(lines[-1])
+    assert summary["errors"] == [], context
+    assert summary["ok"] is True and proc.returncode == 0, context
+    assert summary["handler"] == handler
+    assert summary["received"] == [f"early-{i}" for i in range(3)] + [f"late-{i}" for i in range(5)]
+    assert summary["sequence_numbers_match"] is True
+    assert len(summary["continuation"]) == 56

@@ -142,6 +142,13 @@ class AsyncConsumer:
         if self._started:
             return
         self._started = True
+        try:
+            await self._start()
+        except BaseException:
+            await self.close(processed_last=False)
+            raise
+
+    async def _start(self) -> None:
         self._api_pool = ThreadPoolExecutor(API_THREADS, thread_name_prefix="shardflow-get")
         self._store_pool = ThreadPoolExecutor(1, thread_name_prefix="shardflow-store")
         if self._client is None:
@@ -350,7 +357,8 @@ class AsyncConsumer:
                 state.lease.counter,
             )
             state.lost = True  # nothing more to do with it
-        self._states.pop(state.lease.shard_id, None)
+        if self._states.get(state.lease.shard_id) is state:
+            del self._states[state.lease.shard_id]
         self._wake.set()
         return outcome
 

@@ -19,6 +19,8 @@ BASE_BACKOFF_S = 0.1
 class ReadPacer:
     """Says how long to wait before the next GetRecords call of one shard."""
 
+    paced = True  # False: the caller may skip measuring pages
+
     def __init__(
         self,
         calls_per_second: float = CALLS_PER_SECOND,
@@ -45,6 +47,8 @@ class ReadPacer:
 
 class Unpaced(ReadPacer):
     """No pacing: for endpoints without read limits (benchmarks, ``--no-limits`` servers)."""
+
+    paced = False
 
     def delay(self) -> float:
         return 0.0

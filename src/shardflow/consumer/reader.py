@@ -132,14 +132,21 @@ class ShardReader:
             millis = page.get("MillisBehindLatest")
             self.millis_behind_latest = millis
             if raw:
-                pacer.called(started, sum(len(r["Data"]) + len(r["PartitionKey"]) for r in raw))
-                records = unpack(
-                    self.shard_id, raw, deaggregate_records=config.deaggregate, after=after
-                )
-                after = None
+                if pacer.paced:
+                    nbytes = sum(len(r["Data"]) + len(r["PartitionKey"]) for r in raw)
+                    pacer.called(started, nbytes)
+                batch: Batch | None
+                if after is None:
+                    batch = Batch.of_page(self.shard_id, raw, millis or 0, config.deaggregate)
+                else:  # the first page after resuming: drop what was checkpointed
+                    records = unpack(
+                        self.shard_id, raw, deaggregate_records=config.deaggregate, after=after
+                    )
+                    batch = Batch(self.shard_id, records, millis or 0) if records else None
+                    after = None
                 self.last_read = raw[-1]["SequenceNumber"]
-                if records:
-                    await self._deliver(Batch(self.shard_id, records, millis or 0))
+                if batch is not None:
+                    await self._deliver(batch)
             else:
                 pacer.called(started, 0)
             iterator, issued = page.get("NextShardIterator"), time.monotonic()

@@ -93,20 +93,77 @@ class Record:
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True)
 class Batch:
-    """The user records of one GetRecords page of one shard, in shard order."""
+    """The user records of one GetRecords page of one shard, in shard order.
 
-    shard_id: str
-    records: list[Record]
-    millis_behind_latest: int
+    A page read ahead of the application keeps only botocore's response; its records are
+    unpacked when first asked for. Holding many thousands of records per queued page would
+    make Python's garbage collector scan them again and again.
+    """
+
+    __slots__ = ("_deaggregate", "_raw", "_records", "last", "millis_behind_latest", "shard_id")
+
+    def __init__(
+        self,
+        shard_id: str,
+        records: list[Record] | None = None,
+        millis_behind_latest: int = 0,
+        *,
+        raw: list[dict[str, Any]] | None = None,
+        deaggregate_records: bool = True,
+    ) -> None:
+        self.shard_id = shard_id
+        self.millis_behind_latest = millis_behind_latest
+        self._deaggregate = deaggregate_records
+        self._raw = raw
+        self._records = records
+        if records is None:
+            assert raw, "a batch needs records or a non-empty page"
+            self.last = _last_position(raw[-1], deaggregate_records)
+        else:
+            self.last = records[-1].position
+
+    @classmethod
+    def of_page(
+        cls, shard_id: str, raw: list[dict[str, Any]], millis: int, deaggregate_records: bool
+    ) -> Batch | None:
+        """A lazily unpacked batch of a non-empty page; None if the page has no user records."""
+        try:
+            return cls(shard_id, None, millis, raw=raw, deaggregate_records=deaggregate_records)
+        except _EmptyAggregate:
+            records = unpack(shard_id, raw, deaggregate_records=deaggregate_records)
+            return cls(shard_id, records, millis) if records else None
+
+    @property
+    def records(self) -> list[Record]:
+        if self._records is None:
+            assert self._raw is not None
+            self._records = unpack(self.shard_id, self._raw, deaggregate_records=self._deaggregate)
+            self._raw = None
+        return self._records
 
     def __len__(self) -> int:
         return len(self.records)
 
-    @property
-    def last(self) -> Position:
-        return self.records[-1].position
+    def __repr__(self) -> str:
+        return (
+            f"Batch(shard_id={self.shard_id!r}, last={self.last},"
+            f" millis_behind_latest={self.millis_behind_latest})"
+        )
+
+
+class _EmptyAggregate(Exception):
+    """The page ends with an aggregate holding no records: its last position is elsewhere."""
+
+
+def _last_position(raw: dict[str, Any], deaggregate_records: bool) -> Position:
+    seq = int(raw["SequenceNumber"])
+    if deaggregate_records and is_aggregate(raw["Data"]):
+        users = deaggregate(raw["PartitionKey"], raw["Data"])
+        if not users:
+            raise _EmptyAggregate
+        return Position(seq, users[-1].subsequence)
+    return Position(seq, 0)
 
 
 def unpack(
@@ -121,37 +178,49 @@ def unpack(
     ``after`` is the checkpoint when resuming AT_SEQUENCE_NUMBER: the aggregate holding it is
     read again, and only its user records past the checkpoint are new.
     """
+    if after is not None:
+        return _unpack_after(shard_id, raw_records, deaggregate_records, after)
     out: list[Record] = []
     append = out.append
-    skip_to = after.sequence if after is not None else -1
-    for raw in raw_records:
+    make = Record
+    for raw in raw_records:  # the hot loop: keep it free of per-record checks
         seq = raw["SequenceNumber"]
-        if skip_to >= 0:
-            if int(seq) < skip_to:
-                continue
-            if int(seq) > skip_to:
-                skip_to = -1
         data = raw["Data"]
-        key = raw["PartitionKey"]
         arrival = raw.get("ApproximateArrivalTimestamp")
         if deaggregate_records and is_aggregate(data):
-            for user in deaggregate(key, data):
-                sub = user.subsequence
-                if skip_to >= 0 and after is not None and sub <= after.subsequence:
-                    continue
+            for u in deaggregate(raw["PartitionKey"], data):
                 append(
-                    Record(
+                    make(
                         shard_id,
                         seq,
-                        sub,
-                        user.partition_key,
-                        user.data,
+                        u.subsequence,
+                        u.partition_key,
+                        u.data,
                         arrival,
-                        user.explicit_hash_key,
-                        user.aggregated,
+                        u.explicit_hash_key,
+                        u.aggregated,
                     )
                 )
-        elif skip_to < 0:
-            append(Record(shard_id, seq, 0, key, data, arrival))
-        # else: the checkpointed plain record itself, already delivered
+        else:
+            append(make(shard_id, seq, 0, raw["PartitionKey"], data, arrival))
     return out
+
+
+def _unpack_after(
+    shard_id: str, raw_records: list[dict[str, Any]], deaggregate_records: bool, after: Position
+) -> list[Record]:
+    """``unpack`` of the first page after resuming: drops records at or below ``after``."""
+    tail: list[dict[str, Any]] = []
+    out: list[Record] = []
+    for i, raw in enumerate(raw_records):
+        seq = int(raw["SequenceNumber"])
+        if seq > after.sequence:
+            tail = raw_records[i:]
+            break
+        if seq == after.sequence:
+            out = [
+                r
+                for r in unpack(shard_id, [raw], deaggregate_records=deaggregate_records)
+                if r.subsequence_number > after.subsequence and r.aggregated
+            ]
+    return out + unpack(shard_id, tail, deaggregate_records=deaggregate_records)

@@ -1,7 +1,7 @@
 """Leases and checkpoints in a SQLite file: survives restarts, shared by processes on one machine.
 
-WAL mode lets readers run beside a writer; every change is one short ``BEGIN IMMEDIATE``
-transaction whose UPDATE carries the (owner, counter) condition, so two processes racing for a
+WAL mode lets readers run beside a writer. Every change of a lease is one UPDATE whose WHERE
+clause carries the (owner, counter) condition, atomic on its own, so two processes racing for a
 lease cannot both win.
 """
 

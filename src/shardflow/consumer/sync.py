@@ -60,7 +60,11 @@ class Consumer:
         return self._async.config
 
     def start(self) -> None:
-        self._run(self._async.start())
+        try:
+            self._run(self._async.start())
+        except BaseException:
+            self.close(processed_last=False)
+            raise
 
     def close(self, *, processed_last: bool = True) -> None:
         if self._loop.is_closed():

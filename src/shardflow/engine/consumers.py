@@ -142,6 +142,10 @@ class Consumers:
 
     # -- lookups ---------------------------------------------------------------------------
 
+    def find(self, arn: str) -> tuple[Stream, Consumer]:
+        """The stream and consumer a ConsumerARN names (SubscribeToShard)."""
+        return self._by_consumer_arn(arn)
+
     def summary(self, stream: Stream, consumer: Consumer) -> dict[str, Any]:
         """The Consumer shape (timestamps as epoch seconds, as handlers return them)."""
         return {

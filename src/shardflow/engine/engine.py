@@ -28,6 +28,7 @@ from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
+from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, iterators, sequence
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
@@ -82,6 +83,7 @@ class Engine:
         self.settings = StreamSettings(self)  # retention, encryption, monitoring, capacity
         self.tags = Tagger(self)
         self.consumers = Consumers(self)
+        self.subscriptions = Subscriptions(self)  # SubscribeToShard
         self.account = AccountSettings(self)
         self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
         self.on_demand = OnDemandScaler(self, config.on_demand_window_s)
@@ -450,14 +452,24 @@ class Engine:
         assert shard is not None  # shards are never removed from a live stream
         if not self.limits.admit_read(shard.uid):
             raise self.throttled(stream, shard)
+        result = self.read_shard(stream, shard, token.position, limit, GET_RECORDS_MAX_BYTES)
+        self.limits.charge_read(shard.uid, sum(len(r.data) for r in result.records))
+        return result
+
+    def read_shard(
+        self, stream: Stream, shard: Shard, position: int, limit: int, max_bytes: int
+    ) -> ReadResult:
+        """Records of ``shard`` from ``position`` (GetRecords' and SubscribeToShard's read path,
+        without GetRecords' per-shard limits): the next iterator, MillisBehindLatest, and the
+        children once a closed shard is read to its end."""
+        now = now_ms()
         cutoff = now - stream.retention_hours * 3_600_000
-        records = self.store.read(shard.uid, token.position, limit, GET_RECORDS_MAX_BYTES)
-        self.limits.charge_read(shard.uid, sum(len(r.data) for r in records))
+        records = self.store.read(shard.uid, position, limit, max_bytes)
         if records and records[0].arrival_ms < cutoff:
             records = [
                 r for r in records if r.arrival_ms >= cutoff
             ]  # past retention, not swept yet
-        next_position = records[-1].position + 1 if records else token.position
+        next_position = records[-1].position + 1 if records else position
         last = self.store.last_record(shard.uid)
         behind = 0
         if records and last is not None and last[0] > records[-1].position:

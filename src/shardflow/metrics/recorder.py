@@ -34,7 +34,7 @@ from shardflow.engine.events import (
     Throttled,
 )
 from shardflow.metrics import names
-from shardflow.metrics.store import Metrics, MetricsStore, Point, Row
+from shardflow.metrics.store import Metrics, MetricsStore, Point, Row, Stat
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,20 @@ def add(metrics: Metrics, name: str, value: float) -> None:
         stat[2] = value
     if value > stat[3]:
         stat[3] = value
+
+
+def add_stat(metrics: Metrics, name: str, stat: Stat) -> None:
+    """Fold a data point ``[samples, sum, min, max]`` into ``metrics[name]``."""
+    mine = metrics.get(name)
+    if mine is None:
+        metrics[name] = list(stat)  # a copy: one stat may be added under several names
+        return
+    mine[0] += stat[0]
+    mine[1] += stat[1]
+    if stat[2] < mine[2]:
+        mine[2] = stat[2]
+    if stat[3] > mine[3]:
+        mine[3] = stat[3]
 
 
 def merge(into: Point, point: Point) -> None:
@@ -197,7 +211,11 @@ class MetricsRecorder:
                 minutes.setdefault(stream, {})[ts] = point
         rebuilt: dict[str, dict[int, Point]] = {}
         for resolution, stream, ts, point in rows:
-            if resolution != 1 or ts >= self._second:
+            if resolution != 1:
+                continue
+            if ts >= self._second:
+                # a restart within the second the last server stopped in: carry on with it
+                merge(self._open.setdefault(stream, {}), point)
                 continue
             self._seconds.setdefault(stream, deque()).append((ts, point))
             minute = ts - ts % 60
@@ -254,14 +272,103 @@ class MetricsRecorder:
                 history.popleft()
 
     def _drain(self) -> None:
+        """Fold the pending events into the open second.
+
+        The two events every write makes (CallDone, RecordsIn) are first summed per key in one
+        tight loop: per event, a dict lookup and a few additions. The sums then go into the
+        second's metrics once per key. The rarer events go one by one (``_apply``).
+        """
         pending = self._pending
         n = len(pending)
         if not n:
             return
         batch = pending[:n]
         del pending[:n]
+        # (stream, shard, operation) -> [events, records, min, max, bytes, min, max]
+        stored: dict[tuple[str, str, str], list[Any]] = {}
+        # (stream, operation, success, error type) -> [calls, seconds, min, max, histogram]
+        calls: dict[tuple[str | None, str, bool, str | None], list[Any]] = {}
+        buckets = DURATION_BUCKETS_S
         for event in batch:
-            self._apply(event)
+            kind = type(event)
+            if kind is RecordsIn:
+                assert isinstance(event, RecordsIn)
+                records, size = event.records, event.bytes
+                key = (event.stream, event.shard_id, event.operation)
+                acc = stored.get(key)
+                if acc is None:
+                    stored[key] = [1, records, records, records, size, size, size]
+                    continue
+                acc[0] += 1
+                acc[1] += records
+                acc[4] += size
+                if records < acc[2]:
+                    acc[2] = records
+                elif records > acc[3]:
+                    acc[3] = records
+                if size < acc[5]:
+                    acc[5] = size
+                elif size > acc[6]:
+                    acc[6] = size
+            elif kind is CallDone:
+                assert isinstance(event, CallDone)
+                latency = event.latency_s
+                call_key = (event.stream, event.operation, event.success, event.error_type)
+                acc = calls.get(call_key)
+                if acc is None:
+                    acc = calls[call_key] = [0, 0.0, latency, latency, [0] * (len(buckets) + 1)]
+                acc[0] += 1
+                acc[1] += latency
+                if latency < acc[2]:
+                    acc[2] = latency
+                elif latency > acc[3]:
+                    acc[3] = latency
+                acc[4][bisect_left(buckets, latency)] += 1
+            else:
+                self._apply(event)
+        for (stream, shard, operation), acc in stored.items():
+            point = self._point(stream)
+            records_stat = [acc[0], acc[1], acc[2], acc[3]]
+            bytes_stat = [acc[0], acc[4], acc[5], acc[6]]
+            m = _level(point, STREAM_LEVEL)
+            add_stat(m, "IncomingRecords", records_stat)
+            add_stat(m, "IncomingBytes", bytes_stat)
+            add_stat(m, _PUT_BYTES[operation], bytes_stat)
+            s = _level(point, shard)
+            add_stat(s, "IncomingRecords", records_stat)
+            add_stat(s, "IncomingBytes", bytes_stat)
+        for (maybe_stream, operation, success, error_type), acc in calls.items():
+            self._calls_done(maybe_stream, operation, success, error_type, acc)
+
+    def _calls_done(
+        self,
+        maybe_stream: str | None,
+        operation: str,
+        success: bool,
+        error_type: str | None,
+        acc: list[Any],
+    ) -> None:
+        """Add ``acc[0]`` calls of one outcome to the counters, histograms and the second."""
+        count, seconds, fastest, slowest, histogram = acc
+        stream = maybe_stream or ""
+        outcome = "success" if success else (error_type or "Unknown")
+        key = (stream, operation, outcome)
+        self._calls[key] = self._calls.get(key, 0) + count
+        durations = self._durations.get((stream, operation))
+        if durations is None:
+            durations = self._durations[(stream, operation)] = [0] * (len(histogram) + 1)
+        for i, n in enumerate(histogram):
+            durations[i] += n
+        durations[-1] += seconds
+        latency_name = _LATENCY.get(operation)
+        if latency_name is None or not stream:
+            return
+        m = _level(self._point(stream), STREAM_LEVEL)
+        add_stat(m, latency_name, [count, seconds * 1000.0, fastest * 1000.0, slowest * 1000.0])
+        # A PutRecords call's success comes with its outcome (at least one record stored).
+        if operation != "PutRecords" or not success:
+            value = 1 if success else 0
+            add_stat(m, _SUCCESS[operation], [count, value * count, value, value])
 
     def _point(self, stream: str) -> Point:
         point = self._open.get(stream)
@@ -270,18 +377,8 @@ class MetricsRecorder:
         return point
 
     def _apply(self, event: Event) -> None:
-        if isinstance(event, CallDone):
-            self._call_done(event)
-        elif isinstance(event, RecordsIn):
-            point = self._point(event.stream)
-            m = _level(point, STREAM_LEVEL)
-            add(m, "IncomingRecords", event.records)
-            add(m, "IncomingBytes", event.bytes)
-            add(m, _PUT_BYTES[event.operation], event.bytes)
-            s = _level(point, event.shard_id)
-            add(s, "IncomingRecords", event.records)
-            add(s, "IncomingBytes", event.bytes)
-        elif isinstance(event, PutRecordsOutcome):
+        """One of the events a call makes at most once: PutRecords outcome, reads, throttles."""
+        if isinstance(event, PutRecordsOutcome):
             m = _level(self._point(event.stream), STREAM_LEVEL)
             add(m, "PutRecords.TotalRecords", event.total)
             add(m, "PutRecords.SuccessfulRecords", event.successful)
@@ -307,26 +404,6 @@ class MetricsRecorder:
             add(_level(point, STREAM_LEVEL), name, event.records)
             if event.shard_id is not None:
                 add(_level(point, event.shard_id), name, event.records)
-
-    def _call_done(self, event: CallDone) -> None:
-        stream = event.stream or ""
-        op = event.operation
-        outcome = "success" if event.success else (event.error_type or "Unknown")
-        key = (stream, op, outcome)
-        self._calls[key] = self._calls.get(key, 0) + 1
-        hist = self._durations.get((stream, op))
-        if hist is None:
-            hist = self._durations[(stream, op)] = [0] * (len(DURATION_BUCKETS_S) + 2)
-        hist[bisect_left(DURATION_BUCKETS_S, event.latency_s)] += 1
-        hist[-1] += event.latency_s
-        latency_name = _LATENCY.get(op)
-        if latency_name is None or not stream:
-            return
-        m = _level(self._point(stream), STREAM_LEVEL)
-        add(m, latency_name, event.latency_s * 1000.0)
-        # A PutRecords call's success comes with its outcome (at least one record stored).
-        if op != "PutRecords" or not event.success:
-            add(m, _SUCCESS[op], 1 if event.success else 0)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -307,7 +307,7 @@ class Accumulator:
                     self.closed_bytes -= e.size
                     expired.append(e)
                     continue
-                if e.size > bytes_left:
+                if e.size > bytes_left and out:  # (a lone oversized entry still goes)
                     break
                 if taken is not None:
                     keys = e.key_set()

@@ -209,6 +209,11 @@ class PutRecordsWriter:
                 StreamName=self.stream_name,
                 Records=[{"Data": p.data, "PartitionKey": p.key} for p in batch],
             )
+        except KeyboardInterrupt:
+            # Outcome unknown: keep the batch at the front so a flush sends it (maybe twice).
+            self._pending.extendleft(reversed(batch))
+            self._pending_bytes += sum(len(p.data) + len(p.key) for p in batch)
+            raise
         except Exception as exc:
             err = classify(exc)
             if not err.retriable:

@@ -19,7 +19,12 @@ class Transport:
 
     def __init__(self, client: Any, workers: int) -> None:
         self.client = client
-        self.is_async = inspect.iscoroutinefunction(getattr(client, "put_records", None))
+        # aiobotocore's operation methods are plain functions returning coroutines; its
+        # _make_api_call is a coroutine function.
+        self.is_async = any(
+            inspect.iscoroutinefunction(getattr(client, name, None))
+            for name in ("put_records", "_make_api_call")
+        )
         self._executor: ThreadPoolExecutor | None = None
         if not self.is_async:
             self._executor = ThreadPoolExecutor(workers, thread_name_prefix="shardflow-producer")
@@ -27,7 +32,8 @@ class Transport:
     async def call(self, operation: str, **kwargs: Any) -> Any:
         method = getattr(self.client, operation)
         if self.is_async:
-            return await method(**kwargs)
+            result = method(**kwargs)
+            return await result if inspect.isawaitable(result) else result
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self._executor, functools.partial(method, **kwargs))
         if inspect.isawaitable(result):

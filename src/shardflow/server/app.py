@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from base64 import b64encode
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,7 +31,7 @@ from shardflow.model import iterators
 from shardflow.model.shard_ids import shard_id
 from shardflow.server import admin
 from shardflow.server.response import Response
-from shardflow.wire import auth, cbor_codec, json_codec
+from shardflow.wire import auth, cbor_codec, eventstream, json_codec
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ class KinesisApp:
         else:
             body = None  # refused before a byte of it is read
         response = await self.handle(scope.method, scope.path, headers, scope.query_string, body)
+        if response.stream is not None:
+            await _stream_rsgi(proto, response)
+            return
         proto.response_bytes(response.status, response.headers, response.body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,6 +104,9 @@ class KinesisApp:
         query = scope.get("query_string", b"").decode("latin-1")
         response = await self.handle(scope["method"], scope["path"], headers, query, body)
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        if response.stream is not None:
+            await _stream_asgi(send, response.status, raw_headers, response.stream)
+            return
         raw_headers.append((b"content-length", str(len(response.body)).encode()))
         await send(
             {"type": "http.response.start", "status": response.status, "headers": raw_headers}
@@ -138,7 +144,12 @@ class KinesisApp:
             if not self.engine.limits.admit_control(operation, _stream_named(params)):
                 raise errors.LimitExceededException(_rate_message(self.engine, params))
             result = await HANDLERS[operation](self.engine, params)
-            if content_type == CBOR_TYPE:
+            events = result.get("EventStream")
+            if isinstance(events, eventstream.Events):  # SubscribeToShard
+                frames = self._frames(operation, events, content_type == CBOR_TYPE)
+                headers_out = [*base, ("content-type", eventstream.CONTENT_TYPE)]
+                response = Response(200, headers_out, b"", frames)
+            elif content_type == CBOR_TYPE:
                 encoded = self.cbor.response(operation, result)
                 response = Response(200, [*base, _CBOR_CONTENT_TYPE], encoded)
             else:
@@ -158,6 +169,25 @@ class KinesisApp:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %d %.2fms", operation, response.status, elapsed * 1e3)
         return response
+
+    async def _frames(
+        self, operation: str, events: eventstream.Events, cbor: bool
+    ) -> AsyncIterator[bytes]:
+        """A streamed output's items, encoded in the request's protocol and framed."""
+        content_type = CBOR_TYPE if cbor else json_codec.CONTENT_TYPE
+        items = events.items
+        try:
+            async for item in items:
+                if cbor:
+                    payload = self.cbor.event(operation, item.type, item.payload)
+                else:
+                    payload = json_codec.encode(item.payload) or b"{}"
+                if item.kind == "exception":
+                    yield eventstream.exception(item.type, payload, content_type)
+                else:
+                    yield eventstream.event(item.type, payload, content_type)
+        finally:
+            await items.aclose()  # type: ignore[attr-defined]
 
     def _report(
         self,
@@ -321,6 +351,34 @@ def _healthz() -> Response:
 def _amz_id_2() -> str:
     """AWS sends an opaque 72-byte extended request id with every response."""
     return b64encode(os.urandom(72)).decode("ascii")
+
+
+async def _stream_rsgi(proto: Any, response: Response) -> None:
+    """Send a streamed response over RSGI until it ends or the client goes away."""
+    assert response.stream is not None
+    transport = proto.response_stream(response.status, response.headers)
+    try:
+        if response.body:
+            await transport.send_bytes(response.body)
+        async for chunk in response.stream:
+            await transport.send_bytes(chunk)
+    except Exception as exc:  # the client went away (RSGIProtocolClosed) or the source failed
+        log.debug("streamed response ended early: %r", exc)
+    finally:
+        await response.stream.aclose()  # type: ignore[attr-defined]
+
+
+async def _stream_asgi(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], stream: AsyncIterator[bytes]
+) -> None:
+    """Send a streamed response as ASGI ``more_body`` chunks."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    try:
+        async for chunk in stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
 
 
 async def _read_chunks(proto: Any, limit: int) -> bytes | None:

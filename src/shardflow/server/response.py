@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import orjson
@@ -12,6 +13,9 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # A streamed body (SubscribeToShard's event stream): chunks sent as they come, after
+    # ``body`` (normally empty), with no content-length.
+    stream: AsyncIterator[bytes] | None = None
 
     @classmethod
     def json(cls, status: int, payload: object) -> Response:

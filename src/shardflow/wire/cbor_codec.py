@@ -388,6 +388,17 @@ class CborCodec:
             return b""
         return encode_value(payload, self._outputs.get(operation))
 
+    def event(self, operation: str, event_type: str, payload: dict[str, Any]) -> bytes:
+        """An event-stream event's payload (e.g. SubscribeToShard's SubscribeToShardEvent):
+        the event shape is a member of the output's event-stream member."""
+        plan: Plan = None
+        output = self._outputs.get(operation)
+        if isinstance(output, _Struct):
+            for member in output.members.values():
+                if isinstance(member, _Struct) and event_type in member.members:
+                    plan = member.members[event_type]
+        return encode_value(payload, plan)
+
     @staticmethod
     def error(body: dict[str, Any]) -> bytes:
         """An error body: the same ``__type``/``message`` map JSON 1.1 sends."""

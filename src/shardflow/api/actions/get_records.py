@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow.engine.engine import Engine
+from shardflow.engine.engine import Engine, ReadResult
 from shardflow.engine.events import RecordsOut
 from shardflow.model import sequence
 from shardflow.model.shard_ids import shard_id
@@ -26,37 +26,48 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
                 result.millis_behind_latest,
             )
         )
-    index = result.shard_index
     out: dict[str, Any] = {
-        "Records": [
-            {
-                "SequenceNumber": sequence.encode(index, r.position),
-                "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
-                "Data": r.data,
-                "PartitionKey": r.partition_key,
-            }
-            for r in result.records
-        ],
+        "Records": records_out(engine, result),
         "MillisBehindLatest": result.millis_behind_latest,
     }
-    stream = engine.streams.get(result.stream_name)
-    if stream is not None and stream.encryption_type == "KMS":
-        # Records are not stored encrypted: they report the stream's encryption at read time.
-        for record in out["Records"]:
-            record["EncryptionType"] = "KMS"
     if result.next_iterator is not None:
         out["NextShardIterator"] = result.next_iterator
     else:
-        out["ChildShards"] = [
-            {
-                "ShardId": child.shard_id,
-                "ParentShards": [
-                    shard_id(p)
-                    for p in (child.parent_index, child.adjacent_parent_index)
-                    if p is not None
-                ],
-                "HashKeyRange": child.describe()["HashKeyRange"],
-            }
-            for child in result.child_shards
-        ]
+        out["ChildShards"] = child_shards_out(result)
     return out
+
+
+def records_out(engine: Engine, result: ReadResult) -> list[dict[str, Any]]:
+    """The Record shapes of a read (GetRecords and SubscribeToShardEvent)."""
+    index = result.shard_index
+    records: list[dict[str, Any]] = [
+        {
+            "SequenceNumber": sequence.encode(index, r.position),
+            "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
+            "Data": r.data,
+            "PartitionKey": r.partition_key,
+        }
+        for r in result.records
+    ]
+    stream = engine.streams.get(result.stream_name)
+    if stream is not None and stream.encryption_type == "KMS":
+        # Records are not stored encrypted: they report the stream's encryption at read time.
+        for record in records:
+            record["EncryptionType"] = "KMS"
+    return records
+
+
+def child_shards_out(result: ReadResult) -> list[dict[str, Any]]:
+    """The ChildShard shapes at the end of a closed shard."""
+    return [
+        {
+            "ShardId": child.shard_id,
+            "ParentShards": [
+                shard_id(p)
+                for p in (child.parent_index, child.adjacent_parent_index)
+                if p is not None
+            ],
+            "HashKeyRange": child.describe()["HashKeyRange"],
+        }
+        for child in result.child_shards
+    ]

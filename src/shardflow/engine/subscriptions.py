@@ -1,0 +1,207 @@
+"""SubscribeToShard (enhanced fan-out): one push subscription per consumer and shard.
+
+As AWS documents it (API reference, SubscribeToShard):
+
+- the consumer must be registered and ACTIVE;
+- a subscription lasts at most 5 minutes, then its stream ends and the client subscribes again;
+- a second call for the same consumer and shard within 5 seconds of a successful one fails with
+  ResourceInUseException; 5 seconds or more after, it takes over and the earlier stream ends
+  with a ResourceInUseException event;
+- events are pushed as records arrive, with an event (possibly without records) at least every
+  5 seconds; at the end of a closed shard the last event has ChildShards and no
+  ContinuationSequenceNumber, and the stream ends;
+- each consumer reads each shard at up to 2 MiB/s, apart from GetRecords' 5 calls/s and 2 MiB/s:
+  deliveries are paced to that rate (scaled by ``--limits-scale``, off with ``--no-limits``):
+  an event carries at most what the consumer's one-second bucket holds (but always one record),
+  and an event that overdraws it delays the next read until the bucket is out of debt.
+
+The starting position is resolved by the same code as GetShardIterator; records are read by the
+engine's read path (``Engine.read_shard``). A subscription waits on the engine's ``RecordsIn``
+events for its shard (and re-checks every second, since resharding emits no event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from shardflow import errors
+from shardflow.engine.events import Event, RecordsIn
+from shardflow.engine.streams import Consumer, Shard, Stream
+from shardflow.model import iterators, sequence
+
+if TYPE_CHECKING:
+    from shardflow.engine.engine import Engine, ReadResult
+
+MAX_DURATION_S = 300.0  # AWS: a subscription lasts up to 5 minutes
+HEARTBEAT_S = 5.0  # at least one event this often, records or not
+TAKEOVER_AFTER_S = 5.0  # a second subscription within this is refused, after it takes over
+RECHECK_S = 1.0  # look for a shard closed by resharding (no event announces it)
+EVENT_MAX_RECORDS = 10_000
+EVENT_MAX_BYTES = 2 * 1024 * 1024  # one second of a consumer's read rate
+FANOUT_BYTES_PER_S = 2.0 * 1024 * 1024  # AWS: per consumer per shard
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One thing to send: records (or a heartbeat) from a read, or the error ending the stream."""
+
+    result: ReadResult | None = None
+    continuation: str | None = None  # None at the end of a closed shard
+    error: errors.KinesisError | None = None
+
+
+@dataclass(eq=False)
+class Subscription:
+    key: tuple[str, int]  # (consumer ARN, shard uid)
+    stream: Stream
+    shard: Shard
+    consumer: Consumer
+    position: int
+    started: float = field(default_factory=time.monotonic)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    superseded: errors.KinesisError | None = None
+    max_duration_s: float = MAX_DURATION_S
+
+
+class Subscriptions:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.active: dict[tuple[str, int], Subscription] = {}
+        self._by_shard: dict[tuple[str, str], set[Subscription]] = {}
+        self.max_duration_s = MAX_DURATION_S  # tests may shorten it in-process
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def start(self, params: dict[str, Any]) -> Subscription:
+        """Check a SubscribeToShard request and register its subscription (raises AWS errors)."""
+        engine = self.engine
+        account = engine.config.account_id
+        arn = params["ConsumerARN"]
+        stream, consumer = engine.consumers.find(arn)
+        if consumer.status() != "ACTIVE":
+            raise errors.ResourceInUseException(
+                f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
+                f" under stream: {stream.name} , account {account} is not in ACTIVE status."
+            )
+        position_spec = params["StartingPosition"]
+        iterator = engine.get_shard_iterator(
+            {
+                "StreamName": stream.name,
+                "ShardId": params["ShardId"],
+                "ShardIteratorType": position_spec["Type"],
+                "StartingSequenceNumber": position_spec.get("SequenceNumber"),
+                "Timestamp": position_spec.get("Timestamp"),
+            }
+        )
+        token = iterators.decode(engine.iterator_key, iterator)
+        shard = stream.shard(token.shard_index)
+        assert shard is not None
+        key = (arn, shard.uid)
+        previous = self.active.get(key)
+        if previous is not None:
+            message = (
+                f"Another active subscription exists for this consumer:"
+                f" {account}:{stream.name}:{shard.shard_id}:{consumer.name}"
+            )
+            if time.monotonic() - previous.started < TAKEOVER_AFTER_S:
+                raise errors.ResourceInUseException(message)
+            previous.superseded = errors.ResourceInUseException(message)
+            previous.wake.set()
+            self._detach(previous)
+        sub = Subscription(
+            key, stream, shard, consumer, token.position, max_duration_s=self.max_duration_s
+        )
+        self._attach(sub)
+        return sub
+
+    def _attach(self, sub: Subscription) -> None:
+        if not self.active:
+            self.engine.events.subscribe(self._on_event)
+        self.active[sub.key] = sub
+        self._by_shard.setdefault((sub.stream.name, sub.shard.shard_id), set()).add(sub)
+
+    def _detach(self, sub: Subscription) -> None:
+        if self.active.get(sub.key) is sub:
+            del self.active[sub.key]
+        waiting = self._by_shard.get((sub.stream.name, sub.shard.shard_id))
+        if waiting is not None:
+            waiting.discard(sub)
+            if not waiting:
+                del self._by_shard[(sub.stream.name, sub.shard.shard_id)]
+        if not self.active:
+            with contextlib.suppress(ValueError):
+                self.engine.events.unsubscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, RecordsIn):
+            for sub in self._by_shard.get((event.stream, event.shard_id), ()):
+                sub.wake.set()
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(self, sub: Subscription) -> AsyncIterator[Delivery]:
+        """The subscription's deliveries until it ends (time, shard end, takeover, deletion)."""
+        engine = self.engine
+        limits = engine.limits
+        rate = FANOUT_BYTES_PER_S * limits.scale
+        tokens = rate  # one second of burst
+        stamp = time.monotonic()
+        deadline = sub.started + sub.max_duration_s
+        last_sent = float("-inf")
+        try:
+            while True:
+                if sub.superseded is not None:
+                    yield Delivery(error=sub.superseded)
+                    return
+                if not self._still_valid(sub):
+                    return
+                now = time.monotonic()
+                if limits.enabled:
+                    tokens = min(rate, tokens + (now - stamp) * rate)
+                    stamp = now
+                    if tokens <= 0:  # paced: wait until the bucket is out of debt
+                        await asyncio.sleep(min(-tokens / rate, max(0.0, deadline - now)))
+                        if time.monotonic() >= deadline:
+                            return
+                        continue
+                sub.wake.clear()  # before the read: records stored after it wake us
+                max_bytes = min(EVENT_MAX_BYTES, int(tokens)) if limits.enabled else EVENT_MAX_BYTES
+                result = engine.read_shard(
+                    sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
+                )
+                at_end = result.next_iterator is None
+                if result.records or at_end or now - last_sent >= HEARTBEAT_S:
+                    if result.records:
+                        sub.position = result.records[-1].position + 1
+                        if limits.enabled:
+                            tokens -= sum(len(r.data) for r in result.records)
+                    continuation = None
+                    if not at_end:
+                        last = max(sub.position - 1, sub.shard.start_position)
+                        continuation = sequence.encode(sub.shard.index, last)
+                    yield Delivery(result=result, continuation=continuation)
+                    last_sent = time.monotonic()
+                    if at_end:
+                        return
+                    if result.records:
+                        continue  # there may be more right away
+                now = time.monotonic()
+                if now >= deadline:
+                    return
+                timeout = min(RECHECK_S, HEARTBEAT_S - (now - last_sent), deadline - now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sub.wake.wait(), max(timeout, 0.0))
+        finally:
+            self._detach(sub)
+
+    def _still_valid(self, sub: Subscription) -> bool:
+        """The stream still exists and the consumer is still registered and ACTIVE."""
+        stream = self.engine.streams.get(sub.stream.name)
+        if stream is not sub.stream or stream.is_gone():
+            return False
+        return sub.consumer in stream.consumers and sub.consumer.status() == "ACTIVE"
