@@ -296,3 +296,18 @@ def test_reshard_under_load_keeps_every_record_in_key_order(kinesis: Any, stream
         counters = [n for n, _ in got[key]]
         assert counters == list(range(len(written[key]))), f"{key}: lost or reordered"
         assert [seq for _, seq in got[key]] == written[key]
+
+
+def test_every_parent_of_a_merge_ends(kinesis: Any, stream: str) -> None:
+    """Both parents end (null NextShardIterator) though only one holds the newest record."""
+    for i in range(20):
+        kinesis.put_record(StreamName=stream, Data=b"%d" % i, PartitionKey=f"k{i}")
+    kinesis.merge_shards(
+        StreamName=stream,
+        ShardToMerge="shardId-000000000000",
+        AdjacentShardToMerge="shardId-000000000001",
+    )
+    for parent in ("shardId-000000000000", "shardId-000000000001"):
+        _, last_page = _read_shard(kinesis, stream, parent)
+        assert last_page.get("NextShardIterator") is None, parent
+        assert [c["ShardId"] for c in last_page["ChildShards"]] == ["shardId-000000000002"]

@@ -464,12 +464,13 @@ class Engine:
         children once a closed shard is read to its end."""
         now = now_ms()
         cutoff = now - stream.retention_hours * 3_600_000
-        records = self.store.read(shard.uid, position, limit, max_bytes)
-        if records and records[0].arrival_ms < cutoff:
-            records = [
-                r for r in records if r.arrival_ms >= cutoff
-            ]  # past retention, not swept yet
-        next_position = records[-1].position + 1 if records else position
+        read = self.store.read(shard.uid, position, limit, max_bytes)
+        # The iterator moves past everything read, including records past retention that the
+        # sweep has not deleted yet (they are not returned).
+        next_position = read[-1].position + 1 if read else position
+        records = read
+        if read and read[0].arrival_ms < cutoff:
+            records = [r for r in read if r.arrival_ms >= cutoff]
         last = self.store.last_record(shard.uid)
         behind = 0
         if records and last is not None and last[0] > records[-1].position:
@@ -478,7 +479,9 @@ class Engine:
             behind = max(0, now - last[1])
         children: list[Shard] = []
         next_iterator: str | None = self._iterator(stream, shard, next_position)
-        if shard.end_position is not None and next_position > shard.end_position:
+        # A closed shard is read to its end once nothing is stored at or after the next
+        # position: its end is fixed after every record routed to it, so none can follow.
+        if shard.end_position is not None and (last is None or last[0] < next_position):
             next_iterator = None
             children = [
                 s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)

@@ -1,0 +1,64 @@
+"""A consumer process for the tests: writes every record it is handed to a JSON-lines file.
+
+A batch is written (and flushed) before the next one is asked for, so whatever the consumer
+checkpoints is already in the file: the tests can compare the two after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from shardflow.consumer import AsyncConsumer, SQLiteCheckpointStore
+
+
+async def main(args: argparse.Namespace) -> None:
+    out = open(args.output, "a")  # noqa: SIM115 - lives as long as the process
+    consumer = AsyncConsumer(
+        args.stream,
+        store=SQLiteCheckpointStore(args.store),
+        endpoint_url=args.endpoint,
+        region="us-east-1",
+        worker_id=args.worker_id,
+        limit=args.limit,
+        lease_duration=args.lease_duration,
+        checkpoint_interval=args.checkpoint_interval,
+        idle_interval=0.1,
+        stop_at_tip=args.stop_at_tip,
+        read_limits=not args.no_read_limits,
+    )
+    async with consumer:
+        async for batch in consumer:
+            for r in batch.records:
+                line = {
+                    "w": args.worker_id,
+                    "shard": r.shard_id,
+                    "seq": r.sequence_number,
+                    "sub": r.subsequence_number,
+                    "data": r.data.decode(),
+                }
+                out.write(json.dumps(line) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+            if args.pause:
+                await asyncio.sleep(args.pause)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("endpoint")
+    parser.add_argument("stream")
+    parser.add_argument("store")
+    parser.add_argument("output")
+    parser.add_argument("--worker-id", default=f"w{os.getpid()}")
+    parser.add_argument("--limit", type=int, default=10_000)
+    parser.add_argument("--lease-duration", type=float, default=1.0)
+    parser.add_argument("--checkpoint-interval", type=float, default=0.1)
+    parser.add_argument("--pause", type=float, default=0.0)
+    parser.add_argument("--stop-at-tip", action="store_true")
+    parser.add_argument("--no-read-limits", action="store_true")
+    asyncio.run(main(parser.parse_args()))
+    sys.exit(0)
