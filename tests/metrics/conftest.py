@@ -98,7 +98,7 @@ def drive(kinesis: Any, stream: str, rounds: int = 6, shards: int = 2) -> Traffi
         it = kinesis.get_shard_iterator(
             StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        for _ in range(6):
+        for _ in range(12):
             try:
                 page = kinesis.get_records(ShardIterator=it, Limit=25)
             except kinesis.exceptions.ProvisionedThroughputExceededException:

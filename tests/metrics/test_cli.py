@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from shardflow.cli.main import main
@@ -55,3 +56,23 @@ def test_refuses_aws_itself_and_other_servers(faulty_server: ServerProcess) -> N
     assert result.exit_code == 1 and "did not answer with Shardflow's JSON" in result.output
     result = runner.invoke(main, ["metrics", "missing", "--endpoint-url", faulty_server.endpoint])
     assert result.exit_code == 1 and "no stream named missing" in result.output
+
+
+def test_watch_redraws_until_interrupted(
+    faulty_server: ServerProcess, faulty_kinesis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = f"watch-{uuid.uuid4().hex[:10]}"
+    create(faulty_kinesis, stream, shards=1)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("shardflow.cli.metrics.time.sleep", sleep)
+    result = CliRunner().invoke(
+        main, ["metrics", stream, "--watch", "--endpoint-url", faulty_server.endpoint]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("(Ctrl-C to stop)") == 2 and sleeps == [1.0, 1.0]

@@ -146,3 +146,39 @@ def test_history_survives_a_restart(tmp_path: Path) -> None:
             await again.stop()
 
     asyncio.run(run())
+
+
+def test_a_restart_within_the_same_second_keeps_that_second(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.sqlite3"
+
+    async def run() -> None:
+        clock = Clock(T0 + 5.2)
+        recorder = MetricsRecorder(path, clock=clock)
+        bus = EventBus()
+        await recorder.start(bus)
+        _put(bus, "s", S0, 3, 30)
+        clock.now = T0 + 5.5
+        await recorder.stop()
+
+        clock.now = T0 + 5.8  # a fast restart: the second is not over
+        again = MetricsRecorder(path, clock=clock)
+        bus = EventBus()
+        await again.start(bus)
+        try:
+            _put(bus, "s", S0, 1, 10)
+            _tick(clock, again, T0 + 7.0)
+            body = again.query("s", "5m")
+            assert body["metrics"]["IncomingRecords"]["values"][-2:] == [4, 0]
+            assert body["metrics"]["IncomingRecords"]["total"] == 4
+            # Prometheus counters count this process's calls only
+            assert again.totals()["s"][S0]["IncomingRecords"][1] == 1
+        finally:
+            await again.stop()
+        third = MetricsRecorder(path, clock=clock)
+        await third.start(EventBus())
+        try:
+            assert third.query("s", "5m")["metrics"]["IncomingRecords"]["total"] == 4
+        finally:
+            await third.stop()
+
+    asyncio.run(run())

@@ -124,6 +124,9 @@ class MetricsRecorder:
         self.started_at = clock()
         self._second = now  # the open (in-progress) second
         self._open: dict[str, Point] = {}
+        # the open second as a previous process left it (a restart within one second):
+        # history, but not this process's Prometheus counters
+        self._carried: dict[str, Point] = {}
         self._minute = now - now % 60  # the open minute
         self._open_minute: dict[str, Point] = {}
         self._seconds: dict[str, deque[tuple[int, Point]]] = {}
@@ -215,7 +218,7 @@ class MetricsRecorder:
                 continue
             if ts >= self._second:
                 # a restart within the second the last server stopped in: carry on with it
-                merge(self._open.setdefault(stream, {}), point)
+                merge(self._carried.setdefault(stream, {}), point)
                 continue
             self._seconds.setdefault(stream, deque()).append((ts, point))
             minute = ts - ts % 60
@@ -250,9 +253,13 @@ class MetricsRecorder:
     def _close_second(self) -> None:
         ts = self._second
         for stream, point in self._open.items():
+            merge(self._totals.setdefault(stream, {}), point)
+        carried, self._carried = self._carried, {}
+        for stream, point in carried.items():
+            merge(self._open.setdefault(stream, {}), point)
+        for stream, point in self._open.items():
             self._seconds.setdefault(stream, deque()).append((ts, point))
             merge(self._open_minute.setdefault(stream, {}), point)
-            merge(self._totals.setdefault(stream, {}), point)
             self._unsaved.append((1, stream, ts, point))
         self._open = {}
         oldest = ts - SECOND_HISTORY_S
@@ -410,7 +417,9 @@ class MetricsRecorder:
     def streams(self) -> list[str]:
         """Streams with any figure in memory."""
         self.roll()
-        return sorted(set(self._seconds) | set(self._minutes) | set(self._open))
+        return sorted(
+            set(self._seconds) | set(self._minutes) | set(self._open) | set(self._carried)
+        )
 
     def totals(self) -> dict[str, Point]:
         """Everything since the process started (a fresh copy), per stream."""
@@ -445,6 +454,7 @@ class MetricsRecorder:
                 break
             merge(point, sample)
         merge(point, self._open.get(stream, {}))
+        merge(point, self._carried.get(stream, {}))
         return point
 
     def query(self, stream: str, range_name: str, shard_ids: Iterable[str] = ()) -> dict[str, Any]:
@@ -460,11 +470,15 @@ class MetricsRecorder:
         if step == 1:
             end = self._second
             history: deque[tuple[int, Point]] = self._seconds.get(stream, deque())
-            extras = [self._open.get(stream)]
+            extras = [self._open.get(stream), self._carried.get(stream)]
         else:
             end = self._minute
             history = self._minutes.get(stream, deque())
-            extras = [self._open_minute.get(stream), self._open.get(stream)]
+            extras = [
+                self._open_minute.get(stream),
+                self._open.get(stream),
+                self._carried.get(stream),
+            ]
         start = end - step * count
         series: dict[str, dict[str, list[float | None]]] = {}
         merged: Point = {}

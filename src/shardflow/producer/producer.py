@@ -197,7 +197,7 @@ class Producer:
         return (
             self._buffered_records + records <= cfg.max_buffered_records
             and self._buffered_bytes + nbytes <= cfg.max_buffered_bytes
-        ) or self._buffered_records == 0
+        ) or (records == 1 and self._buffered_records == 0)  # one oversized record still goes
 
     def put_nowait(
         self, data: bytes | str, partition_key: str, explicit_hash_key: str | None = None
