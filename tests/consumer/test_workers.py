@@ -105,6 +105,11 @@ def test_two_workers_share_shards_and_take_over(
 
         wait_for(split_evenly, 15, "A and B to hold two shards each")
         a_shards = {s for s, owner in _owners(store).items() if owner == "A"}
+        wait_for(
+            lambda: a_shards <= {x["shard"] for x in read_lines(out_a)},
+            15,
+            "A to read from both of its shards",
+        )
         a.kill()
         a.wait()
         wait_for(lambda: set(_owners(store).values()) == {"B"}, 15, "B to take over A's shards")
