@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
+from shardflow.engine.metadata import active_stream, begin_update
 from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
 from shardflow.model import hashing
 from shardflow.model.shard_ids import shard_id, shard_index
@@ -37,7 +38,7 @@ class Resharder:
     # -- the three operations --------------------------------------------------------------
 
     async def split(self, params: dict[str, Any]) -> None:
-        stream = self._active_stream(params)
+        stream = active_stream(self.engine, params)
         parent = self._open_shard(stream, params["ShardToSplit"], "splitting")
         new_start = int(params["NewStartingHashKey"])
         if not parent.hash_start + 1 < new_start < parent.hash_end:
@@ -53,7 +54,7 @@ class Resharder:
         await self._apply(stream, changes)
 
     async def merge(self, params: dict[str, Any]) -> None:
-        stream = self._active_stream(params)
+        stream = active_stream(self.engine, params)
         first = self._open_shard(stream, params["ShardToMerge"], "merging")
         second = self._open_shard(stream, params["AdjacentShardToMerge"], "merging")
         if first.hash_end + 1 != second.hash_start and second.hash_end + 1 != first.hash_start:
@@ -67,7 +68,7 @@ class Resharder:
         await self._apply(stream, changes)
 
     async def update_shard_count(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream = self._active_stream(params)
+        stream = active_stream(self.engine, params)
         target = int(params["TargetShardCount"])
         current = stream.open_shard_count
         name, account = stream.name, self._account
@@ -113,16 +114,6 @@ class Resharder:
 
     # -- shared steps ----------------------------------------------------------------------
 
-    def _active_stream(self, params: dict[str, Any]) -> Stream:
-        stream = self.engine.find(params)
-        status = stream.current_status()
-        if status != "ACTIVE":
-            raise errors.ResourceInUseException(
-                f"Stream {stream.name} under account {self._account} not ACTIVE, instead in"
-                f" state {status}"
-            )
-        return stream
-
     def _open_shard(self, stream: Stream, text: str, verb: str) -> Shard:
         index = shard_index(text)
         shard = stream.shard(index) if index is not None else None
@@ -143,13 +134,11 @@ class Resharder:
         """Switch routing now; commit the closed parents and new children atomically."""
         engine = self.engine
         now = now_ms()
-        delay = engine.config.update_stream_ms
         for shard in plan.closed:
             shard.closed_ms = now
         stream.shards.extend(plan.opened)
         stream.rebuild_routes()
-        stream.status = "UPDATING" if delay else "ACTIVE"
-        stream.ready_at_ms = now + delay
+        begin_update(engine, stream)
 
         def commit(conn: Any, state: Any) -> None:
             # Runs in the writer, after every write queued before this change.
