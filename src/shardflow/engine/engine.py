@@ -56,12 +56,6 @@ class PutEntry:
 
 
 @dataclass(slots=True)
-class PutResult:
-    shard_id: str
-    sequence_number: str
-
-
-@dataclass(slots=True)
 class ReadResult:
     records: list[StoredRecord]
     stream_name: str
@@ -296,6 +290,8 @@ class Engine:
         """Forget a deleted stream; its records are deleted in the background."""
         if self.streams.get(stream.name) is stream:
             del self.streams[stream.name]
+        for shard in stream.shards:
+            self.limits.forget(shard.uid)
         await self.store.execute(
             [
                 ("DELETE FROM streams WHERE uid=?", (stream.uid,)),
@@ -520,6 +516,7 @@ class Engine:
                 self.store.wake_purger()
 
     async def persist(self, streams: Iterable[Stream]) -> None:
+        """Store the documents of streams whose settings changed, in one transaction."""
         await self.store.execute(
             [("UPDATE streams SET doc=? WHERE uid=?", (doc_json(s), s.uid)) for s in streams]
         )

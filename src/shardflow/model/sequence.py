@@ -70,8 +70,3 @@ def decode(sequence_number: str) -> SequenceNumber | None:
     if not 0 <= position <= MAX_POSITION or rest & _CHECK_MASK != _check(position, shard_index):
         return None
     return SequenceNumber(shard_index, position)
-
-
-def shard_start(shard_index: int, position: int) -> str:
-    """The StartingSequenceNumber shown for a shard opened when the counter was at ``position``."""
-    return encode(shard_index, position)
