@@ -505,18 +505,21 @@ def report(
     print()
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"Producer benchmark: {n:,} taxi events per batching run, {calls:,} calls per "
-        f"one-at-a-time run, {args.shards} shards, median of {args.rounds} round(s)"
-        f"\n(load average at the end: {load} on {os.cpu_count()} cores)"
+        f"Producer benchmark: {n:,} taxi events per batching run, {calls:,} calls per"
+        f" one-at-a-time run,\n{args.shards} shards, median of {args.rounds} round(s);"
+        f" load average at the end: {load} on {os.cpu_count()} cores"
     )
     header = f"{'contender':<28}{'rec/s':>11}{'x lab':>9}{'x peer':>8}{'p50 ms':>9}"
     header += f"{'p99 ms':>9}{'verified':>10}  errors"
     print(header)
     print("-" * len(header))
+    failures: list[str] = []
     for name, runs in results.items():
         m = med[name]
         errors = sum(1 for r in runs if "error" in r)
-        err = f"{errors}: {next(r['error'] for r in runs if 'error' in r)[:14]}" if errors else ""
+        err = f"{errors} failed" if errors else ""
+        if errors:
+            failures.append(f"{name}: {next(r['error'] for r in runs if 'error' in r)}"[:100])
         print(
             f"{name:<28}{m['records_per_s']:>11,.0f}{m['records_per_s'] / lab:>9.1f}"
             f"{m['records_per_s'] / best_peer:>8.2f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
@@ -529,6 +532,8 @@ def report(
         "\nrecord goes with one key to one shard and per-taxi order is lost: not the same work,"
         "\nso not the baseline."
     )
+    for line in failures:
+        print(line)
     agg_o = med.get("producer agg ordered", {}).get("records_per_s", float("nan"))
     agg_u = med.get("producer agg unordered", {}).get("records_per_s", float("nan"))
     bare = med.get("bare botocore PutRecord", {}).get("p50_ms", float("nan"))

@@ -45,7 +45,13 @@ def kinesis_client(
     """A botocore Kinesis client configured from arguments and the standard AWS settings."""
     session = session or boto3.session.Session()
     endpoint = endpoint_override(endpoint_url)
-    region = region or session.region_name or (_PLACEHOLDER_REGION if endpoint else None)
+    # boto3 reads AWS_DEFAULT_REGION; the other AWS SDKs and the CLI v2 read AWS_REGION too.
+    region = (
+        region
+        or session.region_name
+        or os.environ.get("AWS_REGION")
+        or (_PLACEHOLDER_REGION if endpoint else None)
+    )
     if not region:
         raise ClientSetupError(
             "no AWS region: pass --region, or set AWS_REGION (or a region in ~/.aws/config)"

@@ -25,14 +25,14 @@ def test_round_trip_keeps_keys_data_and_order() -> None:
 
 
 def test_size_accounting_is_exact() -> None:
-    agg = kpl.Aggregator(max_bytes=10_000)
+    builder = kpl.AggregateBuilder(max_bytes=10_000)
     for key, data in _records(500):
-        if not agg.fits(key, data, "123" if len(data) % 3 == 0 else None):
+        ehk = "123" if len(data) % 3 == 0 else None
+        if not builder.try_add(key, data, ehk):
             break
-        agg.add(key, data, "123" if len(data) % 3 == 0 else None)
-        assert agg.size == len(agg.encode())
-    assert agg.size <= 10_000
-    assert agg.count > 10
+        assert builder.size == len(builder.encode())
+    assert builder.size <= 10_000
+    assert builder.count > 10
 
 
 @pytest.mark.parametrize(

@@ -259,3 +259,53 @@ def test_missing_stream_fails_at_start(endpoint: str) -> None:
     producer = _producer("no-such-stream", endpoint)
     with pytest.raises(StreamNotFoundError):
         asyncio.run(producer.start())
+
+
+def test_sync_put_blocks_while_full_then_raises(faults: FaultServer) -> None:
+    faults.set_faults({"PutRecords": {"latency_ms": 400}})
+    _, stream = new_stream(faults.endpoint, 1)
+    config = ProducerConfig(
+        linger=0.0, max_buffered_records=5, put_timeout=0.15, aggregation=False, rate_limit=None
+    )
+    with SyncProducer(stream, endpoint_url=faults.endpoint, region=REGION, config=config) as p:
+        futures = [p.put(b"x", f"k{i}") for i in range(5)]
+        started = time.monotonic()
+        with pytest.raises(BufferFullError):
+            p.put(b"x", "k-over")
+        assert time.monotonic() - started >= 0.15
+        p.flush()
+        assert all(f.result(timeout=0).attempts == 1 for f in futures)
+
+
+def test_resharding_refreshes_the_map_and_loses_nothing(endpoint: str) -> None:
+    client, stream = new_stream(endpoint, 2)
+    producer = _producer(stream, endpoint, aggregation=False, shard_map_min_refresh=0.0)
+
+    async def main() -> None:
+        async with producer:
+            await _write(producer, 200)
+            await producer.flush()
+            client.update_shard_count(
+                StreamName=stream, TargetShardCount=4, ScalingType="UNIFORM_SCALING"
+            )
+            client.get_waiter("stream_exists").wait(
+                StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+            )
+            futures = [await producer.put(*_record(k, 1000 + k)) for k in range(KEYS)]
+            await producer.flush()
+            for _ in range(100):  # the first results name unexpected shards: a refresh follows
+                if producer._acc is not None and len(producer._acc.shard_map) == 4:
+                    break
+                await asyncio.sleep(0.02)
+            assert all(f.exception() is None for f in futures)
+            acc = producer._acc
+            assert acc is not None and len(acc.shard_map) == 4 and acc.shard_map.version > 0
+            late = [await producer.put(*_record(k, 2000 + k)) for k in range(KEYS)]
+            await producer.flush()
+            for k, f in enumerate(late):  # after the refresh, routing predicts the child shard
+                res = await f
+                assert res.shard_id == acc.shard_map.shard_id(partition_hash(_record(k, 0)[1]))
+
+    asyncio.run(main())
+    records = read_user_records(client, stream)
+    assert len(records) == 200 + 2 * KEYS

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 
 from shardflow.model.hashing import partition_hash
-from shardflow.producer.aggregation import OVERHEAD_MARGIN, AggregateBuilder
+from shardflow.model.kpl import OVERHEAD_MARGIN, AggregateBuilder
 from shardflow.producer.batch import AGGREGATE_PARTITION_KEY, Entry
 from shardflow.producer.config import ProducerConfig
 from shardflow.producer.future import RecordFuture
