@@ -44,7 +44,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from shardflow.consumer import AsyncConsumer, SQLiteCheckpointStore
-from shardflow.model.kpl import AGGREGATION_MAX_BYTES, Aggregator, deaggregate
+from shardflow.model.kpl import AGGREGATION_MAX_BYTES, AggregateBuilder, deaggregate
 
 SHARDS = 4
 KEYS = 64
@@ -155,23 +155,20 @@ def fill_aggregated(kinesis: Any, name: str, data: list[tuple[str, bytes]]) -> i
         h = int.from_bytes(hashlib.md5(key.encode()).digest(), "big")
         return next(i for i, (lo, hi) in enumerate(ranges) if lo <= h <= hi)
 
-    open_aggs: dict[int, Aggregator] = {}
+    open_aggs: dict[int, tuple[str, AggregateBuilder]] = {}  # shard -> (first key, aggregate)
     entries: list[dict[str, Any]] = []
-
-    def close(agg: Aggregator) -> None:
-        assert agg.first_key is not None
-        entries.append({"PartitionKey": agg.first_key, "Data": agg.encode()})
 
     for key, payload in data:
         shard = shard_of(key)
-        agg = open_aggs.get(shard)
-        if agg is None or not agg.fits(key, payload):
-            if agg is not None:
-                close(agg)
-            agg = open_aggs[shard] = Aggregator(AGGREGATION_MAX_BYTES - 256)
-        agg.add(key, payload)
-    for agg in open_aggs.values():
-        close(agg)
+        current = open_aggs.get(shard)
+        if current is None or not current[1].try_add(key, payload, None):
+            if current is not None:
+                entries.append({"PartitionKey": current[0], "Data": current[1].encode()})
+            agg = AggregateBuilder(AGGREGATION_MAX_BYTES - 256)
+            agg.try_add(key, payload, None)
+            open_aggs[shard] = (key, agg)
+    for first_key, agg in open_aggs.values():
+        entries.append({"PartitionKey": first_key, "Data": agg.encode()})
     put_all(kinesis, name, entries)
     return len(entries)
 
