@@ -143,6 +143,30 @@ def _status_line(
     )
 
 
+def _lab_line(total: int, response: dict[str, Any]) -> str:
+    """The lab's per-record line: total ingested, request id, HTTP status."""
+    meta = response["ResponseMetadata"]
+    request_id, http_status = meta["RequestId"], meta["HTTPStatusCode"]
+    return f"Total ingested:{total},ReqID:{request_id},HTTPStatusCode:{http_status}"
+
+
+class _StatusTicker:
+    """Calls ``status`` with the live line about once a second (the three APIs share it)."""
+
+    def __init__(self, status: Callable[[str], None] | None, pacer: _Pacer) -> None:
+        self.status = status
+        self.pacer = pacer
+        self.next_at = time.monotonic() + STATUS_INTERVAL_S
+
+    def tick(self, records: int, latencies: Iterable[float], retries: int, throttles: int) -> None:
+        if self.status is None or time.monotonic() < self.next_at:
+            return
+        self.next_at += STATUS_INTERVAL_S
+        window = list(latencies)[-2000:]
+        elapsed = time.monotonic() - self.pacer.started
+        self.status(_status_line(records, elapsed, window, retries, throttles))
+
+
 def _run_put_record(
     stream_name: str,
     source: Iterator[TaxiEvent],
@@ -158,7 +182,7 @@ def _run_put_record(
         endpoint_url=endpoint_url, region=region, session=session, config=latency_client_config()
     )
     writer = PutRecordWriter(client, stream_name)
-    next_status = time.monotonic() + STATUS_INTERVAL_S
+    ticker = _StatusTicker(status, pacer)
     interrupted = False
     try:
         while (wait := pacer.delay()) is not None:
@@ -168,23 +192,9 @@ def _run_put_record(
             response = writer.put(event.data, event.partition_key)
             pacer.n += 1
             if verbose and echo:
-                meta = response["ResponseMetadata"]
-                echo(
-                    f"Total ingested:{pacer.n},ReqID:{meta['RequestId']},"
-                    f"HTTPStatusCode:{meta['HTTPStatusCode']}"
-                )
-            if status and time.monotonic() >= next_status:
-                next_status += STATUS_INTERVAL_S
-                s = writer.stats
-                status(
-                    _status_line(
-                        s.records,
-                        time.monotonic() - pacer.started,
-                        list(s.latencies)[-2000:],
-                        s.retries,
-                        s.throttles,
-                    )
-                )
+                echo(_lab_line(pacer.n, response))
+            s = writer.stats
+            ticker.tick(s.records, s.latencies, s.retries, s.throttles)
     except KeyboardInterrupt:
         interrupted = True
     return _summary("put-record", writer.stats, pacer, interrupted)
@@ -206,18 +216,14 @@ def _run_put_records(
     )
     writer = PutRecordsWriter(client, stream_name)
     written = 0
-    next_status = time.monotonic() + STATUS_INTERVAL_S
+    ticker = _StatusTicker(status, pacer)
 
     def report(results: list[tuple[Any, dict[str, Any]]]) -> None:
         nonlocal written
         for _, result in results:
             written += 1
             if verbose and echo:
-                meta = result["ResponseMetadata"]
-                echo(
-                    f"Total ingested:{written},ReqID:{meta['RequestId']},"
-                    f"HTTPStatusCode:{meta['HTTPStatusCode']}"
-                )
+                echo(_lab_line(written, result))
 
     interrupted = False
     try:
@@ -230,18 +236,8 @@ def _run_put_records(
             event = next(source)
             report(writer.add(event.data, event.partition_key))
             pacer.n += 1
-            if status and time.monotonic() >= next_status:
-                next_status += STATUS_INTERVAL_S
-                s = writer.stats
-                status(
-                    _status_line(
-                        s.records,
-                        time.monotonic() - pacer.started,
-                        list(s.latencies)[-200:],
-                        s.retries,
-                        s.throttles,
-                    )
-                )
+            s = writer.stats
+            ticker.tick(s.records, s.latencies, s.retries, s.throttles)
     except KeyboardInterrupt:
         interrupted = True
     try:
@@ -296,7 +292,7 @@ async def _run_library(
                 )
 
     interrupted = False
-    next_status = time.monotonic() + STATUS_INTERVAL_S
+    ticker = _StatusTicker(status, pacer)
     try:
         while (wait := pacer.delay()) is not None:
             if wait:
@@ -306,18 +302,8 @@ async def _run_library(
             if verbose:
                 fut.add_done_callback(on_done)
             pacer.n += 1
-            if status and time.monotonic() >= next_status:
-                next_status += STATUS_INTERVAL_S
-                m = producer.metrics
-                status(
-                    _status_line(
-                        m.user_records_put,
-                        time.monotonic() - pacer.started,
-                        list(m.request_times)[-200:],
-                        m.retries,
-                        m.throttles,
-                    )
-                )
+            m = producer.metrics
+            ticker.tick(m.user_records_put, m.request_times, m.retries, m.throttles)
     except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
     finally:
