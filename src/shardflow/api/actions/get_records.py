@@ -14,7 +14,6 @@ DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     result = engine.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
-    params.setdefault("StreamName", result.stream_name)  # names the stream in CallDone
     if engine.events.active:
         size = sum(len(r.data) + len(r.partition_key) for r in result.records)
         engine.events.emit(
