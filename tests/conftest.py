@@ -56,6 +56,19 @@ def endpoint(server: ServerProcess) -> str:
     return server.endpoint
 
 
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A second server serving HTTPS (``--tls``: HTTP/2 by ALPN), for TLS clients."""
+    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
+        pytest.skip("starts a TLS server of its own")
+    proc = ServerProcess(tmp_path_factory.mktemp("tls-server") / "data", "--tls")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
 def make_client(endpoint: str, **config: object) -> object:
     """A boto3 Kinesis client for ``endpoint`` with test credentials and no retries."""
     cfg = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}, **config)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,12 +30,16 @@ class ServerProcess:
         *extra_args: str,
         port: int | None = None,
         limits: bool = False,
+        ca: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         # The suite checks semantics at full speed; tests/test_limits.py turns AWS's limits on.
         self.extra_args = list(extra_args) + ([] if limits else ["--no-limits"])
         self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.tls = "--tls" in extra_args or "--tls-cert" in extra_args
+        self.ca = ca  # the CA of a certificate brought with --tls-cert
+        scheme = "https" if self.tls else "http"
+        self.endpoint = f"{scheme}://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
 
@@ -68,9 +73,24 @@ class ServerProcess:
         self.kill()
         raise RuntimeError(f"server did not start in {START_TIMEOUT_S}s: {self.log()}")
 
+    @property
+    def ca_file(self) -> Path:
+        """The CA the server's certificate is signed by: clients trust it."""
+        if self.ca is not None:
+            return self.ca
+        assert self.data_dir is not None
+        return self.data_dir / "tls" / "ca.pem"  # the local CA of --tls
+
     def healthy(self) -> bool:
+        context = None
+        if self.tls:
+            if not self.ca_file.exists():
+                return False
+            context = ssl.create_default_context(cafile=str(self.ca_file))
         try:
-            with urllib.request.urlopen(self.endpoint + "/healthz", timeout=1) as r:
+            with urllib.request.urlopen(
+                self.endpoint + "/healthz", timeout=1, context=context
+            ) as r:
                 return bool(r.status == 200)
         except OSError:
             return False

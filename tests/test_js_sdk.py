@@ -82,19 +82,40 @@ def _js_env(endpoint: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
+# (script mode, the handler the SDK should pick, over TLS): h2 over TLS is HTTP/2 chosen by ALPN.
+TRANSPORTS = [("h2", "NodeHttp2Handler", False), ("h1", "NodeHttpHandler", False)]
+TRANSPORTS += [("h2", "NodeHttp2Handler", True), ("h1", "NodeHttpHandler", True)]
+TRANSPORT_IDS = ["h2c-default", "http1", "h2-tls-alpn-default", "http1-tls"]
+
+
+def _endpoint_and_env(
+    request: pytest.FixtureRequest, endpoint: str, tls: bool, tmp_path: Path
+) -> tuple[str, dict[str, str]]:
+    """The endpoint to use, and the SDK's environment (trusting the local CA over TLS)."""
+    if not tls:
+        return endpoint, _js_env(endpoint, tmp_path)
+    server = request.getfixturevalue("tls_server")
+    env = _js_env(server.endpoint, tmp_path)
+    env["NODE_EXTRA_CA_CERTS"] = str(server.ca_file)
+    return server.endpoint, env
+
+
 @pytest.mark.timeout(NPM_CI_TIMEOUT_S + SCRIPT_TIMEOUT_S + 30)
-@pytest.mark.parametrize(
-    ("mode", "handler"),
-    [("h2", "NodeHttp2Handler"), ("h1", "NodeHttpHandler")],
-    ids=["h2c-default-handler", "http1-NodeHttpHandler"],
-)
+@pytest.mark.parametrize(("mode", "handler", "tls"), TRANSPORTS, ids=TRANSPORT_IDS)
 def test_js_sdk_round_trip(
-    node: str, endpoint: str, tmp_path: Path, mode: str, handler: str
+    request: pytest.FixtureRequest,
+    node: str,
+    endpoint: str,
+    tmp_path: Path,
+    mode: str,
+    handler: str,
+    tls: bool,
 ) -> None:
+    endpoint, env = _endpoint_and_env(request, endpoint, tls, tmp_path)
     proc = subprocess.run(
         [node, str(SCRIPT), mode],
         cwd=JS_DIR,
-        env=_js_env(endpoint, tmp_path),
+        env=env,
         capture_output=True,
         text=True,
         timeout=SCRIPT_TIMEOUT_S,
@@ -121,19 +142,22 @@ def test_js_sdk_round_trip(
 
 
 @pytest.mark.timeout(NPM_CI_TIMEOUT_S + SCRIPT_TIMEOUT_S + 30)
-@pytest.mark.parametrize(
-    ("mode", "handler"),
-    [("h2", "NodeHttp2Handler"), ("h1", "NodeHttpHandler")],
-    ids=["h2c-default-handler", "http1-NodeHttpHandler"],
-)
+@pytest.mark.parametrize(("mode", "handler", "tls"), TRANSPORTS, ids=TRANSPORT_IDS)
 def test_js_sdk_subscribe_to_shard(
-    node: str, endpoint: str, tmp_path: Path, mode: str, handler: str
+    request: pytest.FixtureRequest,
+    node: str,
+    endpoint: str,
+    tmp_path: Path,
+    mode: str,
+    handler: str,
+    tls: bool,
 ) -> None:
     """SubscribeToShard's event stream read by the JS SDK (tests/js/subscribe_to_shard.mjs)."""
+    endpoint, env = _endpoint_and_env(request, endpoint, tls, tmp_path)
     proc = subprocess.run(
         [node, str(JS_DIR / "subscribe_to_shard.mjs"), mode],
         cwd=JS_DIR,
-        env=_js_env(endpoint, tmp_path),
+        env=env,
         capture_output=True,
         text=True,
         timeout=SCRIPT_TIMEOUT_S,

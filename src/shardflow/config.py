@@ -45,12 +45,17 @@ class Config:
     faults: FaultPlan | None = None  # fault injection, off by default (engine.faults)
     metrics: bool = True  # record stream metrics for /metrics and /dashboard (shardflow.metrics)
     log_level: str = "info"
+    # HTTPS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext: a PEM certificate and its key.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {', '.join(DURABILITY_MODES)}")
         if self.shard_limit < 1:
             raise ValueError("shard limit must be at least 1")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("a TLS certificate needs its key, and a key its certificate")
         for name in ("create_stream_ms", "delete_stream_ms", "update_stream_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

@@ -80,6 +80,23 @@ from shardflow.engine.faults import FaultPlan, FaultPlanError
     help="Record no stream metrics (/metrics and the dashboard's charts stay empty).",
 )
 @click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve HTTPS (HTTP/2 by ALPN) with a certificate from a local CA kept in DATA_DIR/tls.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this PEM certificate (chain) instead of the local CA's.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The PEM private key of --tls-cert.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -102,9 +119,12 @@ def serve(
     on_demand_window_s: float,
     faults: str | None,
     no_metrics: bool,
+    tls: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     log_level: str,
 ) -> None:
-    """Run the Kinesis-compatible server (HTTP/1.1 and h2c on one port)."""
+    """Run the Kinesis-compatible server (HTTP/1.1 and HTTP/2 on one port; --tls for HTTPS)."""
     import uvloop
 
     from shardflow.server.serve import serve as run
@@ -117,10 +137,15 @@ def serve(
     if not account_id.isdigit() or len(account_id) != 12:
         raise click.BadParameter("must be 12 digits", param_hint="--account-id")
     plan = _fault_plan(faults) if faults else None
+    data_dir = data_dir or default_data_dir()
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
+    if tls and tls_cert is None:
+        tls_cert, tls_key = _local_ca_certificate(data_dir, host)
     config = Config(
         host=host,
         port=port,
-        data_dir=data_dir or default_data_dir(),
+        data_dir=data_dir,
         in_memory=in_memory,
         durability=durability,
         account_id=account_id,
@@ -135,6 +160,8 @@ def serve(
         faults=plan,
         metrics=not no_metrics,
         log_level=log_level,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     try:
         uvloop.run(run(config))
@@ -143,6 +170,22 @@ def serve(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}."
             " Is another server using the port? Try --port."
         ) from exc
+
+
+def _local_ca_certificate(data_dir: Path, host: str) -> tuple[Path, Path]:
+    """The local CA's server certificate, and how to make clients trust it (on stderr)."""
+    from shardflow.server.tls import local_ca_files
+
+    files = local_ca_files(data_dir.resolve() / "tls", host)
+    click.echo(
+        f"TLS: clients must trust {files.ca}\n"
+        f"  boto3 / AWS CLI: export AWS_CA_BUNDLE={files.ca}\n"
+        f"  Node.js:         export NODE_EXTRA_CA_CERTS={files.ca}\n"
+        f"  Java:            keytool -importcert -noprompt -alias shardflow -file {files.ca}"
+        " -keystore TRUSTSTORE",
+        err=True,
+    )
+    return files.cert, files.key
 
 
 def _fault_plan(text: str) -> FaultPlan:

@@ -1,7 +1,8 @@
 """The server's lifecycle: open the store, start the engine, serve HTTP, shut down cleanly.
 
 The HTTP server is granian, embedded in this process's event loop: HTTP/1.1 keep-alive and
-cleartext HTTP/2 (prior knowledge) on one port, with the I/O in Rust (docs/decisions.md).
+cleartext HTTP/2 (prior knowledge) on one port, with the I/O in Rust (docs/decisions.md); with a
+TLS certificate, HTTPS with HTTP/1.1 and HTTP/2 chosen by ALPN instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from shardflow.config import Config
 from shardflow.engine.engine import Engine
 from shardflow.metrics import FILE_NAME as METRICS_FILE
-from shardflow.metrics import MetricsRecorder
+from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.server.app import KinesisApp
 from shardflow.storage.sqlite import SqliteStore
 
@@ -46,7 +47,7 @@ def claim_port(host: str, port: int) -> int:
 
 async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or until the task is cancelled)."""
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.server.embed import Server
 
     port = claim_port(config.host, config.port)
@@ -57,7 +58,11 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     store.open()
     engine = Engine(config, store)
     await engine.start()
-    recorder = MetricsRecorder(data_dir / METRICS_FILE) if config.metrics else None
+    recorder = (
+        MetricsRecorder(data_dir / METRICS_FILE, shard_metrics=enabled_on(engine.streams))
+        if config.metrics
+        else None
+    )
     if recorder is not None:
         await recorder.start(engine.events)
     app = KinesisApp(engine, recorder=recorder)
@@ -70,15 +75,21 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         websockets=False,
         backlog=1024,
         log_enabled=False,
+        ssl_cert=config.tls_cert,
+        ssl_key=config.tls_key,
+        ssl_protocol_min=SSLProtocols.tls12,  # what the AWS SDKs require; 1.3 when offered
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.stop)
     where = "in memory" if config.in_memory else str(data_dir)
+    tls = config.tls_cert is not None
     log.info(
-        "shardflow listening on http://%s:%d (HTTP/1.1 + h2c), data %s, durability %s",
+        "shardflow listening on %s://%s:%d (%s), data %s, durability %s",
+        "https" if tls else "http",
         config.host,
         port,
+        "HTTP/1.1 + HTTP/2 by ALPN" if tls else "HTTP/1.1 + h2c",
         where,
         durability,
     )
