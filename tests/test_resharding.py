@@ -1,12 +1,13 @@
-"""SplitShard, MergeShards, UpdateShardCount: AWS semantics, and nothing lost under load."""
+"""SplitShard, MergeShards, UpdateShardCount: AWS semantics.
+
+Resharding while records are written and read: tests/test_reshard_under_load.py.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -238,64 +239,6 @@ def test_updating_state_refuses_a_second_change(tmp_path: Path) -> None:
         assert make_client(server.endpoint).list_shards(StreamName="busy")["Shards"] == before
     finally:
         server.stop()
-
-
-def test_reshard_under_load_keeps_every_record_in_key_order(kinesis: Any, stream: str) -> None:
-    """Writers chain each key's records; splits and merges happen meanwhile."""
-    keys = [f"taxi-{i}" for i in range(12)]
-    written: dict[str, list[str]] = defaultdict(list)  # key -> sequence numbers, in order
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def writer(my_keys: list[str]) -> None:
-        client = make_client(kinesis.meta.endpoint_url)
-        n = 0
-        try:
-            while not stop.is_set():
-                for key in my_keys:
-                    kwargs: dict[str, Any] = {"StreamName": stream, "PartitionKey": key}
-                    if written[key]:
-                        kwargs["SequenceNumberForOrdering"] = written[key][-1]
-                    out = client.put_record(Data=f"{key}:{n}".encode(), **kwargs)
-                    written[key].append(out["SequenceNumber"])
-                n += 1
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(keys[i::3],)) for i in range(3)]
-    for t in threads:
-        t.start()
-    time.sleep(0.3)
-    kinesis.split_shard(
-        StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**125)
-    )
-    time.sleep(0.3)
-    kinesis.update_shard_count(StreamName=stream, TargetShardCount=4, ScalingType="UNIFORM_SCALING")
-    time.sleep(0.3)
-    opened = _open(_shards(kinesis, stream))
-    kinesis.merge_shards(
-        StreamName=stream,
-        ShardToMerge=opened[0]["ShardId"],
-        AdjacentShardToMerge=opened[1]["ShardId"],
-    )
-    time.sleep(0.3)
-    stop.set()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-
-    # Read parents before children (shard index order works: children get higher indexes).
-    got: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    shards = _shards(kinesis, stream)
-    for shard_id in sorted(shards):
-        records, _ = _read_shard(kinesis, stream, shard_id)
-        for r in records:
-            key, n = r["Data"].decode().split(":")
-            got[key].append((int(n), r["SequenceNumber"]))
-    for key in keys:
-        counters = [n for n, _ in got[key]]
-        assert counters == list(range(len(written[key]))), f"{key}: lost or reordered"
-        assert [seq for _, seq in got[key]] == written[key]
 
 
 def test_every_parent_of_a_merge_ends(kinesis: Any, stream: str) -> None:

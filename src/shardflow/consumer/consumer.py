@@ -312,6 +312,7 @@ class AsyncConsumer:
     def _start_reader(self, lease: Lease) -> None:
         state = ShardState(lease)
         pacer = ReadPacer() if self.config.read_limits else Unpaced()
+        info = next((s for s in self.shards if s.shard_id == lease.shard_id), None)
         state.reader = ShardReader(
             stream=self.stream,
             shard_id=lease.shard_id,
@@ -321,6 +322,7 @@ class AsyncConsumer:
             config=self.config,
             pacer=pacer,
             endpoint=self.endpoint,
+            hash_range=info.hash_range if info is not None else None,
         )
         state.task = asyncio.create_task(self._read(state), name=f"shardflow-{lease.shard_id}")
         self._states[lease.shard_id] = state

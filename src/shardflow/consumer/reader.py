@@ -47,6 +47,7 @@ class ShardReader:
         config: ConsumerConfig,
         pacer: ReadPacer,
         endpoint: str | None = None,
+        hash_range: tuple[int, int] | None = None,
     ) -> None:
         self.stream = stream
         self.shard_id = shard_id
@@ -56,6 +57,8 @@ class ShardReader:
         self.config = config
         self.pacer = pacer
         self.endpoint = endpoint
+        #: The shard's hash-key range: aggregated user records outside it are dropped.
+        self.hash_range = hash_range
         self.millis_behind_latest: int | None = None
         self.last_read: str | None = None  # sequence number of the last Kinesis record read
         self.calls = 0
@@ -133,14 +136,20 @@ class ShardReader:
             self.millis_behind_latest = millis
             if raw:
                 if pacer.paced:
-                    nbytes = sum(len(r["Data"]) + len(r["PartitionKey"]) for r in raw)
+                    nbytes = sum(len(r["Data"]) + len(r.get("PartitionKey", "")) for r in raw)
                     pacer.called(started, nbytes)
                 batch: Batch | None
                 if after is None:
-                    batch = Batch.of_page(self.shard_id, raw, millis or 0, config.deaggregate)
+                    batch = Batch.of_page(
+                        self.shard_id, raw, millis or 0, config.deaggregate, self.hash_range
+                    )
                 else:  # the first page after resuming: drop what was checkpointed
                     records = unpack(
-                        self.shard_id, raw, deaggregate_records=config.deaggregate, after=after
+                        self.shard_id,
+                        raw,
+                        deaggregate_records=config.deaggregate,
+                        after=after,
+                        hash_range=self.hash_range,
                     )
                     batch = Batch(self.shard_id, records, millis or 0) if records else None
                     after = None

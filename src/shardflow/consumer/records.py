@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shardflow.model.kpl import deaggregate, is_aggregate
+from shardflow.model.hashing import partition_hash
+from shardflow.model.kpl import UserRecord, deaggregate, is_aggregate
+
+HashRange = tuple[int, int]  # a shard's (StartingHashKey, EndingHashKey)
+_key_hash = functools.lru_cache(maxsize=65_536)(partition_hash)  # MD5 costs more than a lookup
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -101,7 +106,15 @@ class Batch:
     make Python's garbage collector scan them again and again.
     """
 
-    __slots__ = ("_deaggregate", "_raw", "_records", "last", "millis_behind_latest", "shard_id")
+    __slots__ = (
+        "_deaggregate",
+        "_hash_range",
+        "_raw",
+        "_records",
+        "last",
+        "millis_behind_latest",
+        "shard_id",
+    )
 
     def __init__(
         self,
@@ -111,10 +124,12 @@ class Batch:
         *,
         raw: list[dict[str, Any]] | None = None,
         deaggregate_records: bool = True,
+        hash_range: HashRange | None = None,
     ) -> None:
         self.shard_id = shard_id
         self.millis_behind_latest = millis_behind_latest
         self._deaggregate = deaggregate_records
+        self._hash_range = hash_range
         self._raw = raw
         self._records = records
         if records is None:
@@ -125,20 +140,39 @@ class Batch:
 
     @classmethod
     def of_page(
-        cls, shard_id: str, raw: list[dict[str, Any]], millis: int, deaggregate_records: bool
+        cls,
+        shard_id: str,
+        raw: list[dict[str, Any]],
+        millis: int,
+        deaggregate_records: bool,
+        hash_range: HashRange | None = None,
     ) -> Batch | None:
         """A lazily unpacked batch of a non-empty page; None if the page has no user records."""
         try:
-            return cls(shard_id, None, millis, raw=raw, deaggregate_records=deaggregate_records)
+            return cls(
+                shard_id,
+                None,
+                millis,
+                raw=raw,
+                deaggregate_records=deaggregate_records,
+                hash_range=hash_range,
+            )
         except _EmptyAggregate:
-            records = unpack(shard_id, raw, deaggregate_records=deaggregate_records)
+            records = unpack(
+                shard_id, raw, deaggregate_records=deaggregate_records, hash_range=hash_range
+            )
             return cls(shard_id, records, millis) if records else None
 
     @property
     def records(self) -> list[Record]:
         if self._records is None:
             assert self._raw is not None
-            self._records = unpack(self.shard_id, self._raw, deaggregate_records=self._deaggregate)
+            self._records = unpack(
+                self.shard_id,
+                self._raw,
+                deaggregate_records=self._deaggregate,
+                hash_range=self._hash_range,
+            )
             self._raw = None
         return self._records
 
@@ -159,7 +193,7 @@ class _EmptyAggregate(Exception):
 def _last_position(raw: dict[str, Any], deaggregate_records: bool) -> Position:
     seq = int(raw["SequenceNumber"])
     if deaggregate_records and is_aggregate(raw["Data"]):
-        users = deaggregate(raw["PartitionKey"], raw["Data"])
+        users = deaggregate(raw.get("PartitionKey", ""), raw["Data"])
         if not users:
             raise _EmptyAggregate
         return Position(seq, users[-1].subsequence)
@@ -172,14 +206,16 @@ def unpack(
     *,
     deaggregate_records: bool = True,
     after: Position | None = None,
+    hash_range: HashRange | None = None,
 ) -> list[Record]:
     """User records of a GetRecords page, dropping those at or below ``after``.
 
     ``after`` is the checkpoint when resuming AT_SEQUENCE_NUMBER: the aggregate holding it is
-    read again, and only its user records past the checkpoint are new.
+    read again, and only its user records past the checkpoint are new. With ``hash_range``
+    (the shard's), aggregated user records outside it are dropped (see ``_in_range``).
     """
     if after is not None:
-        return _unpack_after(shard_id, raw_records, deaggregate_records, after)
+        return _unpack_after(shard_id, raw_records, deaggregate_records, after, hash_range)
     out: list[Record] = []
     append = out.append
     make = Record
@@ -188,7 +224,10 @@ def unpack(
         data = raw["Data"]
         arrival = raw.get("ApproximateArrivalTimestamp")
         if deaggregate_records and is_aggregate(data):
-            for u in deaggregate(raw["PartitionKey"], data):
+            users = deaggregate(raw.get("PartitionKey", ""), data)
+            if hash_range is not None:
+                users = _in_range(users, hash_range)
+            for u in users:
                 append(
                     make(
                         shard_id,
@@ -202,12 +241,34 @@ def unpack(
                     )
                 )
         else:
-            append(make(shard_id, seq, 0, raw["PartitionKey"], data, arrival))
+            append(make(shard_id, seq, 0, raw.get("PartitionKey", ""), data, arrival))
     return out
 
 
+def _in_range(users: list[UserRecord], hash_range: HashRange) -> list[UserRecord]:
+    """The user records of an aggregate that belong to its shard, as the KCL keeps them.
+
+    An aggregate is routed by one hash key; if the shard it was meant for split meanwhile, it
+    lands in one child holding records of keys that now belong to the other. The producer
+    (ours, and the KPL) writes those again where they belong; the copies here are dropped, so
+    each key's records stay in its own shard's order.
+    """
+    low, high = hash_range
+    return [u for u in users if not u.aggregated or low <= _hash_key(u) <= high]
+
+
+def _hash_key(user: UserRecord) -> int:
+    if user.explicit_hash_key:
+        return int(user.explicit_hash_key)
+    return _key_hash(user.partition_key)
+
+
 def _unpack_after(
-    shard_id: str, raw_records: list[dict[str, Any]], deaggregate_records: bool, after: Position
+    shard_id: str,
+    raw_records: list[dict[str, Any]],
+    deaggregate_records: bool,
+    after: Position,
+    hash_range: HashRange | None = None,
 ) -> list[Record]:
     """``unpack`` of the first page after resuming: drops records at or below ``after``."""
     tail: list[dict[str, Any]] = []
@@ -220,7 +281,11 @@ def _unpack_after(
         if seq == after.sequence:
             out = [
                 r
-                for r in unpack(shard_id, [raw], deaggregate_records=deaggregate_records)
+                for r in unpack(
+                    shard_id, [raw], deaggregate_records=deaggregate_records, hash_range=hash_range
+                )
                 if r.subsequence_number > after.subsequence and r.aggregated
             ]
-    return out + unpack(shard_id, tail, deaggregate_records=deaggregate_records)
+    return out + unpack(
+        shard_id, tail, deaggregate_records=deaggregate_records, hash_range=hash_range
+    )

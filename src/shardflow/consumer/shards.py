@@ -17,6 +17,7 @@ class ShardInfo:
     parents: tuple[str, ...] = ()
     closed: bool = False  # has an EndingSequenceNumber: no more records will arrive
     starting_sequence: str | None = None
+    hash_range: tuple[int, int] | None = None  # (StartingHashKey, EndingHashKey)
 
     @classmethod
     def from_api(cls, shard: Mapping[str, Any]) -> ShardInfo:
@@ -25,11 +26,15 @@ class ShardInfo:
             p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p
         )
         seq_range = shard.get("SequenceNumberRange", {})
+        keys = shard.get("HashKeyRange")
         return cls(
             shard["ShardId"],
             parents,
             closed=seq_range.get("EndingSequenceNumber") is not None,
             starting_sequence=seq_range.get("StartingSequenceNumber"),
+            hash_range=(
+                (int(keys["StartingHashKey"]), int(keys["EndingHashKey"])) if keys else None
+            ),
         )
 
 

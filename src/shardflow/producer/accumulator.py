@@ -35,6 +35,7 @@ class ShardQueue:
         "entries",
         "failures",
         "hash_range",
+        "held",
         "inflight",
         "limit",
         "shard_id",
@@ -50,7 +51,10 @@ class ShardQueue:
         self.agg_created = 0.0
         self.agg_deadline = 0.0
         self.agg_user_bytes = 0
-        self.inflight = 0
+        self.inflight = 0  # calls in flight holding entries of this queue
+        #: Sends nothing: its shard was resharded away, and its keys move to new queues once
+        #: its calls in flight are answered (see Producer._refresh).
+        self.held = False
         self.backoff_until = 0.0
         self.failures = 0  # consecutive throttles, for the backoff exponent
         self.limit = limit
@@ -290,7 +294,7 @@ class Accumulator:
         self._rr = (start + 1) % n
         for i in range(n):
             q = queues[(start + i) % n]
-            if (ordered and q.inflight) or q.backoff_until > now:
+            if (ordered and q.inflight) or q.held or q.backoff_until > now:
                 continue
             if q.agg is not None and (flushing or now - q.agg_created >= linger):
                 self.close_aggregate(q)
@@ -333,7 +337,7 @@ class Accumulator:
         cfg = self.config
         best: float | None = None
         for q in self._queue_list:
-            if cfg.ordered and q.inflight:
+            if (cfg.ordered and q.inflight) or q.held:
                 continue
             oldest = q.oldest()
             if oldest is None:
@@ -349,21 +353,44 @@ class Accumulator:
 
     # -- resharding -----------------------------------------------------------------------------
 
-    def remap(self, shard_map: ShardMap, now: float) -> list[Entry]:
-        """Adopt a new shard map; returns queued entries whose shard changed (to re-route)."""
-        moved: list[Entry] = []
-        for q in self._queue_list:
-            self.close_aggregate(q)
+    def changing(self, shard_map: ShardMap) -> list[ShardQueue]:
+        """Queues that ``remap(shard_map)`` replaces: their shard changed, or they are held."""
+        out = []
         for q in self._queue_list:
             idx = shard_map.index(q.hash_range[0])
             same = (
                 shard_map.ids[idx] == q.shard_id
                 and (shard_map.starts[idx], shard_map.ends[idx]) == q.hash_range
             )
-            if not same:
-                moved.extend(q.entries)
-                self.closed_count -= len(q.entries)
-                self.closed_bytes -= sum(e.size for e in q.entries)
-                q.entries.clear()
+            if q.held or not same:
+                out.append(q)
+        return out
+
+    def expire_held(self, now: float) -> list[Entry]:
+        """Take the entries of held queues whose deadline has passed."""
+        expired: list[Entry] = []
+        for q in self._queue_list:
+            if not q.held:
+                continue
+            if q.agg is not None and now >= q.agg_deadline:
+                self.close_aggregate(q)
+            for e in [e for e in q.entries if now >= e.deadline]:
+                q.entries.remove(e)
+                self.closed_count -= 1
+                self.closed_bytes -= e.size
+                expired.append(e)
+        return expired
+
+    def remap(self, shard_map: ShardMap, now: float) -> list[Entry]:
+        """Adopt a new shard map; returns queued entries whose shard changed (to re-route)."""
+        moved: list[Entry] = []
+        for q in self._queue_list:
+            self.close_aggregate(q)
+        for q in self.changing(shard_map):
+            q.held = False  # a held queue whose shard is unchanged stays, emptied
+            moved.extend(q.entries)
+            self.closed_count -= len(q.entries)
+            self.closed_bytes -= sum(e.size for e in q.entries)
+            q.entries.clear()
         self._install(shard_map, now)
         return moved

@@ -85,10 +85,13 @@ class Entry:
             for r in deaggregate(self.partition_key, self.data)
         ]
 
-    def succeed(self, shard_id: str, sequence: str) -> None:
+    def succeed(self, shard_id: str, sequence: str, only: Collection[int] | None = None) -> None:
+        """Resolve the futures (``only``: of these user records, by subsequence number)."""
         written = (shard_id, sequence, self.attempts)
         if self.aggregated:
             for i, fut in enumerate(self.futures):
+                if only is not None and i not in only:
+                    continue
                 if fut._waiters is None:  # nobody waits: just record the outcome
                     fut._value = written
                     fut._sub = i

@@ -99,6 +99,12 @@ class Producer:
         self._puts = 0
         self._last_refresh = 0.0
         self._refreshing = False
+        self._refresh_again = False
+        self._refresh_task: asyncio.Task[None] | None = None
+        #: Aggregates written to a shard other than the one predicted, with that shard and the
+        #: sequence number: settled once a fresh shard map shows that shard's range.
+        self._misplaced: list[tuple[Entry, str, str]] = []
+        self._call_done = asyncio.Event()  # set whenever a call's outcome has been handled
         self._fatal: ProducerError | None = None
         self._ttl = self.config.record_ttl
         self._linger = self.config.linger
@@ -178,6 +184,8 @@ class Producer:
         self._wake()
         if self._sender is not None:
             await self._sender
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()  # everything is written: no map needed any more
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         assert self._transport is not None
@@ -339,9 +347,8 @@ class Producer:
                 if not entries:
                     break
                 self._inflight += 1
-                if cfg.ordered:
-                    for sid in {e.shard_id for e in entries}:
-                        acc.queues[sid].inflight += 1
+                for sid in {e.shard_id for e in entries}:
+                    acc.queues[sid].inflight += 1
                 task = loop.create_task(self._send(entries, now))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -376,15 +383,17 @@ class Producer:
             self._inflight -= 1
             acc = self._acc
             assert acc is not None
-            if self.config.ordered:
-                for sid in {e.shard_id for e in entries}:
-                    q = acc.queues.get(sid)
-                    if q is not None:
-                        q.inflight -= 1
+            for sid in {e.shard_id for e in entries}:
+                q = acc.queues.get(sid)
+                if q is not None:
+                    q.inflight -= 1
+            self._call_done.set()
             self._wake()
 
     def _handle_response(self, entries: list[Entry], response: dict[str, Any]) -> None:
         m = self.metrics
+        acc = self._acc
+        assert acc is not None
         results = response.get("Records", [])
         failed: list[tuple[Entry, ProducerError]] = []
         unexpected = False
@@ -396,6 +405,17 @@ class Producer:
             shard_id = result["ShardId"]
             if shard_id != entry.shard_id:
                 unexpected = True
+                if entry.aggregated:
+                    # The stream was resharded: user records of keys outside that shard's
+                    # range are in the wrong shard (a KCL-style reader drops them). Hold their
+                    # shard's queue; the refresh resends them before anything newer.
+                    self._misplaced.append((entry, shard_id, result["SequenceNumber"]))
+                    q = acc.queues.get(entry.shard_id)
+                    if q is not None:
+                        q.held = True
+                    m.kinesis_records_put += 1
+                    m.kinesis_records_data_put += entry.size
+                    continue
             entry.succeed(shard_id, result["SequenceNumber"])
             n = len(entry.futures)
             m.user_records_put += n
@@ -470,31 +490,117 @@ class Producer:
             self._schedule_refresh()
 
     def _schedule_refresh(self) -> None:
-        now = time.monotonic()
-        if self._refreshing or now - self._last_refresh < self.config.shard_map_min_refresh:
+        """Refresh the shard map now, or once ``shard_map_min_refresh`` has passed."""
+        if self._refreshing:
+            self._refresh_again = True
             return
         self._refreshing = True
-        task = asyncio.get_running_loop().create_task(self._refresh())
+        delay = self._last_refresh + self.config.shard_map_min_refresh - time.monotonic()
+        task = asyncio.get_running_loop().create_task(self._refresh(max(0.0, delay)))
+        self._refresh_task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _refresh(self) -> None:
-        """Reload the shard map (a record landed on a shard we did not expect: resharded)."""
-        assert self._transport is not None and self._acc is not None
+    async def _refresh(self, delay: float) -> None:
+        """Reload the shard map (a record landed on a shard we did not expect: resharded).
+
+        The queues of shards that changed are held, and their calls in flight answered, before
+        their records move to the new shards' queues: so no record of a key is in flight to the
+        old shard while a newer one goes to the new shard. Misplaced aggregated records are
+        settled here and resent ahead of everything else of their keys.
+        """
+        acc = self._acc
+        assert self._transport is not None and acc is not None
         try:
+            if delay:
+                await asyncio.sleep(delay)
             shards = await list_shards(self._transport.call, self.stream_name)
+            shard_map = ShardMap.from_list_shards(shards, acc.shard_map.version + 1)
+            ranges = {
+                s["ShardId"]: (
+                    int(s["HashKeyRange"]["StartingHashKey"]),
+                    int(s["HashKeyRange"]["EndingHashKey"]),
+                )
+                for s in shards
+            }
+            while True:
+                changing = acc.changing(shard_map)
+                for q in changing:
+                    q.held = True
+                if not any(q.inflight for q in changing):
+                    break
+                self._call_done.clear()
+                await self._call_done.wait()
+            if any(shard not in ranges for _, shard, _ in self._misplaced):
+                self._refresh_again = True  # written to a shard newer than this listing
+                return
             now = time.monotonic()
-            version = self._acc.shard_map.version + 1
-            moved = self._acc.remap(ShardMap.from_list_shards(shards, version), now)
+            resend = self._settle_misplaced(ranges)
+            moved = acc.remap(shard_map, now)
+            for key, data, ehk, fut, created, deadline in resend:
+                acc.append_at(key, data, ehk, fut, created, deadline)
             for entry in moved:
                 self._reroute(entry, now)
-            log.info("shard map refreshed: %d open shards", len(self._acc.shard_map))
-        except Exception as exc:  # the next unexpected shard tries again
+            log.info("shard map refreshed: %d open shards", len(acc.shard_map))
+        except Exception as exc:
             log.warning("shard map refresh failed: %s", exc)
+            self._refresh_again = True
+            self._expire_waiting(time.monotonic())
         finally:
             self._last_refresh = time.monotonic()
             self._refreshing = False
+            self._refresh_task = None
+            waiting = self._misplaced or any(q.held for q in acc.queues.values())
+            sending = self._sender is not None and not self._sender.done()
+            if self._refresh_again and waiting and sending:
+                self._schedule_refresh()  # records wait on it
+            self._refresh_again = False
             self._wake()
+
+    def _expire_waiting(self, now: float) -> None:
+        """Fail records waiting on a refresh past their TTL (the shard map cannot be loaded).
+
+        A misplaced aggregate fails whole, though part of it is written: its outcome is unknown.
+        """
+        acc = self._acc
+        assert acc is not None
+        misplaced, self._misplaced = self._misplaced, []
+        for item in misplaced:
+            entry = item[0]
+            if entry.expired(now):
+                self._finish_failed(entry, entry.expire(), expired=True)
+            else:
+                self._misplaced.append(item)
+        for entry in acc.expire_held(now):
+            self._finish_failed(entry, entry.expire(), expired=True)
+
+    def _settle_misplaced(
+        self, ranges: dict[str, tuple[int, int]]
+    ) -> list[tuple[str, bytes, str | None, RecordFuture, float, float]]:
+        """Succeed the user records of misplaced aggregates that are in their shard's range;
+        return the others, in order, to be written again."""
+        acc = self._acc
+        assert acc is not None
+        m = self.metrics
+        resend = []
+        for entry, shard_id, sequence in self._misplaced:
+            low, high = ranges[shard_id]
+            placed: set[int] = set()
+            nbytes = 0
+            users = entry.user_records()
+            for i, ((key, data, ehk), fut) in enumerate(zip(users, entry.futures, strict=True)):
+                if low <= acc.hash_of(key, ehk) <= high:
+                    placed.add(i)
+                    nbytes += len(data) + len(key.encode())
+                else:
+                    resend.append((key, data, ehk, fut, entry.created, entry.deadline))
+            entry.succeed(shard_id, sequence, placed)
+            m.user_records_put += len(placed)
+            m.user_records_data_put += nbytes
+            m.retries += len(users) - len(placed)
+            self._release(len(placed), nbytes)
+        self._misplaced = []
+        return resend
 
     def _reroute(self, entry: Entry, now: float) -> None:
         """Send an entry's user records through routing again (their shard changed)."""
