@@ -24,3 +24,5 @@ def test_demo_runs_the_lab_end_to_end() -> None:
     for api in ("put-record", "put-records", "producer"):
         assert f"--api {api}" in out.stdout
     assert out.stdout.count("OK: every key in order, nothing missing") == 3
+    # the demo enables enhanced monitoring, so each metrics table has its shard-level part
+    assert out.stdout.count("shards over 5m (enhanced monitoring)") == 3

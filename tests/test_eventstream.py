@@ -165,6 +165,7 @@ def test_asgi_subscription_heartbeat_takeover_and_expiry(
     monkeypatch.setattr(subscriptions, "HEARTBEAT_S", 0.2)
     monkeypatch.setattr(subscriptions, "RECHECK_S", 0.05)
     monkeypatch.setattr(subscriptions, "TAKEOVER_AFTER_S", 0.5)
+    monkeypatch.setattr(subscriptions, "SUBSCRIBE_CALLS_PER_S", 10.0)  # scaled down like the rest
 
     async def main() -> None:
         store = SqliteStore(tmp_path, "memory")

@@ -175,23 +175,27 @@ class TestFunctionality:
         assert _summary(kinesis, stream)["MaxRecordSizeInKiB"] == 10240
         kinesis.put_record(StreamName=stream, PartitionKey="k", Data=big)
 
-    def test_warm_throughput(self, kinesis: Any, streams: StreamPool) -> None:
-        name = streams.create(StreamModeDetails=ON_DEMAND, WarmThroughputMiBps=8)
-        assert _summary(kinesis, name)["WarmThroughput"]["TargetMiBps"] == 8
-        resp = kinesis.update_stream_warm_throughput(
-            StreamARN=stream_arn(name), WarmThroughputMiBps=20
-        )
-        assert (resp["StreamName"], resp["StreamARN"]) == (name, stream_arn(name))
-        assert resp["WarmThroughput"]["TargetMiBps"] == 20
-        assert _summary(kinesis, name)["WarmThroughput"] == {"TargetMiBps": 20, "CurrentMiBps": 20}
+    def test_warm_throughput_needs_the_commitment(self, kinesis: Any, streams: StreamPool) -> None:
+        """The shared server's account has no billing commitment (tests/test_warm_throughput.py
+        covers warm throughput with one)."""
+        name = streams.create(StreamModeDetails=ON_DEMAND)
+        with pytest.raises(kinesis.exceptions.InvalidArgumentException):
+            kinesis.update_stream_warm_throughput(StreamARN=stream_arn(name), WarmThroughputMiBps=8)
+        assert "WarmThroughput" not in _summary(kinesis, name)
 
     def test_record_distribution_strategy(self, kinesis: Any, streams: StreamPool) -> None:
-        name = streams.create(ShardCount=1, RecordDistributionStrategy="USER_PARTITION_KEY")
+        """Reported for ON_DEMAND streams only (tests/test_record_distribution.py: routing)."""
+        name = streams.create(StreamModeDetails=ON_DEMAND)
         assert _summary(kinesis, name)["RecordDistributionStrategy"] == "USER_PARTITION_KEY"
-        kinesis.update_stream_record_distribution_strategy(
-            StreamARN=stream_arn(name), RecordDistributionStrategy="AUTO"
+        status, _, body = raw_call(
+            kinesis.meta.endpoint_url,
+            DISTRIBUTION,
+            {"StreamARN": stream_arn(name), "RecordDistributionStrategy": "AUTO"},
         )
+        assert status == 200 and body in (None, {}), body
         assert _summary(kinesis, name)["RecordDistributionStrategy"] == "AUTO"
+        provisioned = streams.create(ShardCount=1, RecordDistributionStrategy="USER_PARTITION_KEY")
+        assert "RecordDistributionStrategy" not in _summary(kinesis, provisioned)
 
 
 @pytest.mark.skipif(

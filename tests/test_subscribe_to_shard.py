@@ -1,14 +1,17 @@
 """SubscribeToShard (enhanced fan-out) over AWS event-stream framing, with boto3 over HTTP/1.1.
 
 AWS (API reference): the consumer must be ACTIVE; the response starts with an initial-response
-event, then SubscribeToShardEvent events pushed as records arrive; a second call for the same
-consumer and shard within 5 s fails with ResourceInUseException; at the end of a closed shard
-the last event carries ChildShards and no ContinuationSequenceNumber.
+event, then SubscribeToShardEvent events pushed as records arrive; one call per second per
+consumer per shard (LimitExceededException), and a second call for the same consumer and shard
+within 5 s fails with ResourceInUseException; at the end of a closed shard the last event carries
+ChildShards and no ContinuationSequenceNumber. DryRun (developer guide): the checks without the
+subscription, answered with DryRunOperationException (HTTP 400).
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +21,7 @@ from urllib.parse import urlsplit
 import cbor2
 import pytest
 
+from shardflow.engine.subscriptions import DRY_RUN_MESSAGE
 from shardflow.wire import cbor_codec, eventstream
 from tests.conftest import make_client
 from tests.helpers import (
@@ -27,9 +31,15 @@ from tests.helpers import (
     TARGET_PREFIX,
     StreamPool,
     client_error,
+    put_to_shard,
+    raw_call,
+    shard_id,
     stream_arn,
+    stream_pool,
     unique_name,
 )
+from tests.metrics.conftest import get_json
+from tests.support import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,9 +64,14 @@ def _consumer(kinesis: Any, stream: str) -> str:
     raise AssertionError("consumer not ACTIVE")
 
 
-def _subscribe(kinesis: Any, arn: str, position: dict[str, Any], shard: str = "") -> Any:
+def _subscribe(
+    kinesis: Any, arn: str, position: dict[str, Any], shard: str = "", **extra: Any
+) -> Any:
     return kinesis.subscribe_to_shard(
-        ConsumerARN=arn, ShardId=shard or "shardId-000000000000", StartingPosition=position
+        ConsumerARN=arn,
+        ShardId=shard or "shardId-000000000000",
+        StartingPosition=position,
+        **extra,
     )
 
 
@@ -255,3 +270,156 @@ def test_cbor_payloads(kinesis: Any, endpoint: str, streams: StreamPool) -> None
     assert isinstance(arrival.value, int)
     assert abs(arrival.value / 1000 - time.time()) < 60
     assert event["ContinuationSequenceNumber"] == put["SequenceNumber"]
+
+
+# -- the starting position ---------------------------------------------------------------------
+
+
+def test_malformed_sequence_number(kinesis: Any, streams: StreamPool) -> None:
+    """Matches the model's pattern but no shard issued it. AWS's wording for SubscribeToShard is
+    unverified: GetShardIterator's, naming the operation called."""
+    stream = streams.create()
+    arn = _consumer(kinesis, stream)
+    seq = "26227199374822427428162556223570313216"
+    position = {"Type": "AT_SEQUENCE_NUMBER", "SequenceNumber": seq}
+    with pytest.raises(kinesis.exceptions.InvalidArgumentException) as excinfo:
+        _subscribe(kinesis, arn, position)
+    assert client_error(excinfo) == (
+        "InvalidArgumentException",
+        f"StartingSequenceNumber {seq} used in SubscribeToShard on shard {shard_id(0)}"
+        f" in stream {stream} under account {ACCOUNT_ID} is invalid.",
+    )
+
+
+def test_sequence_number_of_another_shard(kinesis: Any, streams: StreamPool) -> None:
+    """Wording as a KCL user saw it from SubscribeToShard (amazon-kinesis-client issue 391)."""
+    stream = streams.create(ShardCount=2)
+    arn = _consumer(kinesis, stream)
+    seq = put_to_shard(kinesis, stream, 1, b"elsewhere")["SequenceNumber"]
+    position = {"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seq}
+    with pytest.raises(kinesis.exceptions.InvalidArgumentException) as excinfo:
+        _subscribe(kinesis, arn, position)
+    assert client_error(excinfo) == (
+        "InvalidArgumentException",
+        f"Invalid StartingSequenceNumber. It encodes {shard_id(1)}, while it was used in a call"
+        f" to a shard with {shard_id(0)}",
+    )
+
+
+# -- DryRun and StreamId -----------------------------------------------------------------------
+
+
+def test_dry_run_checks_without_subscribing(kinesis: Any, streams: StreamPool) -> None:
+    stream = streams.create()
+    arn = _consumer(kinesis, stream)
+    with pytest.raises(kinesis.exceptions.DryRunOperationException) as excinfo:
+        _subscribe(kinesis, arn, {"Type": "LATEST"}, DryRun=True)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert client_error(excinfo) == ("DryRunOperationException", DRY_RUN_MESSAGE)
+    # Nothing was subscribed: a real call right after is not refused by the 5-second rule.
+    response = _subscribe(kinesis, arn, {"Type": "LATEST"}, DryRun=False)
+    try:
+        # A dry run checks the request, not whether a subscription is active.
+        with pytest.raises(kinesis.exceptions.DryRunOperationException):
+            _subscribe(kinesis, arn, {"Type": "LATEST"}, DryRun=True)
+    finally:
+        response["EventStream"].close()
+
+
+def test_dry_run_of_an_invalid_request_gets_its_error(kinesis: Any, streams: StreamPool) -> None:
+    stream = streams.create()
+    arn = _consumer(kinesis, stream)
+    with pytest.raises(kinesis.exceptions.ResourceNotFoundException):
+        _subscribe(kinesis, arn, {"Type": "LATEST"}, shard=shard_id(7), DryRun=True)
+    position = {"Type": "AT_SEQUENCE_NUMBER", "SequenceNumber": "26227199374822427428162"}
+    with pytest.raises(kinesis.exceptions.InvalidArgumentException):
+        _subscribe(kinesis, arn, position, DryRun=True)
+    gone = f"{stream_arn(stream)}/consumer/nobody:1700000000"
+    with pytest.raises(kinesis.exceptions.ResourceNotFoundException):
+        _subscribe(kinesis, gone, {"Type": "LATEST"}, DryRun=True)
+
+
+def test_stream_id_validated_then_ignored(kinesis: Any, endpoint: str, streams: StreamPool) -> None:
+    """AWS's model: "Not Implemented. Reserved for future use." Its pattern still applies.
+
+    Sent raw: botocore's endpoint rules route a request with StreamId to
+    ``{StreamId}.data-kinesis.<region>.amazonaws.com``, whatever ``endpoint_url`` says. A dry
+    run answers without opening a subscription, so the response ends.
+    """
+    stream = streams.create()
+    arn = _consumer(kinesis, stream)
+    request = {
+        "ConsumerARN": arn,
+        "ShardId": shard_id(0),
+        "StartingPosition": {"Type": "LATEST"},
+        "DryRun": True,
+    }
+    status, _, body = raw_call(
+        endpoint, "SubscribeToShard", {**request, "StreamId": "a" * 20 + "-b12"}
+    )
+    assert (status, body["__type"]) == (400, "DryRunOperationException")
+    status, _, body = raw_call(endpoint, "SubscribeToShard", {**request, "StreamId": "Not-An-Id"})
+    assert (status, body["__type"]) == (400, "ValidationException")
+    assert "'streamId' failed to satisfy constraint" in body["message"]
+
+
+# -- rates, with AWS's limits on (a server of its own) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
+        pytest.skip("starts a server of its own")
+    server = ServerProcess(tmp_path_factory.mktemp("subscribe-limits"), limits=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_one_call_per_second_then_in_use(limited: ServerProcess) -> None:
+    """Within 1 s: LimitExceededException (the rate is checked first); after 1 s but within
+    5 s of the successful call: ResourceInUseException. The rate is per consumer and shard."""
+    client: Any = make_client(limited.endpoint)
+    with stream_pool(client) as pool:
+        stream = pool.create(ShardCount=2)
+        arn = _consumer(client, stream)
+        name = client.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"][
+            "ConsumerName"
+        ]
+        first = _subscribe(client, arn, {"Type": "LATEST"})
+        started = time.monotonic()
+        try:
+            with pytest.raises(client.exceptions.LimitExceededException) as excinfo:
+                _subscribe(client, arn, {"Type": "LATEST"})
+            assert time.monotonic() - started < 1.0, "too slow to test a 1-second window"
+            assert client_error(excinfo) == (
+                "LimitExceededException",
+                f"Rate exceeded for consumer {name} and shard {shard_id(0)} in stream {stream}"
+                f" under account {ACCOUNT_ID}.",
+            )
+            _subscribe(client, arn, {"Type": "LATEST"}, shard=shard_id(1))["EventStream"].close()
+            time.sleep(max(0.0, started + 1.1 - time.monotonic()))
+            with pytest.raises(client.exceptions.ResourceInUseException) as excinfo:
+                _subscribe(client, arn, {"Type": "LATEST"})
+            assert "Another active subscription exists" in client_error(excinfo)[1]
+        finally:
+            first["EventStream"].close()
+        body = get_json(limited.endpoint, f"/dashboard/api/metrics?stream={stream}&range=5m")
+        figures = body["consumers"][name]
+        assert figures["SubscribeToShard.RateExceeded"]["total"] == 2
+        assert figures["SubscribeToShard.Success"]["total"] == 0.5  # 2 of 4 calls
+
+
+def test_dry_runs_have_their_own_rate(limited: ServerProcess) -> None:
+    """1 dry run per second per stream (developer guide); over it, ThrottlingException."""
+    client: Any = make_client(limited.endpoint)
+    with stream_pool(client) as pool:
+        stream = pool.create()
+        arn = _consumer(client, stream)
+        with pytest.raises(client.exceptions.DryRunOperationException):
+            _subscribe(client, arn, {"Type": "LATEST"}, DryRun=True)
+        with pytest.raises(client.exceptions.ClientError) as excinfo:
+            _subscribe(client, arn, {"Type": "LATEST"}, DryRun=True)
+        assert client_error(excinfo)[0] == "ThrottlingException"
+        # dry runs take nothing from the subscription's own rate
+        _subscribe(client, arn, {"Type": "LATEST"})["EventStream"].close()

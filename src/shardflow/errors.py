@@ -8,6 +8,7 @@ may retry. Exactly one place (``server.responses``) turns an exception into a re
     │   ├── ResourceNotFoundException, ResourceInUseException
     │   ├── InvalidArgumentException, ValidationException, SerializationException
     │   ├── LimitExceededException, ProvisionedThroughputExceededException
+    │   ├── ThrottlingException, DryRunOperationException
     │   ├── ExpiredIteratorException, ExpiredNextTokenException
     │   ├── UnknownOperationException, AccessDeniedException
     │   ├── MissingAuthenticationTokenException, IncompleteSignatureException,
@@ -67,6 +68,10 @@ LimitExceededException = _client("LimitExceededException", retriable=True)
 ProvisionedThroughputExceededException = _client(
     "ProvisionedThroughputExceededException", retriable=True
 )
+# DryRun: AWS answers a dry run that would have succeeded with this 400, and throttles dry
+# runs (1 per second per stream) with ThrottlingException, not LimitExceededException.
+DryRunOperationException = _client("DryRunOperationException")
+ThrottlingException = _client("ThrottlingException", retriable=True)
 ExpiredIteratorException = _client("ExpiredIteratorException")
 ExpiredNextTokenException = _client("ExpiredNextTokenException")
 UnknownOperationException = _client("UnknownOperationException")

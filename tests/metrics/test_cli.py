@@ -17,7 +17,11 @@ from tests.support import ServerProcess
 def test_table_shows_the_stream_figures(faulty_server: ServerProcess, faulty_kinesis: Any) -> None:
     stream = f"cli-{uuid.uuid4().hex[:10]}"
     create(faulty_kinesis, stream)
+    faulty_kinesis.enable_enhanced_monitoring(
+        StreamName=stream, ShardLevelMetrics=["IncomingRecords", "OutgoingRecords"]
+    )
     seen = drive(faulty_kinesis, stream, rounds=2)
+    assert seen.by_shard is not None
     runner = CliRunner()
     result = runner.invoke(
         main, ["metrics", stream, "--endpoint-url", faulty_server.endpoint], env={}
@@ -27,7 +31,16 @@ def test_table_shows_the_stream_figures(faulty_server: ServerProcess, faulty_kin
     assert lines["IncomingRecords"][-1] == f"{seen.records:,}"
     assert lines["PutRecords.ThrottledRecords"][-1] == f"{seen.throttled_entries:,}"
     assert lines["WriteProvisionedThroughputExceeded"][-1] == f"{seen.throttled:,}"
-    assert "shardId-000000000001" in lines
+    # the shard table has the two enabled shard-level metrics, and says how to enable the rest
+    assert lines["shard"] == ["shard", "in", "rec", "out", "rec"]
+    for shard, count in seen.by_shard.items():
+        assert lines[shard][1] == f"{count:,}"
+    assert "shard-level metrics enabled: IncomingRecords, OutgoingRecords" in result.output
+    command = (
+        f"aws kinesis enable-enhanced-monitoring --stream-name {stream}"
+        f" --shard-level-metrics ALL --endpoint-url {faulty_server.endpoint}"
+    )
+    assert command in result.output
     # the endpoint from the standard setting, and the raw JSON
     result = runner.invoke(
         main,
@@ -37,6 +50,22 @@ def test_table_shows_the_stream_figures(faulty_server: ServerProcess, faulty_kin
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     assert body["range"] == "1h" and body["metrics"]["IncomingBytes"]["total"] == seen.bytes
+    assert body["shard_level_metrics"] == ["IncomingRecords", "OutgoingRecords"]
+
+
+def test_without_enhanced_monitoring_no_shard_table(
+    faulty_server: ServerProcess, faulty_kinesis: Any
+) -> None:
+    stream = f"cli-{uuid.uuid4().hex[:10]}"
+    create(faulty_kinesis, stream, shards=1)
+    faulty_kinesis.put_records(StreamName=stream, Records=[{"PartitionKey": "k", "Data": b"x"}])
+    result = CliRunner().invoke(main, ["metrics", stream, "--endpoint-url", faulty_server.endpoint])
+    assert result.exit_code == 0, result.output
+    assert "shardId-" not in result.output and "(enhanced monitoring)" in result.output
+    assert "no shard-level metrics are enabled" in result.output
+    assert f"enable-enhanced-monitoring --stream-name {stream} --shard-level-metrics ALL" in (
+        result.output
+    )
 
 
 def test_refuses_aws_itself_and_other_servers(faulty_server: ServerProcess) -> None:

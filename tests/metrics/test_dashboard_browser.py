@@ -1,5 +1,6 @@
 """The dashboard in a real browser: headless Chromium (Debian's package, driven by Playwright)
-loads it while records flow, and every chart that should have data draws non-zero points."""
+loads it while records flow, and every chart that should have data draws non-zero points; the
+shard-level charts appear once enhanced monitoring is enabled, as on AWS."""
 
 from __future__ import annotations
 
@@ -104,6 +105,18 @@ def test_dashboard_draws_live_charts(
                 requests: list[str] = []
                 page.on("request", lambda request: requests.append(request.url))
                 page.goto(f"{faulty_server.endpoint}/dashboard#stream={stream}&range=5m")
+                # enhanced monitoring is off: no shard-level chart, and the command to enable it
+                note = page.locator("#shard-note")
+                note.wait_for(state="visible")
+                assert "No shard-level metrics are enabled" in note.inner_text()
+                assert (
+                    f"aws kinesis enable-enhanced-monitoring --stream-name {stream}"
+                    f" --shard-level-metrics ALL --endpoint-url {faulty_server.endpoint}"
+                ) in note.locator("code").inner_text()
+                assert page.locator("#shard-charts .chart").count() == 0
+                faulty_kinesis.enable_enhanced_monitoring(
+                    StreamName=stream, ShardLevelMetrics=["ALL"]
+                )
                 page.wait_for_function(
                     """(names) => {
                         const d = window.shardflowDashboard;
@@ -120,6 +133,7 @@ def test_dashboard_draws_live_charts(
                 )
                 charts = {name: (points, w, h) for name, points, w, h in drawn}
                 assert len(charts) == 22
+                assert page.locator("#shard-note").is_hidden()  # every metric is enabled
                 for name in MUST_HAVE_POINTS:
                     points, width, height = charts[name]
                     assert max(points) > 0 and width > 200 and height > 100, (name, charts[name])

@@ -27,6 +27,7 @@ def test_known_traffic_reads_back_exactly(
 ) -> None:
     stream = _name()
     create(faulty_kinesis, stream)
+    faulty_kinesis.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=["ALL"])
     seen = drive(faulty_kinesis, stream)
     # the seeded fault plan gives every kind of outcome in this run
     assert seen.throttled_entries and seen.throttled_puts and seen.throttled_reads
@@ -56,21 +57,30 @@ def test_known_traffic_reads_back_exactly(
         m["ReadProvisionedThroughputExceeded"]["total"] for m in body["shards"].values()
     )
     assert shard_read_throttles == seen.throttled_reads  # the iterator names the shard
+    shard_write_throttles = sum(
+        m["WriteProvisionedThroughputExceeded"]["total"] for m in body["shards"].values()
+    )
+    assert shard_write_throttles == seen.throttled_entries  # a refused PutRecord names none
     assert len(body["timestamps"]) == 300 and body["step_s"] == 1
     assert body["summary"]["open_shards"] == 2 and body["summary"]["status"] == "ACTIVE"
 
     samples = prometheus_samples(faulty_server.endpoint)
     assert prom_sum(samples, "shardflow_incoming_records_total", stream=stream) == seen.records
     assert prom_sum(samples, "shardflow_incoming_bytes_total", stream=stream) == seen.bytes
+    assert prom_sum(samples, "shardflow_shard_incoming_bytes_total", stream=stream) == seen.bytes
     for shard, count in seen.by_shard.items():
         assert (
-            prom_sum(samples, "shardflow_incoming_records_total", stream=stream, shard=shard)
+            prom_sum(samples, "shardflow_shard_incoming_records_total", stream=stream, shard=shard)
             == count
         )
     write_throttles = "shardflow_write_provisioned_throughput_exceeded_total"
     assert prom_sum(samples, write_throttles, stream=stream) == seen.throttled
+    shard_write = "shardflow_shard_write_provisioned_throughput_exceeded_total"
+    assert prom_sum(samples, shard_write, stream=stream) == seen.throttled_entries
     read_throttles = "shardflow_read_provisioned_throughput_exceeded_total"
     assert prom_sum(samples, read_throttles, stream=stream) == seen.throttled_reads
+    shard_read = "shardflow_shard_read_provisioned_throughput_exceeded_total"
+    assert prom_sum(samples, shard_read, stream=stream) == seen.throttled_reads
     entries = "shardflow_put_records_entries_total"
     assert prom_sum(samples, entries, stream=stream, outcome="throttled") == seen.throttled_entries
     assert prom_sum(samples, entries, stream=stream) == seen.entries
@@ -90,6 +100,19 @@ def test_known_traffic_reads_back_exactly(
         == seen.put_record_ok
     )
     assert prom_sum(samples, "shardflow_outgoing_records_total", stream=stream) == seen.read_records
+    assert prom_sum(samples, "shardflow_outgoing_bytes_total", stream=stream) == seen.read_bytes
+    shard_out = "shardflow_shard_outgoing_records_total"
+    assert prom_sum(samples, shard_out, stream=stream) == seen.read_records
+    ages = [
+        (n, labels)
+        for n, labels, _ in samples
+        if "iterator_age" in n and labels["stream"] == stream
+    ]
+    assert sorted(n for n, _ in ages) == [
+        "shardflow_iterator_age_seconds",  # the stream's
+        "shardflow_shard_iterator_age_seconds",  # one per shard read
+        "shardflow_shard_iterator_age_seconds",
+    ]
     duration_count = prom_sum(
         samples, "shardflow_request_duration_seconds_count", stream=stream, operation="PutRecords"
     )

@@ -182,3 +182,45 @@ def test_a_restart_within_the_same_second_keeps_that_second(tmp_path: Path) -> N
             await third.stop()
 
     asyncio.run(run())
+
+
+def test_shard_level_metrics_are_kept_only_while_enabled() -> None:
+    clock = Clock(T0 + 0.5)
+    enabled: dict[str, list[str]] = {"s": []}
+    recorder = MetricsRecorder(None, clock=clock, shard_metrics=lambda stream: enabled[stream])
+    bus = EventBus()
+    bus.subscribe(recorder.subscriber)
+    _put(bus, "s", S0, 1, 10)
+    bus.emit(RecordsOut("s", S0, records=1, bytes=10, iterator_age_ms=500))
+    body = recorder.query("s", "5m", [S0, S1])
+    assert body["shard_level_metrics"] == [] and body["shards"] == {}
+    assert body["metrics"]["IncomingRecords"]["total"] == 1  # the stream level is always kept
+    assert recorder.iterator_ages() == {"s": 500} and recorder.shard_iterator_ages() == {}
+
+    enabled["s"] = ["IncomingRecords", "IteratorAgeMilliseconds"]
+    _put(bus, "s", S0, 2, 20)
+    bus.emit(Throttled("s", S1, "write", 3))
+    bus.emit(RecordsOut("s", S0, records=2, bytes=20, iterator_age_ms=300))
+    _tick(clock, recorder, T0 + 1.5)
+    body = recorder.query("s", "5m", [S0, S1])
+    assert body["shard_level_metrics"] == ["IncomingRecords", "IteratorAgeMilliseconds"]
+    assert sorted(body["shards"]) == [S0, S1]
+    assert list(body["shards"][S0]) == ["IncomingRecords", "IteratorAgeMilliseconds"]
+    assert body["shards"][S0]["IncomingRecords"]["total"] == 2
+    assert body["shards"][S1]["IncomingRecords"]["total"] == 0
+    assert body["shards"][S0]["IteratorAgeMilliseconds"]["total"] == 300
+    assert recorder.shard_iterator_ages() == {("s", S0): 300}
+    assert recorder.totals()["s"][S0] == {
+        "IncomingRecords": [1, 2, 2, 2],
+        "IteratorAgeMilliseconds": [1, 300, 300, 300],
+    }
+
+    enabled["s"] = ["IteratorAgeMilliseconds"]  # IncomingRecords off: its history stays
+    _put(bus, "s", S0, 4, 40)
+    _tick(clock, recorder, T0 + 2.5)
+    body = recorder.query("s", "5m", [S0, S1])
+    assert body["shard_level_metrics"] == ["IteratorAgeMilliseconds"]
+    assert body["shards"][S0]["IncomingRecords"]["total"] == 2
+    assert body["shards"][S0]["IncomingRecords"]["values"][-2:] == [2, 0]
+    assert body["metrics"]["IncomingRecords"]["total"] == 7
+    assert body["metrics"]["WriteProvisionedThroughputExceeded"]["total"] == 3

@@ -4,7 +4,8 @@ Starts a server (unless --endpoint-url names one), then runs the same commands a
 printing each before it runs. For each way of writing (ordered PutRecord calls into the lab's
 ``input-stream``, PutRecords batches, the producer library) it creates a stream, streams taxi
 trips into it for a few seconds, reads everything back checking that every taxi's trips arrived in
-order, and shows the stream's metrics. Each way writes to its own stream because each run numbers
+order, and shows the stream's metrics (shard-level ones too: it enables enhanced monitoring on each
+stream, which AWS leaves off by default). Each way writes to its own stream because each run numbers
 its taxis' trips from 1.
 """
 
@@ -19,6 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import click
+
+from shardflow.aws import kinesis_client
+from shardflow.cli.create_stream import client_error_message
 
 # (API, stream): the lab's stream for its PutRecord loop, one more per other way of writing.
 RUNS = (
@@ -68,6 +72,19 @@ def _run(args: list[str], endpoint: str, *, check: bool = True) -> int:
     return code
 
 
+def _enable_shard_metrics(stream: str, endpoint: str) -> None:
+    """EnableEnhancedMonitoring (ALL) through the API, shown as the AWS CLI command it equals."""
+    shown = ["aws", "kinesis", "enable-enhanced-monitoring", "--stream-name", stream]
+    shown += ["--shard-level-metrics", "ALL", "--endpoint-url", endpoint]
+    click.secho(f"\n$ {shlex.join(shown)}", bold=True, nl=False)
+    click.echo("  # the same call, made here with boto3")
+    try:
+        client = kinesis_client(endpoint_url=endpoint)
+        client.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=["ALL"])
+    except Exception as exc:
+        raise click.ClickException(client_error_message(exc, stream, None)) from None
+
+
 @click.command()
 @click.option("--endpoint-url", default=None, help="Use this server instead of starting one.")
 @click.option("--seconds", default=4.0, show_default=True, help="How long each API writes.")
@@ -88,6 +105,7 @@ def demo(endpoint_url: str | None, seconds: float, shards: int) -> None:
         failed = 0
         for api, stream in RUNS:
             _run(["create-stream", stream, "--shards", str(shards)], endpoint_url)
+            _enable_shard_metrics(stream, endpoint_url)
             args = ["produce", "taxi", "--stream", stream, "--api", api]
             _run([*args, "--duration", str(seconds), "--seed", "7"], endpoint_url)
             failed += _run(["verify", stream], endpoint_url, check=False) != 0

@@ -24,6 +24,10 @@ NEEDS_SHARDFLOW = (
     " --endpoint-url or AWS_ENDPOINT_URL_KINESIS. (For a stream on AWS itself, its metrics are"
     " in CloudWatch, which this command does not read.)"
 )
+# The AWS CLI command that turns on every shard-level metric (enhanced monitoring).
+ENABLE_COMMAND = (
+    "aws kinesis enable-enhanced-monitoring --stream-name {stream} --shard-level-metrics ALL"
+)
 _SHOWN_SHARD_METRICS = (
     ("IncomingRecords", "in rec"),
     ("IncomingBytes", "in bytes"),
@@ -96,8 +100,8 @@ def _fmt(value: float | None, unit: str, metric: str = "") -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def render(body: dict[str, Any]) -> str:
-    """The stream table and the shard table, as text."""
+def render(body: dict[str, Any], endpoint: str | None = None) -> str:
+    """The stream table and the shard table (the enabled shard-level metrics), as text."""
     range_name = body["range"]
     step = body["step_s"]
     last_col, minute_col = ("last 1 min", "last 1 h") if step == 60 else ("last 1 s", "last 1 min")
@@ -124,20 +128,25 @@ def render(body: dict[str, Any]) -> str:
             )
         )
     lines = [head, "", *_table(rows, right_from=2)]
-    if body["shards"]:
-        shard_rows: list[tuple[str, ...]] = [("shard", *[lbl for _, lbl in _SHOWN_SHARD_METRICS])]
+    enabled = body.get("shard_level_metrics", [])
+    shown = [(name, label) for name, label in _SHOWN_SHARD_METRICS if name in enabled]
+    if shown and body["shards"]:
+        shard_rows: list[tuple[str, ...]] = [("shard", *[label for _, label in shown])]
         for shard, metrics in body["shards"].items():
             shard_rows.append(
-                (
-                    shard,
-                    *[
-                        _fmt(metrics[name]["total"], metrics[name]["unit"])
-                        for name, _ in _SHOWN_SHARD_METRICS
-                    ],
-                )
+                (shard, *[_fmt(metrics[name]["total"], metrics[name]["unit"]) for name, _ in shown])
             )
         lines += ["", f"shards over {range_name} (enhanced monitoring)", ""]
         lines += _table(shard_rows, right_from=1)
+    if summary and len(shown) < len(_SHOWN_SHARD_METRICS):
+        command = ENABLE_COMMAND.format(stream=body["stream"])
+        if endpoint:
+            command += f" --endpoint-url {endpoint}"
+        if shown:
+            what = f"shard-level metrics enabled: {', '.join(enabled)}; enable all with:"
+        else:
+            what = "no shard-level metrics are enabled (enhanced monitoring); enable them with:"
+        lines += ["", what, f"  {command}"]
     lines += ["", f"{range_name} column: whole range including the second in progress"]
     return "\n".join(lines)
 
@@ -184,7 +193,7 @@ def metrics(
     try:
         while True:
             body = fetch(endpoint, stream, range_name)
-            text = json.dumps(body) if as_json else render(body)
+            text = json.dumps(body) if as_json else render(body, endpoint)
             if watch:
                 click.clear()
                 click.echo(f"{endpoint}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")

@@ -4,7 +4,8 @@ GET /dashboard                          the page (HTML, with its script and styl
 GET /dashboard/static/<file>            vendored assets (uPlot) and the page's own
 GET /dashboard/api/streams              every stream: status, mode, shards, retention, rates
 GET /dashboard/api/metrics?stream=S&range=5m|1h|1d
-                                        the stream's series and totals (MetricsRecorder.query)
+                                        the stream's series and totals, per shard and per
+                                        enhanced fan-out consumer (MetricsRecorder.query)
 GET /metrics                            Prometheus text format
 
 Everything is served from the package: the page fetches nothing from the internet.

@@ -1,9 +1,11 @@
 """Account settings: DescribeAccountSettings and UpdateAccountSettings.
 
-The only setting is the minimum throughput billing commitment for on-demand streams. It changes
-nothing here (there is no bill), but its state is kept as AWS reports it: enabling starts a
-commitment that cannot end before a year has passed; disabling earlier leaves it
-ENABLED_UNTIL_EARLIEST_ALLOWED_END. Stored in the ``meta`` table, so a restart keeps it.
+The only setting is the minimum throughput billing commitment (AWS's "On-demand Advantage"). Nothing
+is billed here, but the commitment keeps AWS's states and rules: enabling starts a commitment that
+cannot end before 24 hours have passed; disabling earlier schedules the end
+(ENABLED_UNTIL_EARLIEST_ALLOWED_END) and enabling again before then cancels it. While it is in
+force, ON_DEMAND streams may have a warm throughput. Stored in the ``meta`` table, so a restart
+keeps it.
 """
 
 from __future__ import annotations
@@ -12,13 +14,49 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from shardflow import errors
 from shardflow.engine.streams import now_ms
 
 if TYPE_CHECKING:
     from shardflow.engine.engine import Engine
 
 META_KEY = "account_settings"
-MIN_COMMITMENT_MS = 365 * 86_400_000  # AWS: a commitment lasts at least a year
+MIN_COMMITMENT_MS = 86_400_000  # AWS: a commitment lasts at least 24 hours
+PENDING_END = "ENABLED_UNTIL_EARLIEST_ALLOWED_END"
+_TIMESTAMPS = ("StartedAt", "EndedAt", "EarliestAllowedEndAt")
+
+
+def settled(commitment: dict[str, Any], now: int) -> dict[str, Any]:
+    """The commitment as it stands at ``now``: a scheduled end that has passed is DISABLED."""
+    if commitment["Status"] == PENDING_END and now >= commitment["EarliestAllowedEndAt"]:
+        return {**commitment, "Status": "DISABLED", "EndedAt": commitment["EarliestAllowedEndAt"]}
+    return commitment
+
+
+def next_commitment(current: dict[str, Any], wanted: str, now: int) -> dict[str, Any]:
+    """The commitment after an UpdateAccountSettings asking for ``wanted`` at ``now`` (epoch ms).
+
+    ENABLED starts a commitment (or keeps the one in force, cancelling a scheduled end); DISABLED
+    ends it at once when its earliest allowed end has passed, otherwise schedules the end then.
+    """
+    current = settled(current, now)
+    status = current["Status"]
+    if wanted == "ENABLED":
+        if status == "ENABLED":
+            return current
+        if status == PENDING_END:  # cancel the scheduled end
+            return {k: v for k, v in current.items() if k != "EndedAt"} | {"Status": "ENABLED"}
+        return {
+            "Status": "ENABLED",
+            "StartedAt": now,
+            "EarliestAllowedEndAt": now + MIN_COMMITMENT_MS,
+        }
+    if status != "ENABLED":
+        return current  # already disabled, or its end already scheduled
+    earliest = current["EarliestAllowedEndAt"]
+    if now < earliest:
+        return {**current, "Status": PENDING_END, "EndedAt": earliest}
+    return {**current, "Status": "DISABLED", "EndedAt": now}
 
 
 class AccountSettings:
@@ -36,45 +74,32 @@ class AccountSettings:
 
     async def update(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params["MinimumThroughputBillingCommitment"]["Status"]
-        now = now_ms()
-        current = dict(self._commitment)
-        if current["Status"] == "ENABLED_UNTIL_EARLIEST_ALLOWED_END" and now >= current.get(
-            "EarliestAllowedEndAt", 0
-        ):
-            current = {"Status": "DISABLED", "EndedAt": current["EarliestAllowedEndAt"]}
-        if wanted == "ENABLED":
-            if current["Status"] != "ENABLED":
-                started = current.get("StartedAt") if current["Status"] != "DISABLED" else None
-                started = started or now
-                current = {
-                    "Status": "ENABLED",
-                    "StartedAt": started,
-                    "EarliestAllowedEndAt": started + MIN_COMMITMENT_MS,
-                }
-        elif current["Status"] == "ENABLED":
-            earliest = current["EarliestAllowedEndAt"]
-            if now < earliest:
-                current = {**current, "Status": "ENABLED_UNTIL_EARLIEST_ALLOWED_END"}
-                current["EndedAt"] = earliest
-            else:
-                current = {**current, "Status": "DISABLED", "EndedAt": now}
+        updated = next_commitment(self._commitment, wanted, now_ms())
         await self.engine.store.execute(
             [
                 (
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    (META_KEY, orjson.dumps(current).decode()),
+                    (META_KEY, orjson.dumps(updated).decode()),
                 )
             ]
         )
-        self._commitment = current
+        self._commitment = updated
         return {"MinimumThroughputBillingCommitment": self._wire()}
+
+    def commitment_in_force(self) -> bool:
+        """ENABLED, or disabled with its end still ahead: warm throughput is available."""
+        return settled(self._commitment, now_ms())["Status"] != "DISABLED"
+
+    def require_commitment(self) -> None:
+        """Warm throughput needs the commitment; AWS's InvalidArgumentException otherwise."""
+        if not self.commitment_in_force():
+            raise errors.InvalidArgumentException(
+                "Warm throughput is only supported in accounts that have"
+                f" MinimumThroughputBillingCommitment enabled. Account"
+                f" {self.engine.config.account_id} does not have it enabled."
+            )
 
     def _wire(self) -> dict[str, Any]:
         """Timestamps leave as epoch seconds, as handlers return them."""
-        commitment = dict(self._commitment)
-        if (
-            commitment["Status"] == "ENABLED_UNTIL_EARLIEST_ALLOWED_END"
-            and now_ms() >= commitment["EarliestAllowedEndAt"]
-        ):
-            commitment["Status"] = "DISABLED"
-        return {k: v / 1000 if k != "Status" else v for k, v in commitment.items()}
+        commitment = settled(self._commitment, now_ms())
+        return {k: v / 1000 if k in _TIMESTAMPS else v for k, v in commitment.items()}

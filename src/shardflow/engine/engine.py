@@ -19,13 +19,14 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
+from shardflow.engine import encryption
 from shardflow.engine.account import AccountSettings
 from shardflow.engine.consumers import Consumers
 from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
 from shardflow.engine.limits import Limiter
 from shardflow.engine.metadata import StreamSettings
-from shardflow.engine.ondemand import OnDemandScaler
+from shardflow.engine.ondemand import OnDemandScaler, warm_shards
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
 from shardflow.engine.subscriptions import Subscriptions
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_S = 60.0  # how often expired records are deleted from disk
 GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024  # AWS: at most 10 MiB per GetRecords call
-ON_DEMAND_SHARDS = 4  # an ON_DEMAND stream starts with 4 shards (4 MB/s write capacity)
 
 
 @dataclass(slots=True)
@@ -74,7 +74,7 @@ class Engine:
         self.faults = FaultInjector(config.faults)
         self.events = EventBus()
         self.resharder = Resharder(self)
-        self.settings = StreamSettings(self)  # retention, encryption, monitoring, capacity
+        self.settings = StreamSettings(self)  # retention, monitoring, capacity
         self.tags = Tagger(self)
         self.consumers = Consumers(self)
         self.subscriptions = Subscriptions(self)  # SubscribeToShard
@@ -181,7 +181,7 @@ class Engine:
                 raise errors.InvalidArgumentException(
                     "ShardCount must not be specified for streams with ON_DEMAND capacity mode."
                 )
-            shard_count = ON_DEMAND_SHARDS
+            shard_count = warm_shards(warm_throughput_mibps or 0)
         elif shard_count is None:
             raise errors.InvalidArgumentException(
                 "ShardCount must be specified for streams with PROVISIONED capacity mode."
@@ -322,6 +322,8 @@ class Engine:
         )
 
     def route(self, stream: Stream, entry: PutEntry) -> Shard:
+        if stream.record_distribution == "AUTO":
+            return stream.next_open_shard()  # keys and ExplicitHashKey are ignored
         if entry.explicit_hash_key is not None:
             hash_key = int(entry.explicit_hash_key)
             if hash_key > hashing.MAX_HASH_KEY:
@@ -333,20 +335,28 @@ class Engine:
             hash_key = hashing.partition_hash(entry.partition_key)
         return stream.route(hash_key)
 
-    async def put(self, stream: Stream, shards: list[Shard], entries: list[PutEntry]) -> list[str]:
-        """Store routed entries; their sequence numbers, after the commit."""
+    async def put(
+        self, stream: Stream, shards: list[Shard], entries: list[PutEntry]
+    ) -> tuple[list[str], str]:
+        """Store routed entries; after the commit, their sequence numbers and the EncryptionType
+        they were written with (the records of one call share their arrival time)."""
         placed = await self.store.append(
             [
                 NewRecord(s.uid, e.partition_key, e.data)
                 for s, e in zip(shards, entries, strict=True)
             ]
         )
+        arrival = placed[-1][1] if placed else now_ms()
         return [
             sequence.encode(shard.index, position)
             for shard, (position, _arrival) in zip(shards, placed, strict=True)
-        ]
+        ], encryption.record_encryption(stream, arrival)
 
-    def get_shard_iterator(self, params: dict[str, Any]) -> str:
+    def get_shard_iterator(
+        self, params: dict[str, Any], operation: str = "GetShardIterator"
+    ) -> str:
+        """An iterator for the request's starting position (SubscribeToShard's too: ``operation``
+        names the caller in the invalid-sequence-number message)."""
         name = self.stream_name_of(params)
         stream = self.streams.get(name)
         if stream is None or stream.is_gone() or stream.current_status() == "CREATING":
@@ -365,7 +375,7 @@ class Engine:
                     f" StartingSequenceNumber. Request specified {kind} and no"
                     " StartingSequenceNumber."
                 )
-            position = self._position_of(stream, shard, start_seq)
+            position = self._position_of(stream, shard, start_seq, operation)
             if kind == "AFTER_SEQUENCE_NUMBER":
                 position += 1
         elif kind == "AT_TIMESTAMP":
@@ -414,11 +424,11 @@ class Engine:
             f" {self.config.account_id} does not exist"
         )
 
-    def _position_of(self, stream: Stream, shard: Shard, seq_text: str) -> int:
+    def _position_of(self, stream: Stream, shard: Shard, seq_text: str, operation: str) -> int:
         decoded = sequence.decode(seq_text)
         if decoded is None:
             raise errors.InvalidArgumentException(
-                f"StartingSequenceNumber {seq_text} used in GetShardIterator on shard"
+                f"StartingSequenceNumber {seq_text} used in {operation} on shard"
                 f" {shard.shard_id} in stream {stream.name} under account"
                 f" {self.config.account_id} is invalid."
             )

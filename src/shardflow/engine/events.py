@@ -66,7 +66,37 @@ class Throttled:
     records: int  # entries refused (1 for a whole call)
 
 
-Event = CallDone | RecordsIn | PutRecordsOutcome | RecordsOut | Throttled
+@dataclass(slots=True)
+class SubscribeOutcome:
+    """The outcome of a SubscribeToShard call for a registered consumer (dry runs excepted)."""
+
+    stream: str
+    consumer: str  # the consumer's name
+    success: bool  # the subscription was established
+    rate_exceeded: bool  # refused: over 1 call/s, or another subscription is active
+
+
+@dataclass(slots=True)
+class RecordsPushed:
+    """One SubscribeToShardEvent sent to a consumer (records or a heartbeat)."""
+
+    stream: str
+    shard_id: str
+    consumer: str
+    records: int
+    bytes: int  # data + partition keys, as GetRecords.Bytes counts them
+    millis_behind_latest: int
+
+
+Event = (
+    CallDone
+    | RecordsIn
+    | PutRecordsOutcome
+    | RecordsOut
+    | Throttled
+    | SubscribeOutcome
+    | RecordsPushed
+)
 
 
 class Subscriber(Protocol):

@@ -49,6 +49,9 @@ CONTROL_RATES: dict[str, tuple[float, str]] = {
     "DisableEnhancedMonitoring": (5, "account"),
     "StartStreamEncryption": (5, "account"),
     "StopStreamEncryption": (5, "account"),
+    # Not an operation: requests with DryRun set, shared by the data-plane operations that take
+    # it (developer guide, "Test your permissions and request inputs with dry run").
+    "DryRun": (1, "stream"),
 }
 
 

@@ -1,5 +1,6 @@
-"""Stream settings: retention, encryption, enhanced monitoring, capacity mode, record size, warm
-throughput, record distribution and resource policies, with AWS's rules and messages.
+"""Stream settings: retention, enhanced monitoring, capacity mode, record size, warm throughput
+and record distribution, with AWS's rules and messages (encryption and resource policies have
+modules of their own, built on the helpers here).
 
 Every change is made in memory and then stored with the stream's document; if storing fails the
 stream is put back as it was. Changes that AWS applies asynchronously leave the stream UPDATING
@@ -10,14 +11,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from shardflow import errors
-from shardflow.engine.streams import Consumer, Stream, now_ms
+from shardflow.engine.ondemand import current_mibps
+from shardflow.engine.streams import Stream, now_ms
 
 if TYPE_CHECKING:
     from shardflow.engine.engine import Engine
@@ -26,6 +25,12 @@ MIN_RETENTION_HOURS = 24  # AWS: a stream keeps records at least a day
 MAX_RETENTION_HOURS = 8760  # AWS: at most 365 days (long-term retention)
 MAX_MODE_SWITCHES_PER_DAY = 2  # AWS: capacity mode can change twice per rolling 24 hours
 DAY_MS = 86_400_000
+USER_KEY = "USER_PARTITION_KEY"  # the default record distribution strategy
+# AWS's wording (docs: "a message similar to"); the stream clause follows it.
+AUTO_NEEDS_ON_DEMAND = "RecordDistributionStrategy=AUTO is only supported for on-demand streams."
+WARM_NEEDS_ON_DEMAND = (
+    "WarmThroughputMiBps can only be specified for streams with ON_DEMAND capacity mode."
+)
 # The shard-level metrics of EnableEnhancedMonitoring, in the order AWS documents them; ALL is
 # shorthand for every one.
 SHARD_LEVEL_METRICS = (
@@ -37,17 +42,6 @@ SHARD_LEVEL_METRICS = (
     "ReadProvisionedThroughputExceeded",
     "IteratorAgeMilliseconds",
 )
-
-# KMS key identifiers as KMS accepts them: key id (UUID, or mrk- for multi-Region keys), key ARN,
-# alias name (alias/aws/kinesis is the AWS-managed key) and alias ARN.
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_KEY_ID = rf"(?:{_UUID}|mrk-[0-9a-fA-F]{{32}})"
-_ALIAS = r"alias/[a-zA-Z0-9:/_-]+"
-_KMS_ARN = r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:"
-_KEY_ID_RE = re.compile(rf"^{_KEY_ID}$")
-_ALIAS_RE = re.compile(rf"^{_ALIAS}$")
-_KEY_ARN_RE = re.compile(rf"^{_KMS_ARN}key/{_KEY_ID}$")
-_ALIAS_ARN_RE = re.compile(rf"^{_KMS_ARN}{_ALIAS}$")
 
 _UNSAVED = ("shards", "_route_starts", "_route_shards")  # not part of the stream's document
 
@@ -133,24 +127,6 @@ class StreamSettings:
 
         await commit(self.engine, stream, change)
 
-    # -- encryption ------------------------------------------------------------------------
-
-    async def set_encryption(self, params: dict[str, Any], *, start: bool) -> None:
-        stream = active_stream(self.engine, params)
-        if params["EncryptionType"] != "KMS":
-            raise errors.InvalidArgumentException(
-                "KMS is the only valid EncryptionType for this request."
-            )
-        key_id = params["KeyId"]
-        check_kms_key_id(key_id)
-
-        def change() -> None:
-            stream.encryption_type = "KMS" if start else "NONE"
-            stream.key_id = key_id if start else None
-            begin_update(self.engine, stream)
-
-        await commit(self.engine, stream, change)
-
     # -- enhanced monitoring ---------------------------------------------------------------
 
     async def set_monitoring(self, params: dict[str, Any], *, enable: bool) -> dict[str, Any]:
@@ -193,10 +169,21 @@ class StreamSettings:
             if mode == "ON_DEMAND":
                 self.check_on_demand_limit()
         if warm is not None and mode != "ON_DEMAND":
+            raise errors.InvalidArgumentException(WARM_NEEDS_ON_DEMAND)
+        if mode == "PROVISIONED" and stream.record_distribution == "AUTO":
+            # AUTO exists only on ON_DEMAND streams; producers relying on it would break silently.
             raise errors.InvalidArgumentException(
-                "WarmThroughputMiBps can only be specified for streams with ON_DEMAND capacity"
-                " mode."
+                f"{AUTO_NEEDS_ON_DEMAND} Stream {stream.name} uses it: set"
+                " RecordDistributionStrategy to USER_PARTITION_KEY before switching it to"
+                " PROVISIONED mode."
             )
+        target_shards = None
+        if warm is not None:
+            self.engine.account.require_commitment()
+            target_shards = self.engine.on_demand.check_warm_throughput(
+                stream.name, warm, stream.open_shard_count
+            )
+        release = _releases(stream, warm) if mode == stream.mode else False
 
         def change() -> None:
             if mode != stream.mode:
@@ -209,6 +196,8 @@ class StreamSettings:
             begin_update(self.engine, stream)
 
         await commit(self.engine, stream, change)
+        if target_shards is not None:
+            await self.engine.on_demand.warm(stream, target_shards, release=release)
 
     def check_on_demand_limit(self) -> None:
         config = self.engine.config
@@ -232,80 +221,82 @@ class StreamSettings:
 
     async def update_warm_throughput(self, params: dict[str, Any]) -> dict[str, Any]:
         stream = active_stream(self.engine, params)
+        self.engine.account.require_commitment()
         if stream.mode != "ON_DEMAND":
             raise errors.InvalidArgumentException(
                 f"Warm throughput can only be updated for streams with ON_DEMAND capacity mode."
                 f" Stream {stream.name} under account {self._account} is PROVISIONED."
             )
         target = int(params["WarmThroughputMiBps"])
+        target_shards = self.engine.on_demand.check_warm_throughput(
+            stream.name, target, stream.open_shard_count
+        )
+        release = _releases(stream, target)
 
         def change() -> None:
             stream.warm_throughput_mibps = target
             begin_update(self.engine, stream)
 
         await commit(self.engine, stream, change)
+        await self.engine.on_demand.warm(stream, target_shards, release=release)
         return {
             "StreamARN": stream.arn,
             "StreamName": stream.name,
             "WarmThroughput": warm_throughput(stream),
         }
 
+    def check_new_stream_capacity(
+        self, name: str, mode: str, warm: int | None, strategy: str | None
+    ) -> None:
+        """CreateStream's capacity fields: AWS's refusals, before anything is created."""
+        if strategy == "AUTO" and mode != "ON_DEMAND":
+            raise errors.InvalidArgumentException(
+                f"{AUTO_NEEDS_ON_DEMAND} Stream {name} is using {mode} mode."
+            )
+        if warm is not None:
+            if mode != "ON_DEMAND":
+                raise errors.InvalidArgumentException(WARM_NEEDS_ON_DEMAND)
+            self.engine.account.require_commitment()
+            self.engine.on_demand.check_warm_throughput(name, warm, 0)
+
     async def update_record_distribution(self, params: dict[str, Any]) -> None:
+        """Routing follows the new strategy from the next record; no UPDATING phase (AWS: it
+        takes effect immediately)."""
         stream = active_stream(self.engine, params)
         strategy = params["RecordDistributionStrategy"]
+        if strategy == "AUTO" and stream.mode != "ON_DEMAND":
+            raise errors.InvalidArgumentException(
+                f"{AUTO_NEEDS_ON_DEMAND} Stream {stream.name} is using {stream.mode} mode."
+            )
 
         def change() -> None:
             stream.record_distribution = strategy
-            begin_update(self.engine, stream)
 
         await commit(self.engine, stream, change)
 
-    # -- resource policies -----------------------------------------------------------------
-
-    async def put_policy(self, params: dict[str, Any]) -> None:
-        stream, consumer = self.engine.consumers.resource(params["ResourceARN"])
-        policy = params["Policy"]
-        try:
-            parsed = orjson.loads(policy)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise errors.InvalidArgumentException("Policy is not a valid JSON policy document.")
-        await commit(self.engine, stream, lambda: _set_policy(stream, consumer, policy))
-
-    def get_policy(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream, consumer = self.engine.consumers.resource(params["ResourceARN"])
-        policy = consumer.policy if consumer is not None else stream.policy
-        return {"Policy": policy if policy is not None else "{}"}
-
-    async def delete_policy(self, params: dict[str, Any]) -> None:
-        stream, consumer = self.engine.consumers.resource(params["ResourceARN"])
-        await commit(self.engine, stream, lambda: _set_policy(stream, consumer, None))
-
-
-def _set_policy(stream: Stream, consumer: Consumer | None, policy: str | None) -> None:
-    if consumer is not None:
-        consumer.policy = policy
-    else:
-        stream.policy = policy
-
-
-def check_kms_key_id(key_id: str) -> None:
-    """Accept the four forms KMS resolves; refuse anything else as AWS does, without KMS."""
-    if key_id.startswith("arn:"):
-        if not (_KEY_ARN_RE.match(key_id) or _ALIAS_ARN_RE.match(key_id)):
-            raise errors.InvalidArgumentException(
-                "Received KeyId ARN is not a properly formatted ARN."
-            )
-    elif not (_KEY_ID_RE.match(key_id) or _ALIAS_RE.match(key_id)):
-        raise errors.InvalidArgumentException(
-            "Received KeyId is not a properly formatted Alias or GUID."
-        )
-
 
 def warm_throughput(stream: Stream) -> dict[str, int]:
-    """WarmThroughput of DescribeStreamSummary: the target, and what the stream has now (the
-    target once the update is done; before that the shards' 1 MiB/s each)."""
-    target = stream.warm_throughput_mibps or 0
-    current = target if stream.current_status() == "ACTIVE" else stream.open_shard_count
-    return {"TargetMiBps": target, "CurrentMiBps": current}
+    """WarmThroughput of DescribeStreamSummary: the target asked for (0 when none was) and what
+    the stream is scaled to take now, its open shards at 1 MiB/s each. Current can exceed the
+    target (growth under load, or a target lowered without release) or trail it (shard limit)."""
+    return {
+        "TargetMiBps": stream.warm_throughput_mibps or 0,
+        "CurrentMiBps": current_mibps(stream),
+    }
+
+
+def capacity_summary(engine: Engine, stream: Stream) -> dict[str, Any]:
+    """DescribeStreamSummary's capacity members. AWS reports WarmThroughput only for ON_DEMAND
+    streams of accounts with the billing commitment, RecordDistributionStrategy only for ON_DEMAND
+    streams (USER_PARTITION_KEY unless AUTO was chosen)."""
+    if stream.mode != "ON_DEMAND":
+        return {}
+    out: dict[str, Any] = {"RecordDistributionStrategy": stream.record_distribution or USER_KEY}
+    if engine.account.commitment_in_force():
+        out["WarmThroughput"] = warm_throughput(stream)
+    return out
+
+
+def _releases(stream: Stream, mibps: int | None) -> bool:
+    """A warm throughput at or below the previous one releases the excess (AWS's rule)."""
+    return mibps is not None and mibps <= (stream.warm_throughput_mibps or 0)

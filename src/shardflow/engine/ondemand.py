@@ -7,6 +7,12 @@ with the same uniform splits UpdateShardCount makes, so consumers see ordinary r
 
 The window is ``serve --on-demand-window-s`` (default 60 s); capacities follow the throughput
 limits, including ``--limits-scale``.
+
+A warm throughput (CreateStream, UpdateStreamMode, UpdateStreamWarmThroughput) pre-scales the
+stream the same way, at once, to one shard per MiB/s (never below the 4 an ON_DEMAND stream starts
+with); a call at or below the previous warm throughput releases the excess by merges. One shard
+per MiB/s is AWS's write capacity of a shard: ``--limits-scale`` changes what a shard takes, not
+how many shards a MiB/s means.
 """
 
 from __future__ import annotations
@@ -14,19 +20,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
+from shardflow import errors
 from shardflow.engine.events import Event, RecordsIn
 from shardflow.engine.limits import WRITE_BYTES_PER_S, WRITE_RECORDS_PER_S
 
 if TYPE_CHECKING:
     from shardflow.engine.engine import Engine
+    from shardflow.engine.streams import Stream
 
 log = logging.getLogger(__name__)
 
 SCALE_UP_THRESHOLD = 0.5  # of the stream's write capacity, held for the whole window
 TICK_S = 1.0
+INITIAL_SHARDS = 4  # AWS: an ON_DEMAND stream starts with 4 MiB/s and 4,000 records/s of writes
+MIB_PER_SHARD = 1  # AWS: a shard takes 1 MiB/s of writes; warm throughput counts in these
+MAX_WARM_THROUGHPUT_MIBPS = 10_240  # AWS: an on-demand stream warms to at most 10 GiBps
+
+
+def warm_shards(mibps: int) -> int:
+    """Open shards an ON_DEMAND stream needs to take ``mibps`` of writes at once."""
+    return max(INITIAL_SHARDS, math.ceil(mibps / MIB_PER_SHARD))
+
+
+def current_mibps(stream: Stream) -> int:
+    """What the stream is scaled to take now (WarmThroughput.CurrentMiBps): its open shards."""
+    return stream.open_shard_count * MIB_PER_SHARD
 
 
 class OnDemandScaler:
@@ -88,3 +110,31 @@ class OnDemandScaler:
                     2 * shards,
                 )
                 await self.engine.resharder.scale(stream, 2 * shards)
+
+    def check_warm_throughput(self, stream_name: str, mibps: int, open_shards: int) -> int:
+        """The open shards ``mibps`` needs; AWS's LimitExceededException over 10 GiBps or when
+        the extra shards would exceed the account's shard limit (nothing changes then)."""
+        engine = self.engine
+        if mibps > MAX_WARM_THROUGHPUT_MIBPS:
+            raise errors.LimitExceededException(
+                f"Warm throughput of {mibps} MiBps for stream {stream_name} under account"
+                f" {engine.config.account_id} exceeds the limit of {MAX_WARM_THROUGHPUT_MIBPS}"
+                " MiBps for an on-demand stream."
+            )
+        target = warm_shards(mibps)
+        if target > open_shards:
+            engine.check_shard_limit(target - open_shards)
+        return target
+
+    async def warm(self, stream: Stream, target_shards: int, *, release: bool) -> None:
+        """Rescale uniformly up to ``target_shards`` open shards, or down to it with ``release``
+        (a warm throughput at or below the previous one releases the excess)."""
+        shards = stream.open_shard_count
+        if target_shards > shards or (release and target_shards < shards):
+            log.info(
+                "on-demand stream %s: warm throughput, from %d to %d shards",
+                stream.name,
+                shards,
+                target_shards,
+            )
+            await self.engine.resharder.scale(stream, target_shards)

@@ -10,6 +10,7 @@ positions come from one global counter.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +107,8 @@ class Resharder:
         }
 
     async def scale(self, stream: Stream, target: int) -> None:
-        """Uniformly rescale to ``target`` open shards (UpdateShardCount, ON_DEMAND growth)."""
+        """Uniformly rescale to ``target`` open shards (UpdateShardCount, ON_DEMAND growth and
+        warm throughput)."""
         self.engine.check_shard_limit(target - stream.open_shard_count)
         changes = _Plan(stream, self.engine.allocate_shard_uid)
         changes.scale_uniformly(target)
@@ -216,19 +218,25 @@ class _Plan:
         return self._new(low.hash_start, high.hash_end, first, second)
 
     def scale_uniformly(self, target: int) -> None:
-        """Reach ``target`` evenly spread shards: split at every new boundary, then merge."""
+        """Reach ``target`` evenly spread shards: split at every new boundary, then merge.
+
+        One pass over the sorted shards (a warm throughput can ask for thousands at once).
+        """
         ranges = hashing.even_ranges(target)
         boundaries = [start for start, _ in ranges[1:]]
         for shard in sorted(self._open.values(), key=lambda s: s.hash_start):
             piece = shard
-            for boundary in boundaries:
-                if piece.hash_start < boundary <= piece.hash_end:
-                    _, piece = self.split(piece, boundary)
-        for start, end in ranges:
-            pieces = sorted(
-                (s for s in self._open.values() if start <= s.hash_start <= end),
-                key=lambda s: s.hash_start,
-            )
-            merged = pieces[0]
-            for piece in pieces[1:]:
-                merged = self.merge(merged, piece)
+            # the new boundaries strictly inside this shard's range
+            first = bisect.bisect_right(boundaries, shard.hash_start)
+            last = bisect.bisect_right(boundaries, shard.hash_end)
+            for boundary in boundaries[first:last]:
+                _, piece = self.split(piece, boundary)
+        # Every new range now starts a piece: merge each range's pieces, walking them in order.
+        pieces = sorted(self._open.values(), key=lambda s: s.hash_start)
+        i = 0
+        for _, end in ranges:
+            merged = pieces[i]
+            i += 1
+            while i < len(pieces) and pieces[i].hash_start <= end:
+                merged = self.merge(merged, pieces[i])
+                i += 1

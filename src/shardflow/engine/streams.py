@@ -118,6 +118,13 @@ class Stream:
     retention_hours: int = DEFAULT_RETENTION_HOURS
     encryption_type: str = "NONE"
     key_id: str | None = None
+    # When records started and stopped being written encrypted, oldest first and starting with a
+    # switch to KMS: a record is KMS if it arrived after an odd number of them
+    # (engine/encryption.py).
+    kms_switches_ms: list[int] = field(default_factory=list)
+    last_key_id: str | None = None  # the KMS key last applied, kept after StopStreamEncryption
+    new_keys_ms: list[int] = field(default_factory=list)  # new KMS keys applied, for their limit
+    encryption_stops_ms: list[int] = field(default_factory=list)  # StopStreamEncryption calls
     tags: dict[str, str] = field(default_factory=dict)
     shard_level_metrics: list[str] = field(default_factory=list)
     max_record_kib: int = DEFAULT_MAX_RECORD_KIB
@@ -132,6 +139,7 @@ class Stream:
     # Routing table of open shards, rebuilt when shards change: sorted hash-range starts.
     _route_starts: list[int] = field(default_factory=list, repr=False)
     _route_shards: list[Shard] = field(default_factory=list, repr=False)
+    _turn: int = field(default=0, repr=False)  # AUTO distribution: the open shard used last
 
     def current_status(self, at_ms: int | None = None) -> str:
         """State transitions take effect lazily, so a delay needs no timer and survives restart."""
@@ -154,6 +162,12 @@ class Stream:
     def route(self, hash_key: int) -> Shard:
         """The open shard whose hash-key range holds ``hash_key``."""
         return self._route_shards[bisect.bisect_right(self._route_starts, hash_key) - 1]
+
+    def next_open_shard(self) -> Shard:
+        """The open shard after the one this returned last (in hash-key order): the AUTO record
+        distribution's round robin, which spreads records evenly whatever their keys."""
+        self._turn = turn = (self._turn + 1) % len(self._route_shards)
+        return self._route_shards[turn]
 
     def shard(self, index: int) -> Shard | None:
         # Shards are appended in index order and never removed while the stream lives.

@@ -1,12 +1,19 @@
 """SubscribeToShard (enhanced fan-out): one push subscription per consumer and shard.
 
-As AWS documents it (API reference, SubscribeToShard):
+As AWS documents it (API reference, SubscribeToShard; developer guide, dry run):
 
 - the consumer must be registered and ACTIVE;
 - a subscription lasts at most 5 minutes, then its stream ends and the client subscribes again;
+- one call per second per consumer per shard: a call over that rate fails with
+  LimitExceededException (scaled by ``--limits-scale``, off with ``--no-limits``), before the
+  next rule is looked at;
 - a second call for the same consumer and shard within 5 seconds of a successful one fails with
   ResourceInUseException; 5 seconds or more after, it takes over and the earlier stream ends
   with a ResourceInUseException event;
+- ``DryRun`` checks the consumer, the shard and the starting position and answers
+  DryRunOperationException without subscribing (and without counting towards the call rate);
+  dry runs have their own rate, 1 per second per stream (ThrottlingException). ``StreamId`` is
+  "Not Implemented. Reserved for future use." in AWS's model: validated, then ignored;
 - events are pushed as records arrive, with an event (possibly without records) at least every
   5 seconds; at the end of a closed shard the last event has ChildShards and no
   ContinuationSequenceNumber, and the stream ends;
@@ -17,7 +24,9 @@ As AWS documents it (API reference, SubscribeToShard):
 
 The starting position is resolved by the same code as GetShardIterator; records are read by the
 engine's read path (``Engine.read_shard``). A subscription waits on the engine's ``RecordsIn``
-events for its shard (and re-checks every second, since resharding emits no event).
+events for its shard (and re-checks every second, since resharding emits no event). Calls and
+pushed events are reported on the event bus (``SubscribeOutcome``, ``RecordsPushed``) for the
+SubscribeToShard.* and SubscribeToShardEvent.* metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
-from shardflow.engine.events import Event, RecordsIn
+from shardflow.engine.events import Event, RecordsIn, RecordsPushed, SubscribeOutcome
+from shardflow.engine.limits import TokenBucket
 from shardflow.engine.streams import Consumer, Shard, Stream
 from shardflow.model import iterators, sequence
 
@@ -44,6 +54,11 @@ RECHECK_S = 1.0  # look for a shard closed by resharding (no event announces it)
 EVENT_MAX_RECORDS = 10_000
 EVENT_MAX_BYTES = 2 * 1024 * 1024  # one second of a consumer's read rate
 FANOUT_BYTES_PER_S = 2.0 * 1024 * 1024  # AWS: per consumer per shard
+SUBSCRIBE_CALLS_PER_S = 1.0  # AWS: SubscribeToShard calls per consumer per shard
+CALL_BUCKETS_PRUNE_AT = 10_000  # past this many (consumer, shard) buckets, forget the idle ones
+# AWS's wording for a dry run that would have succeeded is not published: this is the model's
+# documentation of DryRunOperationException.
+DRY_RUN_MESSAGE = "The request was rejected because the DryRun parameter was specified."
 
 
 @dataclass(slots=True)
@@ -73,20 +88,56 @@ class Subscriptions:
         self.engine = engine
         self.active: dict[tuple[str, int], Subscription] = {}
         self._by_shard: dict[tuple[str, str], set[Subscription]] = {}
+        self._calls: dict[tuple[str, int], TokenBucket] = {}  # the 1 call/s per consumer and shard
         self.max_duration_s = MAX_DURATION_S  # tests may shorten it in-process
 
     # -- starting ----------------------------------------------------------------------------
 
     def start(self, params: dict[str, Any]) -> Subscription:
-        """Check a SubscribeToShard request and register its subscription (raises AWS errors)."""
-        engine = self.engine
-        account = engine.config.account_id
+        """Check a SubscribeToShard request and register its subscription (raises AWS errors).
+
+        In order: the consumer (registered, ACTIVE), the shard and the starting position (a dry
+        run stops there), the call rate, the 5-second rule. Every call past the consumer lookup,
+        dry runs excepted, is reported as a ``SubscribeOutcome`` event.
+        """
         arn = params["ConsumerARN"]
-        stream, consumer = engine.consumers.find(arn)
+        stream, consumer = self.engine.consumers.find(arn)
+        if params.get("DryRun"):
+            self._dry_run(params, stream, consumer)
+        try:
+            shard, position = self._resolve(params, stream, consumer)
+        except errors.KinesisError:
+            self._report(stream, consumer, success=False, rate_exceeded=False)
+            raise
+        key = (arn, shard.uid)
+        refusal = self._refusal(key, stream, shard, consumer)
+        if refusal is not None:
+            self._report(stream, consumer, success=False, rate_exceeded=True)
+            raise refusal
+        previous = self.active.get(key)
+        if previous is not None:  # 5 s or more old: taken over
+            previous.superseded = errors.ResourceInUseException(
+                self._in_use_message(stream, shard, consumer)
+            )
+            previous.wake.set()
+            self._detach(previous)
+        sub = Subscription(
+            key, stream, shard, consumer, position, max_duration_s=self.max_duration_s
+        )
+        self._attach(sub)
+        self._report(stream, consumer, success=True, rate_exceeded=False)
+        return sub
+
+    def _resolve(
+        self, params: dict[str, Any], stream: Stream, consumer: Consumer
+    ) -> tuple[Shard, int]:
+        """The shard and starting position the request asks for (checks the consumer's status)."""
+        engine = self.engine
         if consumer.status() != "ACTIVE":
             raise errors.ResourceInUseException(
                 f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
-                f" under stream: {stream.name} , account {account} is not in ACTIVE status."
+                f" under stream: {stream.name} , account {engine.config.account_id} is not in"
+                " ACTIVE status."
             )
         position_spec = params["StartingPosition"]
         iterator = engine.get_shard_iterator(
@@ -96,28 +147,64 @@ class Subscriptions:
                 "ShardIteratorType": position_spec["Type"],
                 "StartingSequenceNumber": position_spec.get("SequenceNumber"),
                 "Timestamp": position_spec.get("Timestamp"),
-            }
+            },
+            operation="SubscribeToShard",
         )
         token = iterators.decode(engine.iterator_key, iterator)
         shard = stream.shard(token.shard_index)
         assert shard is not None
-        key = (arn, shard.uid)
+        return shard, token.position
+
+    def _dry_run(self, params: dict[str, Any], stream: Stream, consumer: Consumer) -> None:
+        """AWS's DryRun: the request's checks without subscribing; always raises."""
+        if not self.engine.limits.admit_control("DryRun", stream.name):
+            raise errors.ThrottlingException("Rate exceeded")  # AWS's wording unpublished
+        self._resolve(params, stream, consumer)
+        raise errors.DryRunOperationException(DRY_RUN_MESSAGE)
+
+    def _refusal(
+        self, key: tuple[str, int], stream: Stream, shard: Shard, consumer: Consumer
+    ) -> errors.KinesisError | None:
+        """Over the call rate (checked first, as a throttle is), or within 5 s of a success."""
+        now = time.monotonic()
+        limits = self.engine.limits
+        if limits.enabled:
+            bucket = self._calls.get(key)
+            if bucket is None:
+                if len(self._calls) >= CALL_BUCKETS_PRUNE_AT:
+                    self._prune_calls(now)
+                rate = SUBSCRIBE_CALLS_PER_S * limits.scale
+                bucket = self._calls[key] = TokenBucket.full(rate, now)
+            if not bucket.take(1, now):
+                return errors.LimitExceededException(
+                    f"Rate exceeded for consumer {consumer.name} and shard {shard.shard_id}"
+                    f" in stream {stream.name} under account {self.engine.config.account_id}."
+                )
         previous = self.active.get(key)
-        if previous is not None:
-            message = (
-                f"Another active subscription exists for this consumer:"
-                f" {account}:{stream.name}:{shard.shard_id}:{consumer.name}"
-            )
-            if time.monotonic() - previous.started < TAKEOVER_AFTER_S:
-                raise errors.ResourceInUseException(message)
-            previous.superseded = errors.ResourceInUseException(message)
-            previous.wake.set()
-            self._detach(previous)
-        sub = Subscription(
-            key, stream, shard, consumer, token.position, max_duration_s=self.max_duration_s
+        if previous is not None and now - previous.started < TAKEOVER_AFTER_S:
+            return errors.ResourceInUseException(self._in_use_message(stream, shard, consumer))
+        return None
+
+    def _in_use_message(self, stream: Stream, shard: Shard, consumer: Consumer) -> str:
+        account = self.engine.config.account_id
+        return (
+            f"Another active subscription exists for this consumer:"
+            f" {account}:{stream.name}:{shard.shard_id}:{consumer.name}"
         )
-        self._attach(sub)
-        return sub
+
+    def _prune_calls(self, now: float) -> None:
+        """Forget the call buckets that are full again: they would admit the next call anyway."""
+        for key, bucket in list(self._calls.items()):
+            bucket.refill(now)
+            if bucket.is_full:
+                del self._calls[key]
+
+    def _report(
+        self, stream: Stream, consumer: Consumer, success: bool, rate_exceeded: bool
+    ) -> None:
+        bus = self.engine.events
+        if bus.active:
+            bus.emit(SubscribeOutcome(stream.name, consumer.name, success, rate_exceeded))
 
     def _attach(self, sub: Subscription) -> None:
         if not self.active:
@@ -148,6 +235,7 @@ class Subscriptions:
         """The subscription's deliveries until it ends (time, shard end, takeover, deletion)."""
         engine = self.engine
         limits = engine.limits
+        bus = engine.events
         rate = FANOUT_BYTES_PER_S * limits.scale
         tokens = rate  # one second of burst
         stamp = time.monotonic()
@@ -184,6 +272,8 @@ class Subscriptions:
                     if not at_end:
                         last = max(sub.position - 1, sub.shard.start_position)
                         continuation = sequence.encode(sub.shard.index, last)
+                    if bus.active:
+                        bus.emit(_pushed(sub, result))
                     yield Delivery(result=result, continuation=continuation)
                     last_sent = time.monotonic()
                     if at_end:
@@ -205,3 +295,15 @@ class Subscriptions:
         if stream is not sub.stream or stream.is_gone():
             return False
         return sub.consumer in stream.consumers and sub.consumer.status() == "ACTIVE"
+
+
+def _pushed(sub: Subscription, result: ReadResult) -> RecordsPushed:
+    size = sum(len(r.data) + len(r.partition_key) for r in result.records)
+    return RecordsPushed(
+        sub.stream.name,
+        sub.shard.shard_id,
+        sub.consumer.name,
+        len(result.records),
+        size,
+        result.millis_behind_latest,
+    )

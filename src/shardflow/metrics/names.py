@@ -53,7 +53,7 @@ STREAM_METRICS: tuple[MetricInfo, ...] = (
     _m("WriteProvisionedThroughputExceeded", "Count", SUM, "records refused by throttling"),
 )
 
-# Enhanced (shard-level) monitoring. Shardflow always records these: they cost next to nothing.
+# Enhanced (shard-level) monitoring: kept only while EnableEnhancedMonitoring has them on.
 SHARD_METRICS: tuple[MetricInfo, ...] = (
     _m("IncomingBytes", "Bytes", SUM, "bytes put into the shard"),
     _m("IncomingRecords", "Count", SUM, "records put into the shard"),
@@ -64,8 +64,26 @@ SHARD_METRICS: tuple[MetricInfo, ...] = (
     _m("WriteProvisionedThroughputExceeded", "Count", SUM, "records refused by throttling"),
 )
 
+# Enhanced fan-out, per consumer (CloudWatch dimensions StreamName and ConsumerName). AWS names no
+# statistic for the console: Sum for counts and bytes, Average for the success rate, Maximum for
+# how far behind, as for the stream's metrics.
+CONSUMER_METRICS: tuple[MetricInfo, ...] = (
+    _m("SubscribeToShard.RateExceeded", "Count", SUM, "calls refused: over 1/s, or in use"),
+    _m("SubscribeToShard.Success", "Count", AVERAGE, "share of calls that subscribed"),
+    _m("SubscribeToShardEvent.Bytes", "Bytes", SUM, "bytes pushed to the consumer"),
+    _m(
+        "SubscribeToShardEvent.MillisBehindLatest",
+        "Milliseconds",
+        MAXIMUM,
+        "how far the consumer's events are behind the newest record",
+    ),
+    _m("SubscribeToShardEvent.Records", "Count", SUM, "records pushed to the consumer"),
+    _m("SubscribeToShardEvent.Success", "Count", SUM, "events pushed to the consumer"),
+)
+
 STREAM_BY_NAME = {m.name: m for m in STREAM_METRICS}
 SHARD_BY_NAME = {m.name: m for m in SHARD_METRICS}
+CONSUMER_BY_NAME = {m.name: m for m in CONSUMER_METRICS}
 
 
 def statistic(stat: list[float], which: str) -> float | None:

@@ -4,6 +4,8 @@ A custom collector reads the recorder at scrape time, so the request path never 
 prometheus-client. Names follow Prometheus conventions (``shardflow_`` prefix, base units,
 ``_total`` counters, labels ``stream``, ``shard``, ``operation``); docs/monitoring.md maps each
 to its CloudWatch name. Counters start at zero when the server starts, as Prometheus expects.
+Stream-level families are always there; the shard-level ones (``shardflow_shard_*``) only for the
+metrics enabled on the stream with EnableEnhancedMonitoring, as CloudWatch's.
 """
 
 from __future__ import annotations
@@ -23,27 +25,67 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from shardflow.engine.streams import Stream
-from shardflow.metrics.recorder import DURATION_BUCKETS_S, STREAM_LEVEL, MetricsRecorder
+from shardflow.metrics.recorder import (
+    CONSUMER_LEVEL,
+    DURATION_BUCKETS_S,
+    STREAM_LEVEL,
+    MetricsRecorder,
+)
+from shardflow.metrics.store import Point
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-# (Prometheus name without _total, CloudWatch shard-level name, help)
-_SHARD_COUNTERS = (
-    ("shardflow_incoming_records", "IncomingRecords", "Records put into the shard."),
-    ("shardflow_incoming_bytes", "IncomingBytes", "Bytes (data + partition key) put."),
-    ("shardflow_outgoing_records", "OutgoingRecords", "Records returned by GetRecords."),
-    ("shardflow_outgoing_bytes", "OutgoingBytes", "Bytes returned by GetRecords."),
-)
-_THROTTLE_COUNTERS = (
+# Stream level, always there: (Prometheus name without _total, CloudWatch name, help)
+_STREAM_COUNTERS = (
+    ("shardflow_incoming_records", "IncomingRecords", "Records stored in the stream."),
+    ("shardflow_incoming_bytes", "IncomingBytes", "Bytes (data + partition key) stored."),
+    ("shardflow_outgoing_records", "GetRecords.Records", "Records returned by GetRecords."),
+    ("shardflow_outgoing_bytes", "GetRecords.Bytes", "Bytes returned by GetRecords."),
     (
         "shardflow_write_provisioned_throughput_exceeded",
         "WriteProvisionedThroughputExceeded",
-        "Records refused for throughput; shard is empty when a whole call was refused.",
+        "Records refused for throughput (PutRecords entries and whole PutRecord calls).",
     ),
     (
         "shardflow_read_provisioned_throughput_exceeded",
         "ReadProvisionedThroughputExceeded",
-        "GetRecords calls refused for throughput; shard is empty when not known.",
+        "GetRecords calls refused for throughput.",
+    ),
+)
+# Shard level (enhanced monitoring): a series only while its metric is enabled on the stream;
+# it counts what happened while enabled, so it resumes where it stopped when enabled again.
+_SHARD_COUNTERS = (
+    ("shardflow_shard_incoming_records", "IncomingRecords", "Records stored in the shard."),
+    ("shardflow_shard_incoming_bytes", "IncomingBytes", "Bytes (data + partition key) stored."),
+    ("shardflow_shard_outgoing_records", "OutgoingRecords", "Records read from the shard."),
+    ("shardflow_shard_outgoing_bytes", "OutgoingBytes", "Bytes read from the shard."),
+    (
+        "shardflow_shard_write_provisioned_throughput_exceeded",
+        "WriteProvisionedThroughputExceeded",
+        "PutRecords entries refused for the shard's throughput.",
+    ),
+    (
+        "shardflow_shard_read_provisioned_throughput_exceeded",
+        "ReadProvisionedThroughputExceeded",
+        "GetRecords calls refused for the shard's throughput.",
+    ),
+)
+# Enhanced fan-out, per consumer: (Prometheus name without _total, CloudWatch name, help)
+_CONSUMER_COUNTERS = (
+    (
+        "shardflow_subscribe_to_shard_events",
+        "SubscribeToShardEvent.Success",
+        "SubscribeToShardEvent events pushed to the consumer (records or heartbeats).",
+    ),
+    (
+        "shardflow_subscribe_to_shard_event_records",
+        "SubscribeToShardEvent.Records",
+        "Records pushed to the consumer.",
+    ),
+    (
+        "shardflow_subscribe_to_shard_event_bytes",
+        "SubscribeToShardEvent.Bytes",
+        "Bytes (data + partition key) pushed to the consumer.",
     ),
 )
 _PUT_RECORDS_OUTCOMES = (
@@ -61,29 +103,15 @@ class ShardflowCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._stream_info()
         totals = self.recorder.totals()
-        for name, cloudwatch, doc in _SHARD_COUNTERS:
-            family = CounterMetricFamily(name, doc, labels=["stream", "shard"])
+        for name, cloudwatch, doc in _STREAM_COUNTERS:
+            family = CounterMetricFamily(name, doc, labels=["stream"])
             for stream, point in sorted(totals.items()):
-                for level, metrics in sorted(point.items()):
-                    stat = metrics.get(cloudwatch)
-                    if level != STREAM_LEVEL and stat is not None:
-                        family.add_metric([stream, level], stat[1])
+                stat = point.get(STREAM_LEVEL, {}).get(cloudwatch)
+                if stat is not None:
+                    family.add_metric([stream], stat[1])
             yield family
-        for name, cloudwatch, doc in _THROTTLE_COUNTERS:
-            family = CounterMetricFamily(name, doc, labels=["stream", "shard"])
-            for stream, point in sorted(totals.items()):
-                whole = point.get(STREAM_LEVEL, {}).get(cloudwatch)
-                if whole is None:
-                    continue
-                per_shard = 0.0
-                for level, metrics in sorted(point.items()):
-                    stat = metrics.get(cloudwatch)
-                    if level != STREAM_LEVEL and stat is not None:
-                        family.add_metric([stream, level], stat[1])
-                        per_shard += stat[1]
-                if whole[1] > per_shard:
-                    family.add_metric([stream, ""], whole[1] - per_shard)
-            yield family
+        yield from self._shard_level(totals)
+        yield from self._consumers(totals)
         put_bytes = CounterMetricFamily(
             "shardflow_put_bytes",
             "Bytes stored, by operation (CloudWatch PutRecord.Bytes, PutRecords.Bytes).",
@@ -109,12 +137,76 @@ class ShardflowCollector(Collector):
         yield from self._calls()
         age = GaugeMetricFamily(
             "shardflow_iterator_age_seconds",
+            "Largest MillisBehindLatest of the last GetRecords call on each shard, in seconds.",
+            labels=["stream"],
+        )
+        for stream, ms in sorted(self.recorder.iterator_ages().items()):
+            age.add_metric([stream], ms / 1000.0)
+        yield age
+
+    def _shard_level(self, totals: dict[str, Point]) -> Iterator[Metric]:
+        """Enhanced monitoring: the enabled metrics of each stream, one series per shard."""
+        enabled = {stream: self.recorder.shard_metrics(stream) for stream in totals}
+        for name, cloudwatch, doc in _SHARD_COUNTERS:
+            family = CounterMetricFamily(name, doc, labels=["stream", "shard"])
+            for stream, point in sorted(totals.items()):
+                if cloudwatch not in enabled[stream]:
+                    continue
+                for level, metrics in sorted(point.items()):
+                    stat = metrics.get(cloudwatch)
+                    is_shard = level != STREAM_LEVEL and not level.startswith(CONSUMER_LEVEL)
+                    if is_shard and stat is not None:
+                        family.add_metric([stream, level], stat[1])
+            yield family
+        age = GaugeMetricFamily(
+            "shardflow_shard_iterator_age_seconds",
             "MillisBehindLatest of the last GetRecords call on the shard, in seconds.",
             labels=["stream", "shard"],
         )
-        for (stream, shard), ms in sorted(self.recorder.iterator_ages().items()):
-            age.add_metric([stream, shard], ms / 1000.0)
+        for (stream, shard), ms in sorted(self.recorder.shard_iterator_ages().items()):
+            if "IteratorAgeMilliseconds" in self.recorder.shard_metrics(stream):
+                age.add_metric([stream, shard], ms / 1000.0)
         yield age
+
+    def _consumers(self, totals: dict[str, Point]) -> Iterator[Metric]:
+        """Enhanced fan-out, per consumer: SubscribeToShard calls and the events pushed."""
+        calls = CounterMetricFamily(
+            "shardflow_subscribe_to_shard_calls",
+            "SubscribeToShard calls for a registered consumer by outcome: success, rate_exceeded"
+            " (over 1/s or another subscription active), failed (any other error).",
+            labels=["stream", "consumer", "outcome"],
+        )
+        pushed = {
+            cloudwatch: CounterMetricFamily(name, doc, labels=["stream", "consumer"])
+            for name, cloudwatch, doc in _CONSUMER_COUNTERS
+        }
+        for stream, point in sorted(totals.items()):
+            for level, metrics in sorted(point.items()):
+                if not level.startswith(CONSUMER_LEVEL):
+                    continue
+                consumer = level.removeprefix(CONSUMER_LEVEL)
+                success = metrics.get("SubscribeToShard.Success")
+                if success is not None:
+                    refused = metrics.get("SubscribeToShard.RateExceeded", [0, 0.0])[1]
+                    failed = success[0] - success[1] - refused
+                    calls.add_metric([stream, consumer, "success"], success[1])
+                    calls.add_metric([stream, consumer, "rate_exceeded"], refused)
+                    calls.add_metric([stream, consumer, "failed"], failed)
+                for cloudwatch, family in pushed.items():
+                    stat = metrics.get(cloudwatch)
+                    if stat is not None:
+                        family.add_metric([stream, consumer], stat[1])
+        yield calls
+        yield from pushed.values()
+        behind = GaugeMetricFamily(
+            "shardflow_subscription_behind_latest_seconds",
+            "MillisBehindLatest of the last SubscribeToShardEvent pushed to the consumer for the"
+            " shard, in seconds.",
+            labels=["stream", "consumer", "shard"],
+        )
+        for (stream, consumer, shard), ms in sorted(self.recorder.consumer_lags().items()):
+            behind.add_metric([stream, consumer, shard], ms / 1000.0)
+        yield behind
 
     def _calls(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(

@@ -8,6 +8,11 @@ whenever someone reads (a scrape, the dashboard, the CLI), so a read is exact to
 History: the last hour at 1 s and the last day at 1 min, in memory, and persisted to
 ``metrics.sqlite3`` in the data dir by one background thread every few seconds, so a restart
 keeps it. Prometheus counters are cumulative since the process started, as Prometheus expects.
+
+Shard-level figures (enhanced monitoring) are kept only for the metrics enabled on the stream
+(EnableEnhancedMonitoring), as CloudWatch receives them only then; the setting is read once per
+stream each time events are folded, never per event. What was kept while a metric was enabled
+stays in the history after it is disabled.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ import logging
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from shardflow.engine.events import (
     CallDone,
@@ -30,6 +35,8 @@ from shardflow.engine.events import (
     PutRecordsOutcome,
     RecordsIn,
     RecordsOut,
+    RecordsPushed,
+    SubscribeOutcome,
     Subscriber,
     Throttled,
 )
@@ -43,6 +50,7 @@ MINUTE_HISTORY_S = 86400  # the last day at 1 min resolution
 PERSIST_INTERVAL_S = 5.0  # a kill -9 loses at most this much history
 TICK_SLACK_S = 0.002  # tick just after the boundary, so the second has really ended
 STREAM_LEVEL = ""  # the key of the stream's own metrics in a Point (the others are shard ids)
+CONSUMER_LEVEL = "consumer/"  # + a consumer's name: its level in a Point (names have no "/")
 # Prometheus histogram buckets for request durations, in seconds.
 DURATION_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Time ranges the dashboard and the CLI offer: name -> (step in seconds, number of points).
@@ -55,6 +63,29 @@ _THROTTLE = {
     "write": "WriteProvisionedThroughputExceeded",
     "read": "ReadProvisionedThroughputExceeded",
 }
+
+
+# stream name -> the shard-level metrics enabled on it now (EnableEnhancedMonitoring's setting)
+ShardMetrics = Callable[[str], Collection[str]]
+
+
+def every_shard_metric(_stream: str) -> Collection[str]:
+    """For a recorder with no streams to ask (benchmarks, unit tests): keep every metric."""
+    return names.SHARD_BY_NAME.keys()
+
+
+class _Monitored(Protocol):
+    shard_level_metrics: list[str]
+
+
+def enabled_on(streams: Mapping[str, _Monitored]) -> ShardMetrics:
+    """A server's lookup: each stream's enhanced monitoring setting, read live by name."""
+
+    def lookup(stream: str) -> Collection[str]:
+        found = streams.get(stream)
+        return found.shard_level_metrics if found is not None else ()
+
+    return lookup
 
 
 def add(metrics: Metrics, name: str, value: float) -> None:
@@ -112,11 +143,36 @@ def _level(point: Point, key: str) -> Metrics:
     return metrics
 
 
+def _is_shard(level: str) -> bool:
+    return level != STREAM_LEVEL and not level.startswith(CONSUMER_LEVEL)
+
+
+def _catalogue(level: str) -> tuple[names.MetricInfo, ...]:
+    """The metrics a Point level holds: the stream's, a consumer's or a shard's."""
+    if level == STREAM_LEVEL:
+        return names.STREAM_METRICS
+    return names.CONSUMER_METRICS if level.startswith(CONSUMER_LEVEL) else names.SHARD_METRICS
+
+
+def _by_name(level: str) -> dict[str, names.MetricInfo]:
+    if level == STREAM_LEVEL:
+        return names.STREAM_BY_NAME
+    return names.CONSUMER_BY_NAME if level.startswith(CONSUMER_LEVEL) else names.SHARD_BY_NAME
+
+
 class MetricsRecorder:
     """Subscribes to the engine's events; answers the dashboard, the CLI and Prometheus."""
 
-    def __init__(self, path: Path | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        shard_metrics: ShardMetrics = every_shard_metric,
+    ) -> None:
         self._clock = clock
+        self._shard_metrics = shard_metrics
+        # each stream's enabled shard-level metrics, asked once per fold (see _enabled)
+        self._enabled_now: dict[str, Collection[str]] = {}
         self._pending: list[Event] = []
         # EventBus calls subscribers positionally, so the bare append satisfies the protocol.
         self.subscriber = cast(Subscriber, self._pending.append)
@@ -135,7 +191,13 @@ class MetricsRecorder:
         self._calls: dict[tuple[str, str, str], int] = {}  # (stream, operation, outcome)
         # (stream, operation) -> counts per bucket (the last is +Inf), then the sum
         self._durations: dict[tuple[str, str], list[float]] = {}
-        self._iterator_age: dict[tuple[str, str], int] = {}  # (stream, shard) -> last ms
+        # (stream, shard) -> MillisBehindLatest of the shard's last GetRecords, in ms: every
+        # read for the stream-level gauge, only reads while IteratorAgeMilliseconds is enabled
+        # for the shard-level one
+        self._last_age: dict[tuple[str, str], int] = {}
+        self._shard_age: dict[tuple[str, str], int] = {}
+        # (stream, consumer, shard) -> MillisBehindLatest of the last event pushed, in ms
+        self._behind: dict[tuple[str, str, str], int] = {}
         self._unsaved: list[Row] = []
         self._store = MetricsStore(path) if path is not None else None
         self._executor: ThreadPoolExecutor | None = None
@@ -291,6 +353,7 @@ class MetricsRecorder:
             return
         batch = pending[:n]
         del pending[:n]
+        self._enabled_now = {}  # ask again: the settings may have changed since the last fold
         # (stream, shard, operation) -> [events, records, min, max, bytes, min, max]
         stored: dict[tuple[str, str, str], list[Any]] = {}
         # (stream, operation, success, error type) -> [calls, seconds, min, max, histogram]
@@ -341,9 +404,11 @@ class MetricsRecorder:
             add_stat(m, "IncomingRecords", records_stat)
             add_stat(m, "IncomingBytes", bytes_stat)
             add_stat(m, _PUT_BYTES[operation], bytes_stat)
-            s = _level(point, shard)
-            add_stat(s, "IncomingRecords", records_stat)
-            add_stat(s, "IncomingBytes", bytes_stat)
+            enabled = self._enabled(stream)
+            if "IncomingRecords" in enabled:
+                add_stat(_level(point, shard), "IncomingRecords", records_stat)
+            if "IncomingBytes" in enabled:
+                add_stat(_level(point, shard), "IncomingBytes", bytes_stat)
         for (maybe_stream, operation, success, error_type), acc in calls.items():
             self._calls_done(maybe_stream, operation, success, error_type, acc)
 
@@ -377,6 +442,13 @@ class MetricsRecorder:
             value = 1 if success else 0
             add_stat(m, _SUCCESS[operation], [count, value * count, value, value])
 
+    def _enabled(self, stream: str) -> Collection[str]:
+        """The stream's enabled shard-level metrics, asked once per fold."""
+        enabled = self._enabled_now.get(stream)
+        if enabled is None:
+            enabled = self._enabled_now[stream] = self._shard_metrics(stream)
+        return enabled
+
     def _point(self, stream: str) -> Point:
         point = self._open.get(stream)
         if point is None:
@@ -400,17 +472,45 @@ class MetricsRecorder:
             add(m, "GetRecords.Records", event.records)
             add(m, "GetRecords.Bytes", event.bytes)
             add(m, "GetRecords.IteratorAgeMilliseconds", event.iterator_age_ms)
-            s = _level(point, event.shard_id)
-            add(s, "OutgoingRecords", event.records)
-            add(s, "OutgoingBytes", event.bytes)
-            add(s, "IteratorAgeMilliseconds", event.iterator_age_ms)
-            self._iterator_age[(event.stream, event.shard_id)] = event.iterator_age_ms
+            key = (event.stream, event.shard_id)
+            self._last_age[key] = event.iterator_age_ms
+            enabled = self._enabled(event.stream)
+            if "OutgoingRecords" in enabled:
+                add(_level(point, event.shard_id), "OutgoingRecords", event.records)
+            if "OutgoingBytes" in enabled:
+                add(_level(point, event.shard_id), "OutgoingBytes", event.bytes)
+            if "IteratorAgeMilliseconds" in enabled:
+                add(_level(point, event.shard_id), "IteratorAgeMilliseconds", event.iterator_age_ms)
+                self._shard_age[key] = event.iterator_age_ms
         elif isinstance(event, Throttled):
             point = self._point(event.stream)
             name = _THROTTLE[event.direction]
             add(_level(point, STREAM_LEVEL), name, event.records)
-            if event.shard_id is not None:
+            if event.shard_id is not None and name in self._enabled(event.stream):
                 add(_level(point, event.shard_id), name, event.records)
+        elif isinstance(event, RecordsPushed):
+            self._pushed(event)
+        elif isinstance(event, SubscribeOutcome):
+            m = _level(self._point(event.stream), CONSUMER_LEVEL + event.consumer)
+            add(m, "SubscribeToShard.Success", 1 if event.success else 0)
+            add(m, "SubscribeToShard.RateExceeded", 1 if event.rate_exceeded else 0)
+
+    def _pushed(self, event: RecordsPushed) -> None:
+        """One SubscribeToShardEvent: the consumer's figures, and the shard's outgoing ones."""
+        point = self._point(event.stream)
+        m = _level(point, CONSUMER_LEVEL + event.consumer)
+        add(m, "SubscribeToShardEvent.Success", 1)
+        add(m, "SubscribeToShardEvent.Records", event.records)
+        add(m, "SubscribeToShardEvent.Bytes", event.bytes)
+        add(m, "SubscribeToShardEvent.MillisBehindLatest", event.millis_behind_latest)
+        key = (event.stream, event.consumer, event.shard_id)
+        self._behind[key] = event.millis_behind_latest
+        # CloudWatch's OutgoingRecords/OutgoingBytes count what SubscribeToShard pushes too.
+        enabled = self._enabled(event.stream)
+        if "OutgoingRecords" in enabled:
+            add(_level(point, event.shard_id), "OutgoingRecords", event.records)
+        if "OutgoingBytes" in enabled:
+            add(_level(point, event.shard_id), "OutgoingBytes", event.bytes)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -440,9 +540,27 @@ class MetricsRecorder:
         self.roll()
         return {key: list(hist) for key, hist in self._durations.items()}
 
-    def iterator_ages(self) -> dict[tuple[str, str], int]:
+    def iterator_ages(self) -> dict[str, int]:
+        """Per stream, the largest MillisBehindLatest of its shards' last GetRecords calls."""
         self.roll()
-        return dict(self._iterator_age)
+        out: dict[str, int] = {}
+        for (stream, _shard), ms in self._last_age.items():
+            out[stream] = max(ms, out.get(stream, ms))
+        return out
+
+    def consumer_lags(self) -> dict[tuple[str, str, str], int]:
+        """(stream, consumer, shard) -> MillisBehindLatest of the last SubscribeToShardEvent."""
+        self.roll()
+        return dict(self._behind)
+
+    def shard_iterator_ages(self) -> dict[tuple[str, str], int]:
+        """(stream, shard) -> MillisBehindLatest of the last GetRecords while it was enabled."""
+        self.roll()
+        return dict(self._shard_age)
+
+    def shard_metrics(self, stream: str) -> list[str]:
+        """The shard-level metrics enabled on ``stream`` now, in the setting's order."""
+        return [name for name in self._shard_metrics(stream) if name in names.SHARD_BY_NAME]
 
     def recent(self, stream: str, seconds: int = 60) -> Point:
         """The stream's figures over the last ``seconds`` closed seconds and the open one."""
@@ -463,6 +581,8 @@ class MetricsRecorder:
         ``values`` hold the console's statistic per closed interval (0 for a count with no
         data, None for an average or maximum with no samples); ``total`` is that statistic
         over the whole range *including* the interval in progress, so it is exact to the call.
+        ``shards`` has the shard-level metrics enabled now and those kept while enabled earlier
+        in the range; ``shard_level_metrics`` names the enabled ones.
         """
         step, count = RANGES[range_name]
         self.roll()
@@ -486,7 +606,7 @@ class MetricsRecorder:
         def arrays(level: str) -> dict[str, list[float | None]]:
             found = series.get(level)
             if found is None:
-                catalogue = names.STREAM_METRICS if level == STREAM_LEVEL else names.SHARD_METRICS
+                catalogue = _catalogue(level)
                 found = series[level] = {
                     m.name: [0] * count if m.statistic == names.SUM else [None] * count
                     for m in catalogue
@@ -505,17 +625,21 @@ class MetricsRecorder:
             merge(merged, point)
             for level, metrics in point.items():
                 target = arrays(level)
-                catalogue = names.STREAM_BY_NAME if level == STREAM_LEVEL else names.SHARD_BY_NAME
+                by_name = _by_name(level)
                 for name, stat in metrics.items():
-                    info = catalogue.get(name)
+                    info = by_name.get(name)
                     if info is not None:
                         target[name][i] = names.statistic(stat, info.statistic)
         for extra in extras:
             if extra:
                 merge(merged, extra)
 
+        enabled = self.shard_metrics(stream)
+        kept = {name for level, metrics in merged.items() if _is_shard(level) for name in metrics}
+        shown = [m for m in names.SHARD_METRICS if m.name in enabled or m.name in kept]
+
         def block(level: str) -> dict[str, Any]:
-            catalogue = names.STREAM_METRICS if level == STREAM_LEVEL else names.SHARD_METRICS
+            catalogue = shown if _is_shard(level) else _catalogue(level)
             totals = merged.get(level, {})
             out = {}
             for m in catalogue:
@@ -541,5 +665,13 @@ class MetricsRecorder:
             "end": end,
             "timestamps": list(range(start, end, step)),
             "metrics": block(STREAM_LEVEL),
-            "shards": {level: block(level) for level in sorted(series) if level != STREAM_LEVEL},
+            "shard_level_metrics": enabled,
+            "shards": {
+                level: block(level) for level in sorted(series) if _is_shard(level) and shown
+            },
+            "consumers": {
+                level.removeprefix(CONSUMER_LEVEL): block(level)
+                for level in sorted(series)
+                if level.startswith(CONSUMER_LEVEL)
+            },
         }

@@ -1,7 +1,8 @@
 """CreateStream: a PROVISIONED stream of ShardCount shards, or an ON_DEMAND one of 4.
 
-Tags follow AddTagsToStream's rules. WarmThroughputMiBps (ON_DEMAND only) and
-RecordDistributionStrategy are stored and reported by DescribeStreamSummary.
+Tags follow AddTagsToStream's rules. WarmThroughputMiBps (ON_DEMAND only, with the account's
+billing commitment) creates the shards it needs at once; RecordDistributionStrategy AUTO (ON_DEMAND
+only) spreads records over the shards whatever their keys.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     tags = params.get("Tags") or {}
     if tags:
         check_tags(tags, {}, f"stream {params['StreamName']}", engine.config.account_id)
+    engine.settings.check_new_stream_capacity(
+        params["StreamName"],
+        mode,
+        params.get("WarmThroughputMiBps"),
+        params.get("RecordDistributionStrategy"),
+    )
     await engine.create_stream(
         params["StreamName"],
         params.get("ShardCount"),

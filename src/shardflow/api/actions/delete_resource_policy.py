@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shardflow.engine import policies
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    await engine.settings.delete_policy(params)
+    await policies.delete(engine, params)
     return {}

@@ -6,7 +6,7 @@ from typing import Any
 
 from shardflow.api.shapes import describe_summary_fields
 from shardflow.engine.engine import Engine
-from shardflow.engine.metadata import warm_throughput
+from shardflow.engine.metadata import capacity_summary
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
@@ -14,9 +14,6 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     summary = describe_summary_fields(stream)
     summary["OpenShardCount"] = stream.open_shard_count
     summary["ConsumerCount"] = engine.consumers.count(stream)
-    if stream.warm_throughput_mibps is not None:
-        summary["WarmThroughput"] = warm_throughput(stream)
+    summary.update(capacity_summary(engine, stream))  # WarmThroughput, RecordDistributionStrategy
     summary["MaxRecordSizeInKiB"] = stream.max_record_kib
-    if stream.record_distribution is not None:
-        summary["RecordDistributionStrategy"] = stream.record_distribution
     return {"StreamDescriptionSummary": summary}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shardflow.engine import encryption
 from shardflow.engine.engine import Engine, ReadResult
 from shardflow.engine.events import RecordsOut
 from shardflow.model import sequence
@@ -48,11 +49,15 @@ def records_out(engine: Engine, result: ReadResult) -> list[dict[str, Any]]:
         }
         for r in result.records
     ]
+    for record in records:
+        if not record["PartitionKey"]:
+            del record["PartitionKey"]  # written without one (AUTO distribution): AWS omits it
     stream = engine.streams.get(result.stream_name)
-    if stream is not None and stream.encryption_type == "KMS":
-        # Records are not stored encrypted: they report the stream's encryption at read time.
-        for record in records:
-            record["EncryptionType"] = "KMS"
+    if stream is not None and stream.kms_switches_ms:
+        # Records written while the stream encrypted carry KMS; AWS omits the field otherwise.
+        for record, stored in zip(records, result.records, strict=True):
+            if encryption.record_encryption(stream, stored.arrival_ms) == "KMS":
+                record["EncryptionType"] = "KMS"
     return records
 
 

@@ -1,11 +1,12 @@
-"""GetResourcePolicy: the policy stored on a stream or consumer ARN (``{}`` if none)."""
+"""GetResourcePolicy: the policy of a stream or consumer ARN (``{}`` if it has none)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from shardflow.engine import policies
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return engine.settings.get_policy(params)
+    return policies.get(engine, params)

@@ -1,4 +1,5 @@
-"""PutRecord: one record, routed by the MD5 of its partition key or an explicit hash key.
+"""PutRecord: one record, routed by the MD5 of its partition key or an explicit hash key (or
+spread over the shards, on a stream with the AUTO distribution strategy).
 
 SequenceNumberForOrdering needs no special work: positions come from one counter in commit
 order, so a record written after another always gets a greater sequence number.
@@ -8,23 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from shardflow import errors
 from shardflow.api.records import entry_from
 from shardflow.engine.engine import Engine
 from shardflow.engine.events import RecordsIn
 
+# AWS's message when a stream with the AUTO strategy gets SequenceNumberForOrdering (its docs).
+AUTO_ORDERING_MESSAGE = (
+    "Stream has SERVICE_DEFINED PartitionKey enabled. SequenceNumberForOrdering must not be"
+    " provided."
+)
+
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params, active_only=True)
-    entry = entry_from(params, "")
+    auto = stream.record_distribution == "AUTO"
+    if auto and params.get("SequenceNumberForOrdering") is not None:
+        raise errors.InvalidArgumentException(AUTO_ORDERING_MESSAGE)
+    entry = entry_from(params, "", keyless=auto)
     size = engine.check_record_size(stream, entry)
     shard = engine.route(stream, entry)
     if not engine.limits.admit_write(shard.uid, size):
         raise engine.throttled(stream, shard)
-    (sequence_number,) = await engine.put(stream, [shard], [entry])
+    (sequence_number,), encryption_type = await engine.put(stream, [shard], [entry])
     if engine.events.active:
         engine.events.emit(RecordsIn("PutRecord", stream.name, shard.shard_id, 1, size))
     return {
         "ShardId": shard.shard_id,
         "SequenceNumber": sequence_number,
-        "EncryptionType": stream.encryption_type,
+        "EncryptionType": encryption_type,
     }

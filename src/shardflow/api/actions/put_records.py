@@ -18,9 +18,10 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params, active_only=True)
     entries = []
     sizes = []
+    keyless = stream.record_distribution == "AUTO"
     for i, fields in enumerate(params["Records"]):
         path = f"records.{i + 1}.member."
-        entry = entry_from(fields, path)
+        entry = entry_from(fields, path, keyless=keyless)
         sizes.append(engine.check_record_size(stream, entry, path))
         entries.append(entry)
     total = sum(sizes)
@@ -35,9 +36,10 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         if failures[i] is None and not admit(shard.uid, size):
             failures[i] = ENTRY_THROTTLE_CODE
     kept = [i for i, code in enumerate(failures) if code is None]
-    sequence_numbers = iter(
-        await engine.put(stream, [shards[i] for i in kept], [entries[i] for i in kept])
+    stored, encryption_type = await engine.put(
+        stream, [shards[i] for i in kept], [entries[i] for i in kept]
     )
+    sequence_numbers = iter(stored)
     results: list[dict[str, Any]] = []
     for shard, code in zip(shards, failures, strict=True):
         if code is None:
@@ -54,7 +56,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "FailedRecordCount": len(entries) - len(kept),
         "Records": results,
-        "EncryptionType": stream.encryption_type,
+        "EncryptionType": encryption_type,
     }
 
 

@@ -1,12 +1,13 @@
-"""PutResourcePolicy: store a JSON policy document on a stream or consumer ARN."""
+"""PutResourcePolicy: attach a resource policy to a stream or consumer ARN, replacing any."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from shardflow.engine import policies
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    await engine.settings.put_policy(params)
+    await policies.put(engine, params)
     return {}

@@ -1,12 +1,13 @@
-"""StopStreamEncryption: back to EncryptionType NONE."""
+"""StopStreamEncryption: records written from now on are EncryptionType NONE again."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from shardflow.engine import encryption
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    await engine.settings.set_encryption(params, start=False)
+    await encryption.stop(engine, params)
     return {}

@@ -1,10 +1,10 @@
 """SubscribeToShard: enhanced fan-out, records pushed over an event stream.
 
-The handler checks the request (errors before the stream starts are ordinary error responses)
-and returns ``{"EventStream": Events}``; the server frames the events
-(``shardflow.wire.eventstream``) in the request's protocol: JSON 1.1 payloads with base64 Data
-and epoch-second timestamps, or CBOR 1.1 payloads. The subscription's rules are in
-``shardflow.engine.subscriptions``.
+The handler checks the request (errors before the stream starts are ordinary error responses,
+a dry run's DryRunOperationException too) and returns ``{"EventStream": Events}``; the server
+frames the events (``shardflow.wire.eventstream``) in the request's protocol: JSON 1.1 payloads
+with base64 Data and epoch-second timestamps, or CBOR 1.1 payloads. The subscription's rules
+(rates, DryRun, StreamId) are in ``shardflow.engine.subscriptions``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""UpdateStreamMode: switch a stream between PROVISIONED and ON_DEMAND capacity."""
+"""UpdateStreamMode: switch a stream between PROVISIONED and ON_DEMAND capacity, keeping its
+shards; WarmThroughputMiBps (to ON_DEMAND) warms it as UpdateStreamWarmThroughput does."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""UpdateStreamRecordDistributionStrategy: AUTO or USER_PARTITION_KEY, stored and reported.
-
-Records are routed by the MD5 of their partition key either way."""
+"""UpdateStreamRecordDistributionStrategy: AUTO (ON_DEMAND streams only) spreads the next records
+evenly over the open shards whatever their keys; USER_PARTITION_KEY routes them by the MD5 of their
+partition key again. Records already stored stay where they are."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""UpdateStreamWarmThroughput: the write throughput an ON_DEMAND stream keeps ready."""
+"""UpdateStreamWarmThroughput: scale an ON_DEMAND stream now to take this many MiB/s of writes
+(one shard per MiB/s), or release capacity with a value at or below the previous one. Needs the
+account's minimum throughput billing commitment."""
 
 from __future__ import annotations
 

@@ -67,6 +67,15 @@
     ["WriteProvisionedThroughputExceeded", "Write throughput exceeded", "count"],
     ["ReadProvisionedThroughputExceeded", "Read throughput exceeded", "count"],
   ];
+  // Enhanced fan-out (CloudWatch dimensions StreamName, ConsumerName): one line per consumer.
+  const CONSUMER_CHARTS = [
+    ["SubscribeToShardEvent.Records", "Records pushed", "count"],
+    ["SubscribeToShardEvent.Bytes", "Bytes pushed", "bytes"],
+    ["SubscribeToShardEvent.MillisBehindLatest", "Millis behind latest (max)", "ms"],
+    ["SubscribeToShardEvent.Success", "Events pushed", "count"],
+    ["SubscribeToShard.Success", "SubscribeToShard success", "%"],
+    ["SubscribeToShard.RateExceeded", "SubscribeToShard refused (rate, in use)", "count"],
+  ];
   const TOTALS = [
     ["IncomingRecords", "incoming records"], ["IncomingBytes", "incoming bytes"],
     ["GetRecords.Records", "records read"], ["PutRecords.ThrottledRecords", "throttled entries"],
@@ -162,6 +171,35 @@
     }
   }
 
+  function dropChart(container, key) {
+    const chart = state.charts.get(key);
+    if (chart) {
+      chart.destroy();
+      state.charts.delete(key);
+    }
+    const box = container.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (box) box.remove();
+  }
+
+  // What is on, and the command that turns the rest on (the AWS CLI's, against this server).
+  function renderShardNote(stream, enabled) {
+    const note = $("#shard-note");
+    note.hidden = enabled.length === SHARD_CHARTS.length;
+    if (note.hidden) return;
+    const command = `aws kinesis enable-enhanced-monitoring --stream-name ${stream}` +
+                    ` --shard-level-metrics ALL --endpoint-url ${location.origin}`;
+    const lead = enabled.length
+      ? `Enabled: ${enabled.join(", ")}. Enable every shard-level metric with `
+      : "No shard-level metrics are enabled on this stream (as on AWS, they are off until " +
+        "enabled). Enable them with ";
+    if (note.dataset.text === lead + command) return;
+    note.dataset.text = lead + command;
+    note.textContent = lead;
+    const code = document.createElement("code");
+    code.textContent = command;
+    note.appendChild(code);
+  }
+
   function renderStream(body) {
     const xs = body.timestamps;
     const m = body.metrics;
@@ -175,8 +213,15 @@
       draw($("#stream-charts"), "stream:" + spec.title, spec.title, spec.unit,
            spec.lines.map(([, l]) => l), xs, ys, label + fmt(total, spec.unit));
     }
+    // Enhanced monitoring: only the shard-level metrics enabled on the stream, as on AWS.
+    const enabled = body.shard_level_metrics || [];
+    renderShardNote(body.stream, enabled);
     const shards = Object.keys(body.shards).sort();
     for (const [name, title, unit] of SHARD_CHARTS) {
+      if (!enabled.includes(name) || !shards.length) {
+        dropChart($("#shard-charts"), "shard:" + name);
+        continue;
+      }
       const ys = shards.map((s) => bridge(body.shards[s][name].values));
       const totals = shards.map((s) => body.shards[s][name].total || 0);
       const stat = name === "IteratorAgeMilliseconds" ? "max " : "Σ ";
@@ -184,6 +229,7 @@
       draw($("#shard-charts"), "shard:" + name, title, unit,
            shards.map((s) => s.replace("shardId-", "")), xs, ys, stat + fmt(total, unit));
     }
+    renderConsumers(body, xs);
     $("#totals").innerHTML = "";
     for (const [name, label] of TOTALS) {
       const metric = m[name];
@@ -201,6 +247,27 @@
       ? `${s.status} · ${s.mode} · ${s.open_shards} open shard${s.open_shards === 1 ? "" : "s"}` +
         (s.closed_shards ? ` (${s.closed_shards} closed)` : "") + ` · retention ${s.retention_hours} h`
       : "deleted";
+  }
+
+  // Hidden while no consumer subscribed in the range.
+  function renderConsumers(body, xs) {
+    const consumers = Object.keys(body.consumers || {}).sort();
+    $("#consumers").hidden = consumers.length === 0;
+    for (const [name, title, unit] of CONSUMER_CHARTS) {
+      if (!consumers.length) break;
+      const scale = unit === "%" ? 100 : 1;
+      const ys = consumers.map((c) =>
+        bridge(body.consumers[c][name].values.map((v) => (v === null ? null : v * scale))));
+      const totals = consumers.map((c) => body.consumers[c][name].total);
+      const statistic = body.consumers[consumers[0]][name].statistic;
+      let summary = "";
+      if (statistic === "Sum") summary = "Σ " + fmt(totals.reduce((a, b) => a + b, 0), unit);
+      else if (statistic === "Maximum") summary = "max " + fmt(Math.max(0, ...totals), unit);
+      else if (consumers.length === 1 && totals[0] !== null) {
+        summary = "avg " + fmt(totals[0] * scale, unit);  // an average of averages would mislead
+      }
+      draw($("#consumer-charts"), "consumer:" + name, title, unit, consumers, xs, ys, summary);
+    }
   }
 
   function renderStreams(body) {
@@ -237,6 +304,7 @@
     state.charts.clear();
     $("#stream-charts").innerHTML = "";
     $("#shard-charts").innerHTML = "";
+    $("#consumer-charts").innerHTML = "";
     writeHash();
     poll();
   }

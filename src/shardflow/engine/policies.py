@@ -1,0 +1,88 @@
+"""Resource policies: PutResourcePolicy, GetResourcePolicy and DeleteResourcePolicy.
+
+One policy per stream ARN and one per consumer ARN, each its own. A policy is kept in its
+resource's record (the stream's document), so it survives a restart and goes away with the
+stream or the consumer; a consumer registered again under the same name has a new ARN and no
+policy.
+
+Documents are checked as a resource policy for the ARN they are attached to
+(``shardflow.model.policy_document``) but never evaluated: Shardflow does not verify signatures,
+so there is no caller identity to evaluate a policy against.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from botocore.loaders import Loader
+
+from shardflow import errors
+from shardflow.engine.metadata import commit
+from shardflow.engine.streams import Consumer, Stream
+from shardflow.model.policy_document import InvalidPolicy, check_policy
+
+if TYPE_CHECKING:
+    from shardflow.engine.engine import Engine
+
+NO_POLICY = "{}"  # GetResourcePolicy's Policy for a resource without one
+
+
+async def put(engine: Engine, params: dict[str, Any]) -> None:
+    stream, consumer = engine.consumers.resource(params["ResourceARN"])
+    _check_ready(engine, stream, consumer)
+    policy = params["Policy"]
+    try:
+        check_policy(policy, _arn(stream, consumer), kinesis_actions())
+    except InvalidPolicy as exc:
+        raise errors.InvalidArgumentException(str(exc)) from None
+    await commit(engine, stream, lambda: _attach(stream, consumer, policy))
+
+
+def get(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    stream, consumer = engine.consumers.resource(params["ResourceARN"])
+    policy = consumer.policy if consumer is not None else stream.policy
+    return {"Policy": policy if policy is not None else NO_POLICY}
+
+
+async def delete(engine: Engine, params: dict[str, Any]) -> None:
+    arn = params["ResourceARN"]
+    stream, consumer = engine.consumers.resource(arn)
+    if (consumer.policy if consumer is not None else stream.policy) is None:
+        # The answer moto and the other emulators give; not confirmed against AWS.
+        raise errors.ResourceNotFoundException(f"No resource policy found for resource ARN {arn}.")
+    await commit(engine, stream, lambda: _attach(stream, consumer, None))
+
+
+@functools.cache
+def kinesis_actions() -> frozenset[str]:
+    """The actions of the ``kinesis:`` namespace: the operations of botocore's Kinesis model."""
+    model = Loader().load_service_model("kinesis", "service-2")
+    return frozenset(model["operations"])
+
+
+def _check_ready(engine: Engine, stream: Stream, consumer: Consumer | None) -> None:
+    """A policy is attached to a stream that is ACTIVE or UPDATING, or to an ACTIVE consumer."""
+    account = engine.config.account_id
+    status = stream.current_status()
+    if status not in ("ACTIVE", "UPDATING"):
+        raise errors.ResourceInUseException(
+            f"Stream {stream.name} under account {account} not ACTIVE, instead in state {status}"
+        )
+    if consumer is not None and consumer.status() != "ACTIVE":
+        # AWS's wording, as CloudFormation reported it for a consumer still CREATING.
+        raise errors.ResourceInUseException(
+            f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
+            f" under stream {stream.name} and account {account} is not in ACTIVE status."
+        )
+
+
+def _arn(stream: Stream, consumer: Consumer | None) -> str:
+    return consumer.arn(stream.arn) if consumer is not None else stream.arn
+
+
+def _attach(stream: Stream, consumer: Consumer | None, policy: str | None) -> None:
+    if consumer is not None:
+        consumer.policy = policy
+    else:
+        stream.policy = policy
