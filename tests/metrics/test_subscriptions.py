@@ -8,6 +8,9 @@ dashboard's JSON and from /metrics.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -89,3 +92,24 @@ def test_subscription_figures_read_back_exactly(kinesis: Any, endpoint: str) -> 
             and sample[1] == {**labels, "shard": shard_id(0)}
         ]
         assert [value for _, _, value in behind] == [events[-1]["MillisBehindLatest"] / 1000]
+
+        # `shardflow metrics` shows the same figures in its consumer table.
+        table = subprocess.run(
+            [sys.executable, "-m", "shardflow", "metrics", stream, "--endpoint-url", endpoint],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        assert "enhanced fan-out consumers over 5m (SubscribeToShard)" in table
+        row = next(line for line in table.splitlines() if line.startswith(name))
+        behind = max(e["MillisBehindLatest"] for e in events)
+        cells = re.split(r"\s{2,}", row)[1:]
+        assert cells == [
+            "33.3 %",
+            "1",
+            str(len(events)),
+            str(len(sent)),
+            f"{size} B",
+            f"{behind:.2f} ms",  # behind < 100 ms here: two decimals
+        ]

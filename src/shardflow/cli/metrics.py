@@ -38,6 +38,16 @@ _SHOWN_SHARD_METRICS = (
     ("ReadProvisionedThroughputExceeded", "r thr"),
 )
 
+# Enhanced fan-out figures per registered consumer (SubscribeToShard), as the table shows them.
+_SHOWN_CONSUMER_METRICS = (
+    ("SubscribeToShard.Success", "subscribed"),
+    ("SubscribeToShard.RateExceeded", "refused"),
+    ("SubscribeToShardEvent.Success", "events"),
+    ("SubscribeToShardEvent.Records", "records"),
+    ("SubscribeToShardEvent.Bytes", "bytes"),
+    ("SubscribeToShardEvent.MillisBehindLatest", "behind ms"),
+)
+
 
 class NotShardflow(click.ClickException):
     """The endpoint does not answer like a Shardflow server."""
@@ -84,10 +94,10 @@ def _window(values: list[float | None], statistic: str, last: int) -> float | No
     return max(window) if statistic == "Maximum" else sum(window) / len(window)
 
 
-def _fmt(value: float | None, unit: str, metric: str = "") -> str:
+def _fmt(value: float | None, unit: str, statistic: str = "") -> str:
     if value is None:
         return "-"
-    if metric.endswith(".Success"):
+    if unit == "Count" and statistic == "Average":  # the .Success shares, 0 to 1
         return f"{value * 100:.1f} %"
     if unit == "Milliseconds":
         return f"{value:.2f} ms" if value < 100 else f"{value:,.0f} ms"
@@ -101,7 +111,8 @@ def _fmt(value: float | None, unit: str, metric: str = "") -> str:
 
 
 def render(body: dict[str, Any], endpoint: str | None = None) -> str:
-    """The stream table and the shard table (the enabled shard-level metrics), as text."""
+    """The stream table, the shard table (the enabled shard-level metrics) and the consumer table
+    (enhanced fan-out), as text."""
     range_name = body["range"]
     step = body["step_s"]
     last_col, minute_col = ("last 1 min", "last 1 h") if step == 60 else ("last 1 s", "last 1 min")
@@ -122,9 +133,9 @@ def render(body: dict[str, Any], endpoint: str | None = None) -> str:
             (
                 name,
                 metric["statistic"],
-                _fmt(_window(values, metric["statistic"], 1), metric["unit"], name),
-                _fmt(_window(values, metric["statistic"], 60), metric["unit"], name),
-                _fmt(metric["total"], metric["unit"], name),
+                _fmt(_window(values, metric["statistic"], 1), metric["unit"], metric["statistic"]),
+                _fmt(_window(values, metric["statistic"], 60), metric["unit"], metric["statistic"]),
+                _fmt(metric["total"], metric["unit"], metric["statistic"]),
             )
         )
     lines = [head, "", *_table(rows, right_from=2)]
@@ -138,6 +149,19 @@ def render(body: dict[str, Any], endpoint: str | None = None) -> str:
             )
         lines += ["", f"shards over {range_name} (enhanced monitoring)", ""]
         lines += _table(shard_rows, right_from=1)
+    consumers = body.get("consumers") or {}
+    if consumers:
+        consumer_rows: list[tuple[str, ...]] = [
+            ("consumer", *[label for _, label in _SHOWN_CONSUMER_METRICS])
+        ]
+        for consumer, metrics in consumers.items():
+            cells = [
+                _fmt(metrics[name]["total"], metrics[name]["unit"], metrics[name]["statistic"])
+                for name, _ in _SHOWN_CONSUMER_METRICS
+            ]
+            consumer_rows.append((consumer, *cells))
+        lines += ["", f"enhanced fan-out consumers over {range_name} (SubscribeToShard)", ""]
+        lines += _table(consumer_rows, right_from=1)
     if summary and len(shown) < len(_SHOWN_SHARD_METRICS):
         command = ENABLE_COMMAND.format(stream=body["stream"])
         if endpoint:
