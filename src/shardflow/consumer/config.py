@@ -38,6 +38,8 @@ class ConsumerConfig:
     max_leases: int | None = None
     stop_at_tip: bool = False  # finish once every shard is read to its end or caught up
     max_pending_batches: int = 16  # pages read ahead of the application, over all shards
+    # how often RecordDistributionStrategy is read again (also after every reshard seen)
+    strategy_refresh: float = 60.0
 
     def __post_init__(self) -> None:
         if isinstance(self.start, str) and self.start not in ("trim-horizon", "latest"):
@@ -46,6 +48,8 @@ class ConsumerConfig:
             raise ValueError(f"limit must be between 1 and {MAX_RECORDS_PER_CALL}")
         if self.lease_duration <= 0 or self.checkpoint_interval <= 0:
             raise ValueError("lease_duration and checkpoint_interval must be positive")
+        if self.strategy_refresh <= 0:
+            raise ValueError("strategy_refresh must be positive")
 
     @property
     def renew_interval(self) -> float:

@@ -11,6 +11,10 @@ A shard read to its end is checkpointed SHARD_END once the application has proce
 it; only then do its children become ready, in this process or any other sharing the store.
 Delivery is at least once: after a crash or a lost lease, records after the last checkpoint
 come again.
+
+Aggregated user records outside their shard's hash-key range are dropped (copies left by a
+split), except on shards the consumer has seen the stream place records itself
+(RecordDistributionStrategy AUTO), where every record lands outside its key's range.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from shardflow.consumer.reader import AT_TIP, ShardReader
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
 from shardflow.consumer.shards import ShardInfo
 from shardflow.consumer.store import CheckpointStore, Lease, MemoryCheckpointStore
+from shardflow.model.distribution import AUTO, USER_PARTITION_KEY, record_distribution
 
 log = logging.getLogger("shardflow.consumer")
 T = TypeVar("T")
@@ -102,6 +107,12 @@ class AsyncConsumer:
         self.endpoint = endpoint_override(endpoint_url)
         self.scope = ""
         self.shards: list[ShardInfo] = []
+        #: The stream's RecordDistributionStrategy as last read (DescribeStreamSummary).
+        self.record_distribution = USER_PARTITION_KEY
+        #: Shards listed while the stream was AUTO: they may hold records of any key, so their
+        #: records are never dropped by hash-key range, even after a switch back.
+        self._auto_shards: set[str] = set()
+        self._distribution_read = 0.0  # time.monotonic() of the last DescribeStreamSummary
         self._states: dict[str, ShardState] = {}
         self._caught_up: set[str] = set()
         self._queue: asyncio.Queue[tuple[ShardState, Batch] | _Stop] = asyncio.Queue()
@@ -174,6 +185,8 @@ class AsyncConsumer:
         # A stream deleted and created again under the same name starts from scratch.
         self.scope = f"{self.config.application}/{self.stream}@{stamp}"
         self.shards = await self._list_shards(startup=True)
+        self._distribution_read = time.monotonic()
+        self._set_distribution(record_distribution(summary["StreamDescriptionSummary"]))
         await self._round()
         self._tasks = [
             asyncio.create_task(self._coordinate(), name="shardflow-coordinator"),
@@ -322,7 +335,7 @@ class AsyncConsumer:
             config=self.config,
             pacer=pacer,
             endpoint=self.endpoint,
-            hash_range=info.hash_range if info is not None else None,
+            hash_range=info.hash_range if info is not None and self._by_key(info) else None,
         )
         state.task = asyncio.create_task(self._read(state), name=f"shardflow-{lease.shard_id}")
         self._states[lease.shard_id] = state
@@ -409,7 +422,12 @@ class AsyncConsumer:
             if self._stopped:
                 return
             try:
+                known = {s.shard_id for s in self.shards}
                 self.shards = await self._list_shards()
+                if {s.shard_id for s in self.shards} != known or (
+                    time.monotonic() - self._distribution_read >= self.config.strategy_refresh
+                ):
+                    await self._read_distribution()
             except Exception as exc:
                 err = translate(exc, stream=self.stream, endpoint=self.endpoint)
                 if not err.retriable:
@@ -420,6 +438,32 @@ class AsyncConsumer:
                 await self._round()
             except Exception as exc:
                 log.warning("lease round failed: %s", exc)
+
+    async def _read_distribution(self) -> None:
+        """Read the stream's RecordDistributionStrategy again (after a reshard, and every
+        ``strategy_refresh`` seconds); a failure keeps the one known."""
+        self._distribution_read = time.monotonic()
+        try:
+            summary = await self._api("describe_stream_summary", StreamName=self.stream)
+        except Exception as exc:
+            log.warning("DescribeStreamSummary failed: %s", exc)
+            return
+        self._set_distribution(record_distribution(summary["StreamDescriptionSummary"]))
+
+    def _set_distribution(self, strategy: str) -> None:
+        if strategy != self.record_distribution:
+            log.info("%s: RecordDistributionStrategy %s", self.stream, strategy)
+        self.record_distribution = strategy
+        if strategy != AUTO:
+            return
+        self._auto_shards.update(s.shard_id for s in self.shards)
+        for state in self._states.values():
+            if state.reader is not None:
+                state.reader.hash_range = None  # from its next page on
+
+    def _by_key(self, shard: ShardInfo) -> bool:
+        """Whether the shard's records were placed by their keys, as far as this worker saw."""
+        return self.record_distribution != AUTO and shard.shard_id not in self._auto_shards
 
     async def _round(self) -> None:
         """One coordination round: renew, drop lost leases, take new ones, maybe finish."""

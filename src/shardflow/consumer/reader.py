@@ -57,7 +57,8 @@ class ShardReader:
         self.config = config
         self.pacer = pacer
         self.endpoint = endpoint
-        #: The shard's hash-key range: aggregated user records outside it are dropped.
+        #: The shard's hash-key range: aggregated user records outside it are dropped. None
+        #: keeps them all (the stream places records itself: AUTO).
         self.hash_range = hash_range
         self.millis_behind_latest: int | None = None
         self.last_read: str | None = None  # sequence number of the last Kinesis record read

@@ -109,3 +109,7 @@ class Consumer:
     @property
     def owned_shards(self) -> list[str]:
         return self._async.owned_shards
+
+    @property
+    def record_distribution(self) -> str:
+        return self._async.record_distribution

@@ -3,6 +3,11 @@
 Records are routed to their shard when they are put, so an aggregate only ever holds keys of one
 shard. Each shard keeps its entries in arrival order; a failed entry goes back to the front of its
 shard's queue, ahead of anything newer.
+
+On a stream that places records itself (RecordDistributionStrategy AUTO) no shard can be
+predicted: every record goes to one queue, ``ANY_SHARD``, paced at the whole stream's capacity
+and never aggregated (AWS does not support aggregates there: a KCL reader drops the user records
+whose key is outside the shard they landed on).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from shardflow.model.hashing import partition_hash
+from shardflow.model.hashing import MAX_HASH_KEY, partition_hash
 from shardflow.model.kpl import OVERHEAD_MARGIN, AggregateBuilder
 from shardflow.producer.batch import AGGREGATE_PARTITION_KEY, Entry
 from shardflow.producer.config import ProducerConfig
@@ -19,6 +24,7 @@ from shardflow.producer.ratelimit import ShardRateLimit
 from shardflow.producer.shardmap import ShardMap
 
 HASH_CACHE_MAX = 65_536  # partition keys whose hash is remembered (MD5 costs more than a lookup)
+ANY_SHARD = "*"  # the queue of an AUTO stream (no shard id looks like this)
 
 
 class ShardQueue:
@@ -71,9 +77,13 @@ class ShardQueue:
 class Accumulator:
     """Routes records to shard queues and hands the sender what is ready."""
 
-    def __init__(self, config: ProducerConfig, shard_map: ShardMap, now: float) -> None:
+    def __init__(
+        self, config: ProducerConfig, shard_map: ShardMap, now: float, by_service: bool = False
+    ) -> None:
         self.config = config
         self.shard_map = shard_map
+        #: The stream places records itself (AUTO): one queue, ``ANY_SHARD``, no aggregation.
+        self.by_service = by_service
         self.queues: dict[str, ShardQueue] = {}
         self.closed_count = 0  # entries queued (closed aggregates and plain records)
         self.closed_bytes = 0
@@ -84,33 +94,52 @@ class Accumulator:
         self._agg_max = self._agg_limit - len(AGGREGATE_PARTITION_KEY)
         self._plain_from = self._agg_limit - OVERHEAD_MARGIN
         self._rr = 0
-        self._install(shard_map, now)
+        self._install(shard_map, now, by_service)
         #: Called when enough is queued to fill a request (the sender need not wait for linger).
         self.on_full: Callable[[], None] = lambda: None
 
-    def _install(self, shard_map: ShardMap, now: float) -> None:
+    def _limit(self, shards: int, now: float) -> ShardRateLimit | None:
+        """Token buckets for ``shards`` shards' worth of the per-shard write limits."""
+        rate = self.config.rate_limit
+        if rate is None:
+            return None
+        cfg = self.config
+        return ShardRateLimit(
+            cfg.shard_records_per_s * rate * shards, cfg.shard_bytes_per_s * rate * shards, now
+        )
+
+    def _install(self, shard_map: ShardMap, now: float, by_service: bool) -> None:
         old = self.queues
         self.queues = {}
-        rate = self.config.rate_limit
-        for sid, start, end in zip(shard_map.ids, shard_map.starts, shard_map.ends, strict=True):
-            q = old.get(sid)
-            if q is None or q.hash_range != (start, end):
-                limit = None
-                if rate is not None:
-                    limit = ShardRateLimit(
-                        self.config.shard_records_per_s * rate,
-                        self.config.shard_bytes_per_s * rate,
-                        now,
-                    )
-                q = ShardQueue(sid, (start, end), limit)
-            self.queues[sid] = q
+        if by_service:
+            # The stream spreads records evenly over its open shards: their total capacity.
+            q = old.get(ANY_SHARD)
+            if q is None:
+                q = ShardQueue(ANY_SHARD, (0, MAX_HASH_KEY), self._limit(len(shard_map), now))
+            elif len(shard_map) != len(self.shard_map):
+                q.limit = self._limit(len(shard_map), now)
+            self.queues[ANY_SHARD] = q
+            self._by_index = [q] * len(shard_map)
+            self._plain_from = 0  # every record goes as itself
+        else:
+            for sid, start, end in zip(
+                shard_map.ids, shard_map.starts, shard_map.ends, strict=True
+            ):
+                q = old.get(sid)
+                if q is None or q.hash_range != (start, end):
+                    q = ShardQueue(sid, (start, end), self._limit(1, now))
+                self.queues[sid] = q
+            self._by_index = [self.queues[sid] for sid in shard_map.ids]
+            self._plain_from = self._agg_limit - OVERHEAD_MARGIN
         self._queue_list = list(self.queues.values())
-        self._by_index = [self.queues[sid] for sid in shard_map.ids]
         self._routes = {}
         self.shard_map = shard_map
+        self.by_service = by_service
 
     def route(self, partition_key: str, explicit_hash_key: str | None) -> tuple[int, ShardQueue]:
-        """(hash key, shard queue) of a record."""
+        """(hash key, shard queue) of a record (hash key 0 when the stream places records)."""
+        if self.by_service:
+            return 0, self._by_index[0]
         if explicit_hash_key is None:
             got = self._routes.get(partition_key)
             if got is not None:
@@ -281,7 +310,7 @@ class Accumulator:
         """
         cfg = self.config
         linger = cfg.linger
-        ordered = cfg.ordered
+        ordered = cfg.ordered and not self.by_service  # no per-key order to keep on AUTO
         full = self.closed_count >= cfg.collection_max_count or (
             self.closed_bytes >= cfg.collection_max_bytes
         )
@@ -335,9 +364,10 @@ class Accumulator:
     def next_wake(self, now: float, flushing: bool) -> float | None:
         """The earliest moment some shard may become ready (None: nothing waits on time)."""
         cfg = self.config
+        ordered = cfg.ordered and not self.by_service
         best: float | None = None
         for q in self._queue_list:
-            if (cfg.ordered and q.inflight) or q.held:
+            if (ordered and q.inflight) or q.held:
                 continue
             oldest = q.oldest()
             if oldest is None:
@@ -353,8 +383,18 @@ class Accumulator:
 
     # -- resharding -----------------------------------------------------------------------------
 
-    def changing(self, shard_map: ShardMap) -> list[ShardQueue]:
-        """Queues that ``remap(shard_map)`` replaces: their shard changed, or they are held."""
+    def changing(self, shard_map: ShardMap, by_service: bool | None = None) -> list[ShardQueue]:
+        """Queues that ``remap(shard_map, …)`` replaces: their shard changed, or they are held.
+
+        A change of strategy (``by_service``; None: unchanged) replaces every queue;
+        ``ANY_SHARD`` outlives a reshard.
+        """
+        if by_service is None:
+            by_service = self.by_service
+        if by_service != self.by_service:
+            return list(self._queue_list)
+        if by_service:
+            return [q for q in self._queue_list if q.held]
         out = []
         for q in self._queue_list:
             idx = shard_map.index(q.hash_range[0])
@@ -381,16 +421,19 @@ class Accumulator:
                 expired.append(e)
         return expired
 
-    def remap(self, shard_map: ShardMap, now: float) -> list[Entry]:
-        """Adopt a new shard map; returns queued entries whose shard changed (to re-route)."""
+    def remap(self, shard_map: ShardMap, now: float, by_service: bool | None = None) -> list[Entry]:
+        """Adopt a new shard map and strategy (None: unchanged); returns queued entries whose
+        shard changed (to re-route)."""
+        if by_service is None:
+            by_service = self.by_service
         moved: list[Entry] = []
         for q in self._queue_list:
             self.close_aggregate(q)
-        for q in self.changing(shard_map):
+        for q in self.changing(shard_map, by_service):
             q.held = False  # a held queue whose shard is unchanged stays, emptied
             moved.extend(q.entries)
             self.closed_count -= len(q.entries)
             self.closed_bytes -= sum(e.size for e in q.entries)
             q.entries.clear()
-        self._install(shard_map, now)
+        self._install(shard_map, now, by_service)
         return moved

@@ -51,6 +51,10 @@ class ProducerConfig:
     backoff_max: float = 2.0
     #: Shortest interval between two ListShards refreshes, seconds.
     shard_map_min_refresh: float = 1.0
+    #: Seconds between checks of the stream's RecordDistributionStrategy and shards, as the
+    #: KPL's every 5 minutes (a switch from AUTO back to keys gives no other sign); None: only
+    #: when a record lands on an unexpected shard.
+    strategy_refresh: float | None = 300.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.collection_max_count <= MAX_REQUEST_RECORDS:
@@ -65,3 +69,5 @@ class ProducerConfig:
             raise ValueError("rate_limit must be positive, or None")
         if self.linger < 0 or self.record_ttl <= 0:
             raise ValueError("linger must be >= 0 and record_ttl > 0")
+        if self.strategy_refresh is not None and self.strategy_refresh <= 0:
+            raise ValueError("strategy_refresh must be positive, or None")

@@ -1,7 +1,8 @@
 """Writing with the SDK directly, one call at a time: the lab's two APIs, done properly.
 
 * ``PutRecordWriter``: one record per PutRecord call, each partition key chained with
-  SequenceNumberForOrdering, on a client tuned for latency (``latency_client_config``).
+  SequenceNumberForOrdering, on a client tuned for latency (``latency_client_config``); not on
+  an AUTO stream, which refuses SequenceNumberForOrdering (it keeps no per-key order).
 * ``PutRecordsWriter``: up to 500 records / 5 MiB per PutRecords call; failed entries are sent
   again before anything newer of their key, and a key appears at most once per call, so a failed
   entry is never overtaken by a later record of its key.
@@ -16,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
+from shardflow.model.distribution import AUTO, record_distribution
 from shardflow.producer.config import MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS
 from shardflow.producer.errors import classify, from_code
 
@@ -80,6 +83,15 @@ def _count_retries(client: Any, stats: CallStats) -> None:
     client.meta.events.register_first("needs-retry.kinesis", on_retry)
 
 
+def _places_by_key(client: Any, stream_name: str) -> bool:
+    """False for an AUTO stream; True otherwise, and when DescribeStreamSummary fails."""
+    try:
+        summary = client.describe_stream_summary(StreamName=stream_name)
+    except Exception:
+        return True
+    return record_distribution(summary["StreamDescriptionSummary"]) != AUTO
+
+
 class PutRecordWriter:
     """One record per call, in order per partition key."""
 
@@ -88,6 +100,7 @@ class PutRecordWriter:
         self.stream_name = stream_name
         self.stats = CallStats()
         self._last: dict[str, str] = {}
+        self._chain = _places_by_key(client, stream_name)
         _count_retries(client, self.stats)
 
     def put(self, data: bytes, partition_key: str) -> dict[str, Any]:
@@ -96,11 +109,19 @@ class PutRecordWriter:
             "Data": data,
             "PartitionKey": partition_key,
         }
-        last = self._last.get(partition_key)
+        last = self._last.get(partition_key) if self._chain else None
         if last is not None:
             kwargs["SequenceNumberForOrdering"] = last
         started = time.perf_counter()
-        response = self.client.put_record(**kwargs)
+        try:
+            response = self.client.put_record(**kwargs)
+        except ClientError as exc:
+            refused = classify(exc).code == "InvalidArgumentException"
+            if last is None or not refused or _places_by_key(self.client, self.stream_name):
+                raise
+            self._chain = False  # switched to AUTO, which refuses SequenceNumberForOrdering
+            del kwargs["SequenceNumberForOrdering"]
+            response = self.client.put_record(**kwargs)
         self.stats.latencies.append(time.perf_counter() - started)
         self.stats.calls += 1
         self.stats.records += 1

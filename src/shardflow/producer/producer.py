@@ -4,6 +4,10 @@ Shape (aiokafka's): ``Accumulator`` (per-shard queues, aggregation, linger, drai
 sender loop here (build a request, send it, handle the response or the error, back off) → a
 ``Transport`` (botocore in a thread pool, or an async client). Retries are decided in one place,
 ``_handle_failed``, from the error's class attributes.
+
+The stream's RecordDistributionStrategy (DescribeStreamSummary, with the shard map) decides the
+routing: by key onto per-shard queues, or, on an AUTO stream that places records itself, onto one
+queue whose results are taken wherever they land (``Accumulator.by_service``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 from botocore.config import Config as BotoConfig
 
 from shardflow.aws import endpoint_override, kinesis_client
-from shardflow.producer.accumulator import Accumulator
+from shardflow.model.distribution import AUTO, USER_PARTITION_KEY
+from shardflow.producer.accumulator import ANY_SHARD, Accumulator
 from shardflow.producer.batch import Entry
 from shardflow.producer.config import MAX_RECORD_BYTES, ProducerConfig
 from shardflow.producer.errors import (
@@ -32,12 +37,13 @@ from shardflow.producer.errors import (
 )
 from shardflow.producer.future import RecordFuture, RecordResult
 from shardflow.producer.metrics import ProducerMetrics
-from shardflow.producer.shardmap import ShardMap, list_shards
+from shardflow.producer.shardmap import ShardMap, describe_distribution, list_shards
 from shardflow.producer.transport import Transport
 
 log = logging.getLogger("shardflow.producer")
 
 YIELD_EVERY = 512  # a power of two; put() lets the sender run at least this often in a tight loop
+MAX_STRAYS = 64  # records on an unexpected shard kept until the next refresh looks at them
 
 
 def client_config(config: ProducerConfig) -> BotoConfig:
@@ -101,9 +107,14 @@ class Producer:
         self._refreshing = False
         self._refresh_again = False
         self._refresh_task: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         #: Aggregates written to a shard other than the one predicted, with that shard and the
         #: sequence number: settled once a fresh shard map shows that shard's range.
         self._misplaced: list[tuple[Entry, str, str]] = []
+        #: Entries written to an unexpected shard, with that shard (a sample, for
+        #: ``_placed_by_service`` when DescribeStreamSummary cannot be called).
+        self._strays: list[tuple[Entry, str]] = []
+        self._describe_failed = False
         self._call_done = asyncio.Event()  # set whenever a call's outcome has been handled
         self._fatal: ProducerError | None = None
         self._ttl = self.config.record_ttl
@@ -126,12 +137,18 @@ class Producer:
         except Exception as exc:
             self._transport.close()
             raise classify(exc) from exc
+        by_service = await self._distribution() == AUTO
         now = time.monotonic()
-        self._acc = Accumulator(self.config, ShardMap.from_list_shards(shards), now)
+        self._acc = Accumulator(self.config, ShardMap.from_list_shards(shards), now, by_service)
         self._acc.on_full = self._wake
+        if by_service:
+            self._note_auto()
         self._last_refresh = now
         self._started = True
-        self._sender = asyncio.get_running_loop().create_task(self._run_sender())
+        loop = asyncio.get_running_loop()
+        self._sender = loop.create_task(self._run_sender())
+        if self.config.strategy_refresh is not None:
+            self._watcher = loop.create_task(self._watch(self.config.strategy_refresh))
 
     async def _make_client(self) -> Any:
         session = self._session
@@ -184,6 +201,10 @@ class Producer:
         self._wake()
         if self._sender is not None:
             await self._sender
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         if self._refresh_task is not None:
             self._refresh_task.cancel()  # everything is written: no map needed any more
         if self._tasks:
@@ -194,6 +215,13 @@ class Producer:
             await self._client_ctx.__aexit__(None, None, None)
 
     # -- putting --------------------------------------------------------------------------------
+
+    @property
+    def record_distribution(self) -> str:
+        """The strategy the producer routes by: AUTO (the stream places records) or
+        USER_PARTITION_KEY (by key, onto per-shard queues)."""
+        acc = self._acc
+        return AUTO if acc is not None and acc.by_service else USER_PARTITION_KEY
 
     @property
     def buffered_records(self) -> int:
@@ -403,8 +431,10 @@ class Producer:
                 failed.append((entry, from_code(code, result.get("ErrorMessage", ""))))
                 continue
             shard_id = result["ShardId"]
-            if shard_id != entry.shard_id:
+            if shard_id != entry.shard_id and entry.shard_id != ANY_SHARD:
                 unexpected = True
+                if len(self._strays) < MAX_STRAYS:
+                    self._strays.append((entry, shard_id))
                 if entry.aggregated:
                     # The stream was resharded: user records of keys outside that shard's
                     # range are in the wrong shard (a KCL-style reader drops them). Hold their
@@ -502,7 +532,8 @@ class Producer:
         task.add_done_callback(self._tasks.discard)
 
     async def _refresh(self, delay: float) -> None:
-        """Reload the shard map (a record landed on a shard we did not expect: resharded).
+        """Reload the shard map and the strategy (a record landed on a shard we did not expect:
+        resharded, or the stream now places records itself; or ``strategy_refresh`` passed).
 
         The queues of shards that changed are held, and their calls in flight answered, before
         their records move to the new shards' queues: so no record of a key is in flight to the
@@ -523,8 +554,13 @@ class Producer:
                 )
                 for s in shards
             }
+            strategy = await self._distribution()
+            if strategy is None:
+                by_service = acc.by_service or self._placed_by_service(ranges)
+            else:
+                by_service = strategy == AUTO
             while True:
-                changing = acc.changing(shard_map)
+                changing = acc.changing(shard_map, by_service)
                 for q in changing:
                     q.held = True
                 if not any(q.inflight for q in changing):
@@ -536,11 +572,17 @@ class Producer:
                 return
             now = time.monotonic()
             resend = self._settle_misplaced(ranges)
-            moved = acc.remap(shard_map, now)
+            switched = by_service != acc.by_service
+            moved = acc.remap(shard_map, now, by_service)
+            self._strays = []
             for key, data, ehk, fut, created, deadline in resend:
                 acc.append_at(key, data, ehk, fut, created, deadline)
             for entry in moved:
                 self._reroute(entry, now)
+            if switched and by_service:
+                self._note_auto()
+            elif switched:
+                log.info("%s: routing by partition key again", self.stream_name)
             log.info("shard map refreshed: %d open shards", len(acc.shard_map))
         except Exception as exc:
             log.warning("shard map refresh failed: %s", exc)
@@ -556,6 +598,54 @@ class Producer:
                 self._schedule_refresh()  # records wait on it
             self._refresh_again = False
             self._wake()
+
+    async def _distribution(self) -> str | None:
+        """The stream's RecordDistributionStrategy; None when DescribeStreamSummary fails (on
+        AWS, for one, without the kinesis:DescribeStreamSummary permission)."""
+        assert self._transport is not None
+        try:
+            strategy = await describe_distribution(self._transport.call, self.stream_name)
+        except Exception as exc:
+            level = logging.DEBUG if self._describe_failed else logging.WARNING
+            self._describe_failed = True
+            log.log(
+                level,
+                "%s: DescribeStreamSummary failed (%s): RecordDistributionStrategy unknown;"
+                " routing by key unless records land outside their shard's range",
+                self.stream_name,
+                classify(exc),
+            )
+            return None
+        self._describe_failed = False
+        return strategy
+
+    def _placed_by_service(self, ranges: dict[str, tuple[int, int]]) -> bool:
+        """Whether a record landed on a shard whose hash-key range lacks its hash key. A shard's
+        range never changes, so only a stream that places records itself (AUTO) does that."""
+        acc = self._acc
+        assert acc is not None
+        for entry, shard_id in self._strays:
+            got = ranges.get(shard_id)
+            h = acc.hash_of(entry.partition_key, entry.explicit_hash_key)
+            if got is not None and not got[0] <= h <= got[1]:
+                return True
+        return False
+
+    def _note_auto(self) -> None:
+        log.info("%s: RecordDistributionStrategy AUTO: the stream places records", self.stream_name)
+        if self.config.ordered:
+            log.warning(
+                "%s uses RecordDistributionStrategy AUTO: records of a key go to any shard, so"
+                " their order cannot be kept; ordered=True sends as unordered there",
+                self.stream_name,
+            )
+
+    async def _watch(self, interval: float) -> None:
+        """Refresh the strategy and the shard map every ``interval`` seconds: nothing else tells
+        a producer on an AUTO stream that it routes by key again, or that it grew."""
+        while True:
+            await asyncio.sleep(interval)
+            self._schedule_refresh()
 
     def _expire_waiting(self, now: float) -> None:
         """Fail records waiting on a refresh past their TTL (the shard map cannot be loaded).

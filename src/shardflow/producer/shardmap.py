@@ -1,10 +1,13 @@
-"""The stream's open shards and their hash-key ranges, from ListShards."""
+"""The stream's open shards and their hash-key ranges (ListShards), and how it places records
+(DescribeStreamSummary's RecordDistributionStrategy)."""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from shardflow.model.distribution import record_distribution
 
 
 class ShardMap:
@@ -55,3 +58,9 @@ async def list_shards(
         page = await call("list_shards", NextToken=page["NextToken"])
         out.extend(page.get("Shards", []))
     return out
+
+
+async def describe_distribution(call: Callable[..., Awaitable[Any]], stream_name: str) -> str:
+    """The stream's RecordDistributionStrategy: AUTO or USER_PARTITION_KEY."""
+    summary = await call("describe_stream_summary", StreamName=stream_name)
+    return record_distribution(summary["StreamDescriptionSummary"])

@@ -44,6 +44,10 @@ class SyncProducer:
     def metrics(self) -> Any:
         return self.producer.metrics
 
+    @property
+    def record_distribution(self) -> str:
+        return self.producer.record_distribution
+
     def _call(self, coro: Any, timeout: float | None = None) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
