@@ -43,12 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     if external:
         yield ServerProcess.external(external)
         return
-    proc = ServerProcess(tmp_path_factory.mktemp("server-data"))
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from _serving(ServerProcess(tmp_path_factory.mktemp("server-data")))
 
 
 @pytest.fixture(scope="session")
@@ -57,11 +52,26 @@ def endpoint(server: ServerProcess) -> str:
 
 
 @pytest.fixture(scope="session")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A second server with AWS's limits on (the session server runs with --no-limits), started
+    on first use, for the tests of a rate that need no other setting."""
+    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
+        pytest.skip("starts a server of its own")
+    yield from _serving(
+        ServerProcess(tmp_path_factory.mktemp("limited-server") / "data", limits=True)
+    )
+
+
+@pytest.fixture(scope="session")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A second server serving HTTPS (``--tls``: HTTP/2 by ALPN), for TLS clients."""
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
         pytest.skip("starts a TLS server of its own")
-    proc = ServerProcess(tmp_path_factory.mktemp("tls-server") / "data", "--tls")
+    yield from _serving(ServerProcess(tmp_path_factory.mktemp("tls-server") / "data", "--tls"))
+
+
+def _serving(proc: ServerProcess) -> Iterator[ServerProcess]:
+    """Start a server for a fixture's lifetime; stop it after."""
     proc.start()
     try:
         yield proc

@@ -42,6 +42,9 @@ MAX_RECORD_BYTES = 1_048_576  # AWS default per-record limit: data + partition k
 SEQUENCE_DIGITS = 56  # width of the real service's sequence numbers; tools pattern-match it
 STREAM_NAME_PATTERN = "[a-zA-Z0-9_.-]+"
 STREAM_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:stream/\S+"
+# A dry run that would have succeeded: AWS publishes no message, so this is the model's
+# description of DryRunOperationException (botocore's service-2.json).
+DRY_RUN_MESSAGE = "The request was rejected because the DryRun parameter was specified."
 WAIT_DELAY_S = 0.1
 WAIT_ATTEMPTS = 200
 

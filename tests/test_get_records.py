@@ -11,11 +11,14 @@ import base64
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import make_client
 from tests.helpers import (
+    DRY_RUN_MESSAGE,
     NOT_NULL,
     SERIALIZATION_CASES,
     assert_sequence_number,
@@ -33,10 +36,12 @@ from tests.helpers import (
     shard_id,
     shard_not_found_message,
     stream_arn,
+    stream_pool,
     temp_stream,
     validation_message,
     wait_deleted,
 )
+from tests.support import ServerProcess
 
 INVALID_ITERATOR = ("InvalidArgumentException", "Invalid ShardIterator.")
 
@@ -239,3 +244,62 @@ class TestFunctionality:
         )["ShardIterator"]
         resp = kinesis.get_records(ShardIterator=it, StreamARN=stream_arn(stream))
         assert [r["SequenceNumber"] for r in resp["Records"]] == [seq]
+
+
+# --- DryRun ----------------------------------------------------------------------------------
+# Developer guide, "Test your permissions and request inputs with dry run": the iterator's checks,
+# then DryRunOperationException (HTTP 400) without reading. ExpiredIteratorException under a dry
+# run: tests/test_iterator_expiry.py.
+
+
+class TestDryRun:
+    def test_checks_then_reads_nothing(self, kinesis, stream):
+        seqs = [put_to_shard(kinesis, stream, 0, b"%d" % i)["SequenceNumber"] for i in range(3)]
+        it = iterator(kinesis, stream, shard_id(0))
+        with pytest.raises(kinesis.exceptions.DryRunOperationException) as exc:
+            kinesis.get_records(ShardIterator=it, Limit=2, DryRun=True)
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert client_error(exc) == ("DryRunOperationException", DRY_RUN_MESSAGE)
+        # the same iterator still starts at the first record: nothing was read
+        resp = kinesis.get_records(ShardIterator=it, DryRun=False)
+        assert [r["SequenceNumber"] for r in resp["Records"]] == seqs
+
+    def test_invalid_request_gets_its_error(self, kinesis):
+        with pytest.raises(ClientError) as exc:
+            kinesis.get_records(ShardIterator="abc", DryRun=True)
+        assert client_error(exc) == INVALID_ITERATOR
+        with temp_stream(kinesis) as name:
+            it = iterator(kinesis, name, shard_id(0), "LATEST")
+            kinesis.delete_stream(StreamName=name)
+            wait_deleted(kinesis, name)
+            with pytest.raises(ClientError) as exc:
+                kinesis.get_records(ShardIterator=it, DryRun=True)
+            assert client_error(exc) == (
+                "ResourceNotFoundException",
+                shard_not_found_message(shard_id(0), name),
+            )
+
+
+def test_dry_runs_share_the_stream_rate_not_the_shard_limits(
+    limited_server: ServerProcess,
+) -> None:
+    """1 dry run per second per stream, shared with GetShardIterator's; the shard's 5 reads per
+    second are left whole."""
+    client: Any = make_client(limited_server.endpoint)
+    with stream_pool(client) as pool:
+        name = pool.create()
+        it = iterator(client, name, shard_id(0))
+        started = time.monotonic()
+        with pytest.raises(client.exceptions.DryRunOperationException):
+            client.get_records(ShardIterator=it, DryRun=True)
+        with pytest.raises(ClientError) as exc:
+            client.get_shard_iterator(
+                StreamName=name, ShardId=shard_id(0), ShardIteratorType="LATEST", DryRun=True
+            )
+        assert client_error(exc)[0] == "ThrottlingException"
+        with pytest.raises(ClientError) as exc:
+            client.get_records(ShardIterator=it, DryRun=True)
+        assert client_error(exc)[0] == "ThrottlingException"
+        assert time.monotonic() - started < 1.0, "too slow to test a 1-second window"
+        for _ in range(5):  # AWS: 5 GetRecords calls per second per shard
+            client.get_records(ShardIterator=it)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,6 +17,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import make_client
 from tests.helpers import (
     ACCOUNT_ID,
+    DRY_RUN_MESSAGE,
     NOT_NULL,
     SEQUENCE_CONSTRAINT,
     SERIALIZATION_CASES,
@@ -33,9 +35,11 @@ from tests.helpers import (
     shard_id,
     shard_not_found_message,
     stream_arn,
+    stream_pool,
     unique_name,
     validation_message,
 )
+from tests.support import ServerProcess
 
 ITERATOR_TYPES = [
     "AT_SEQUENCE_NUMBER",
@@ -345,3 +349,83 @@ class TestFunctionality:
             StreamARN=stream_arn(stream), ShardId=shard_id(0), ShardIteratorType=kind
         )
         assert kinesis.get_records(ShardIterator=resp["ShardIterator"])["Records"] == []
+
+
+# --- DryRun ----------------------------------------------------------------------------------
+# Developer guide, "Test your permissions and request inputs with dry run": every check of the
+# request, then DryRunOperationException (HTTP 400) and no iterator.
+
+
+class TestDryRun:
+    @pytest.mark.parametrize("kind", ITERATOR_TYPES)
+    def test_checks_then_issues_no_iterator(self, endpoint, kinesis, stream, kind):
+        seq = put_to_shard(kinesis, stream, 0, b"x")["SequenceNumber"]
+        extra: dict[str, Any] = {}
+        if kind.endswith("SEQUENCE_NUMBER"):
+            extra["StartingSequenceNumber"] = seq
+        elif kind == "AT_TIMESTAMP":
+            extra["Timestamp"] = time.time() - 60
+        body = {"StreamName": stream, "ShardId": shard_id(0), "ShardIteratorType": kind}
+        status, _, resp = raw_call(endpoint, "GetShardIterator", body | extra | {"DryRun": True})
+        assert (status, resp) == (
+            400,
+            {"__type": "DryRunOperationException", "message": DRY_RUN_MESSAGE},
+        )
+        with pytest.raises(kinesis.exceptions.DryRunOperationException):
+            kinesis.get_shard_iterator(**body, **extra, DryRun=True)
+        assert kinesis.get_shard_iterator(**body, **extra, DryRun=False)["ShardIterator"]
+
+    def test_invalid_request_gets_its_error(self, kinesis, stream):
+        name = unique_name()
+        with pytest.raises(ClientError) as exc:
+            kinesis.get_shard_iterator(
+                StreamName=name, ShardId=shard_id(0), ShardIteratorType="LATEST", DryRun=True
+            )
+        assert client_error(exc) == (
+            "ResourceNotFoundException",
+            shard_not_found_message(shard_id(0), name),
+        )
+        with pytest.raises(ClientError) as exc:
+            kinesis.get_shard_iterator(
+                StreamName=stream, ShardId=shard_id(9), ShardIteratorType="LATEST", DryRun=True
+            )
+        assert client_error(exc) == (
+            "ResourceNotFoundException",
+            shard_not_found_message(shard_id(9), stream),
+        )
+        with pytest.raises(ClientError) as exc:
+            kinesis.get_shard_iterator(
+                StreamName=stream,
+                ShardId=shard_id(0),
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                DryRun=True,
+            )
+        assert client_error(exc) == (
+            "InvalidArgumentException",
+            TYPE_RULE + "Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber.",
+        )
+        with pytest.raises(ClientError) as exc:
+            kinesis.get_shard_iterator(
+                StreamName=stream,
+                ShardId=shard_id(0),
+                ShardIteratorType="AT_TIMESTAMP",
+                Timestamp=int(time.time()) + 3600,
+                DryRun=True,
+            )
+        assert client_error(exc)[0] == "InvalidArgumentException"
+
+
+def test_dry_runs_share_one_per_second_per_stream(limited_server: ServerProcess) -> None:
+    """With PutRecord's, GetRecords', PutRecords' and SubscribeToShard's."""
+    client: Any = make_client(limited_server.endpoint)
+    with stream_pool(client) as pool:
+        name = pool.create()
+        request = {"StreamName": name, "ShardId": shard_id(0), "ShardIteratorType": "LATEST"}
+        started = time.monotonic()
+        with pytest.raises(client.exceptions.DryRunOperationException):
+            client.put_record(StreamName=name, PartitionKey="a", Data=b"x", DryRun=True)
+        with pytest.raises(ClientError) as exc:
+            client.get_shard_iterator(**request, DryRun=True)
+        assert client_error(exc)[0] == "ThrottlingException"
+        assert time.monotonic() - started < 1.0, "too slow to test a 1-second window"
+        assert client.get_shard_iterator(**request)["ShardIterator"]

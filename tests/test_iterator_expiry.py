@@ -36,3 +36,18 @@ def test_expired_iterator(server: ServerProcess, kinesis, stream: str) -> None: 
     # Just inside the limit it still works.
     recent = iterators.encode(key, token._replace(issued_ms=issued + 5000))
     assert kinesis.get_records(ShardIterator=recent)["Records"] == []
+
+
+def test_expired_iterator_under_a_dry_run(server: ServerProcess, kinesis, stream: str) -> None:  # type: ignore[no-untyped-def]
+    """A dry run checks the iterator's age as the real call does (developer guide, dry run)."""
+    key = _server_key(server)
+    fresh = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    token = iterators.decode(key, fresh)
+    issued = int(time.time() * 1000) - iterators.ITERATOR_TTL_MS - 1000
+    old = iterators.encode(key, token._replace(issued_ms=issued))
+    with pytest.raises(kinesis.exceptions.ExpiredIteratorException):
+        kinesis.get_records(ShardIterator=old, DryRun=True)
+    with pytest.raises(kinesis.exceptions.DryRunOperationException):
+        kinesis.get_records(ShardIterator=fresh, DryRun=True)

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,27 @@ def _endpoint_and_env(
     return server.endpoint, env
 
 
+def _run_script(node: str, script: Path, mode: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run one of the JS scripts; its one-line JSON summary, checked for errors and exit 0."""
+    proc = subprocess.run(
+        [node, str(script), mode],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_S,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    context = (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    )
+    assert lines, f"{script.name} printed no summary; {context}"
+    summary: dict[str, Any] = json.loads(lines[-1])
+    assert summary["errors"] == [], f"{mode}: {summary['errors']}; {context}"
+    assert proc.returncode == 0 and summary["ok"] is True, context
+    return summary
+
+
 @pytest.mark.timeout(NPM_CI_TIMEOUT_S + SCRIPT_TIMEOUT_S + 30)
 @pytest.mark.parametrize(("mode", "handler", "tls"), TRANSPORTS, ids=TRANSPORT_IDS)
 def test_js_sdk_round_trip(
@@ -112,23 +134,7 @@ def test_js_sdk_round_trip(
     tls: bool,
 ) -> None:
     endpoint, env = _endpoint_and_env(request, endpoint, tls, tmp_path)
-    proc = subprocess.run(
-        [node, str(SCRIPT), mode],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SCRIPT_TIMEOUT_S,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    context = (
-        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
-    )
-    assert lines, f"kinesis_smoke.mjs printed no summary; {context}"
-    summary = json.loads(lines[-1])
-    assert summary["errors"] == [], f"{mode}: {summary['errors']}; {context}"
-    assert proc.returncode == 0, context
-    assert summary["ok"] is True, context
+    summary = _run_script(node, SCRIPT, mode, env)
     assert summary["mode"] == mode
     assert summary["handler"] == handler
     assert summary["endpoint"] == endpoint
@@ -153,23 +159,8 @@ def test_js_sdk_subscribe_to_shard(
     tls: bool,
 ) -> None:
     """SubscribeToShard's event stream read by the JS SDK (tests/js/subscribe_to_shard.mjs)."""
-    endpoint, env = _endpoint_and_env(request, endpoint, tls, tmp_path)
-    proc = subprocess.run(
-        [node, str(JS_DIR / "subscribe_to_shard.mjs"), mode],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SCRIPT_TIMEOUT_S,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    context = (
-        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
-    )
-    assert lines, f"subscribe_to_shard.mjs printed no summary; {context}"
-    summary = json.loads(lines[-1])
-    assert summary["errors"] == [], context
-    assert summary["ok"] is True and proc.returncode == 0, context
+    _, env = _endpoint_and_env(request, endpoint, tls, tmp_path)
+    summary = _run_script(node, JS_DIR / "subscribe_to_shard.mjs", mode, env)
     assert summary["handler"] == handler
     assert summary["received"] == [f"early-{i}" for i in range(3)] + [f"late-{i}" for i in range(5)]
     assert summary["sequence_numbers_match"] is True

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import base64
 import os
+import time
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import make_client
 from tests.helpers import (
     ANY_BLOB,
+    DRY_RUN_MESSAGE,
     HASH_KEY_CONSTRAINT,
     HASH_KEY_SPACE,
     MAX_RECORD_BYTES,
@@ -36,10 +40,12 @@ from tests.helpers import (
     shard_id,
     shard_index_for,
     stream_arn,
+    stream_pool,
     temp_stream,
     unique_name,
     validation_message,
 )
+from tests.support import ServerProcess
 
 # --- serialization ---------------------------------------------------------------------------
 
@@ -302,3 +308,100 @@ class TestFunctionality:
         resp = kinesis.put_record(StreamARN=stream_arn(stream), PartitionKey="a", Data=b"arn")
         assert resp["ShardId"] == shard_id(shard_index_for(md5_hash_key("a"), 2))
         assert_sequence_number(resp["SequenceNumber"])
+
+
+# --- DryRun ----------------------------------------------------------------------------------
+# Developer guide, "Test your permissions and request inputs with dry run": the checks without
+# the work, DryRunOperationException (HTTP 400) when they pass, the real call's error otherwise;
+# 1 dry run per second per stream, shared by the operations that take DryRun (ThrottlingException).
+
+
+def _stored(kinesis: Any, stream: str, shards: int = 2) -> list[bytes]:
+    return [
+        r["Data"]
+        for index in range(shards)
+        for r in kinesis.get_records(ShardIterator=iterator(kinesis, stream, shard_id(index)))[
+            "Records"
+        ]
+    ]
+
+
+class TestDryRun:
+    def test_checks_then_stores_nothing(self, kinesis, stream):
+        with pytest.raises(kinesis.exceptions.DryRunOperationException) as exc:
+            kinesis.put_record(
+                StreamName=stream, PartitionKey="a", Data=b"dry", ExplicitHashKey="7", DryRun=True
+            )
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert client_error(exc) == ("DryRunOperationException", DRY_RUN_MESSAGE)
+        assert _stored(kinesis, stream) == []
+        kinesis.put_record(StreamARN=stream_arn(stream), PartitionKey="a", Data=b"real")
+        assert _stored(kinesis, stream) == [b"real"]
+
+    def test_dry_run_false_is_a_real_call(self, kinesis, stream):
+        kinesis.put_record(StreamName=stream, PartitionKey="a", Data=b"wet", DryRun=False)
+        assert _stored(kinesis, stream) == [b"wet"]
+
+    def test_invalid_request_gets_its_error(self, kinesis, stream):
+        name = unique_name()
+        with pytest.raises(ClientError) as exc:
+            kinesis.put_record(StreamName=name, PartitionKey="a", Data=b"x", DryRun=True)
+        assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
+        with pytest.raises(ClientError) as exc:
+            kinesis.put_record(
+                StreamName=stream,
+                PartitionKey="a",
+                Data=b"",
+                ExplicitHashKey=str(HASH_KEY_SPACE),
+                DryRun=True,
+            )
+        assert client_error(exc)[0] == "InvalidArgumentException"
+        with pytest.raises(ClientError) as exc:
+            kinesis.put_record(
+                StreamName=stream,
+                PartitionKey="a",
+                Data=b"x" * (MAX_RECORD_BYTES + 1),
+                DryRun=True,
+            )
+        assert_validation(
+            exc.value, [validation_message(ANY_BLOB, "data", max_length(MAX_RECORD_BYTES))]
+        )
+        with pytest.raises(ClientError) as exc:
+            kinesis.put_record(StreamName=stream, Data=b"no key", DryRun=True)
+        assert client_error(exc)[0] == "ValidationException"
+        assert _stored(kinesis, stream) == []
+
+    def test_dry_runs_leave_the_auto_round_robin_alone(self, kinesis):
+        with stream_pool(kinesis) as pool:
+            name = pool.create(
+                StreamModeDetails={"StreamMode": "ON_DEMAND"}, RecordDistributionStrategy="AUTO"
+            )
+            placed = []
+            for i in range(4):  # an ON_DEMAND stream starts with 4 shards
+                for _ in range(3):
+                    with pytest.raises(kinesis.exceptions.DryRunOperationException):
+                        kinesis.put_record(StreamName=name, Data=b"dry", DryRun=True)
+                placed.append(kinesis.put_record(StreamName=name, Data=b"%d" % i)["ShardId"])
+            assert sorted(placed) == [shard_id(i) for i in range(4)]
+
+
+def test_dry_runs_share_one_per_second_per_stream(limited_server: ServerProcess) -> None:
+    client: Any = make_client(limited_server.endpoint)
+    with stream_pool(client) as pool:
+        first, second = pool.create(), pool.create()
+        started = time.monotonic()
+        with pytest.raises(client.exceptions.DryRunOperationException):
+            client.put_record(StreamName=first, PartitionKey="a", Data=b"x", DryRun=True)
+        with pytest.raises(ClientError) as exc:  # the same stream, another operation
+            client.put_records(
+                StreamName=first, Records=[{"PartitionKey": "a", "Data": b"x"}], DryRun=True
+            )
+        assert client_error(exc)[0] == "ThrottlingException"
+        with pytest.raises(client.exceptions.DryRunOperationException):  # a rate per stream
+            client.put_record(StreamName=second, PartitionKey="a", Data=b"x", DryRun=True)
+        assert time.monotonic() - started < 1.0, "too slow to test a 1-second window"
+        # real calls are not limited by it, nor do they count towards it
+        client.put_record(StreamName=first, PartitionKey="a", Data=b"real")
+        time.sleep(1.05)
+        with pytest.raises(client.exceptions.DryRunOperationException):
+            client.put_record(StreamName=first, PartitionKey="a", Data=b"x", DryRun=True)

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from tests.helpers import (
     ANY_BLOB,
+    DRY_RUN_MESSAGE,
     HASH_KEY_CONSTRAINT,
     HASH_KEY_SPACE,
     MAX_RECORD_BYTES,
@@ -279,3 +280,58 @@ class TestFunctionality:
         )
         assert resp["FailedRecordCount"] == 0
         assert_sequence_number(resp["Records"][0]["SequenceNumber"])
+
+
+# --- DryRun ----------------------------------------------------------------------------------
+# Developer guide, "Test your permissions and request inputs with dry run": every check of the
+# whole request, then DryRunOperationException (HTTP 400) without storing any entry. The shared
+# 1/s per stream is tested in test_put_record.py.
+
+
+class TestDryRun:
+    def test_checks_then_stores_nothing(self, kinesis, stream):
+        records = [{"PartitionKey": f"k{i}", "Data": b"%d" % i} for i in range(50)]
+        records.append({"PartitionKey": "k", "Data": b"e", "ExplicitHashKey": "0"})
+        with pytest.raises(kinesis.exceptions.DryRunOperationException) as exc:
+            kinesis.put_records(StreamName=stream, Records=records, DryRun=True)
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert client_error(exc) == ("DryRunOperationException", DRY_RUN_MESSAGE)
+        for index in range(2):
+            assert read_all(kinesis, iterator(kinesis, stream, shard_id(index))) == []
+        resp = kinesis.put_records(StreamARN=stream_arn(stream), Records=records[:3])
+        assert resp["FailedRecordCount"] == 0
+        stored = [
+            r["Data"]
+            for index in range(2)
+            for r in read_all(kinesis, iterator(kinesis, stream, shard_id(index)))
+        ]
+        assert sorted(stored) == [b"0", b"1", b"2"]
+
+    def test_invalid_request_gets_its_error(self, kinesis, stream):
+        name = unique_name()
+        with pytest.raises(ClientError) as exc:
+            kinesis.put_records(
+                StreamName=name, Records=[{"PartitionKey": "a", "Data": b""}], DryRun=True
+            )
+        assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
+        records = [
+            {"PartitionKey": "a", "Data": b""},
+            {"PartitionKey": "a", "Data": b"x" * (MAX_RECORD_BYTES + 1)},
+        ]
+        with pytest.raises(ClientError) as exc:
+            kinesis.put_records(StreamName=stream, Records=records, DryRun=True)
+        assert_validation(
+            exc.value,
+            [validation_message(ANY_BLOB, "records.2.member.data", max_length(MAX_RECORD_BYTES))],
+        )
+        records = [
+            {"PartitionKey": "a", "Data": b""},
+            {"PartitionKey": "a", "Data": b"", "ExplicitHashKey": str(HASH_KEY_SPACE)},
+        ]
+        with pytest.raises(ClientError) as exc:
+            kinesis.put_records(StreamName=stream, Records=records, DryRun=True)
+        assert client_error(exc) == (
+            "InvalidArgumentException",
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+            f"Specified value was {HASH_KEY_SPACE}",
+        )

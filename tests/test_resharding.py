@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_client
-from tests.helpers import HASH_KEY_SPACE, client_error
+from tests.helpers import ACCOUNT_ID, HASH_KEY_SPACE, client_error, stream_arn, stream_pool
 from tests.support import ServerProcess
 
 MAX_HASH = HASH_KEY_SPACE - 1
@@ -204,6 +204,50 @@ class TestUpdateShardCount:
         with pytest.raises(kinesis.exceptions.LimitExceededException) as info:
             scale(4)
         assert "10 times in the last 24 hours" in client_error(info)[1]
+
+
+class TestProvisionedOnly:
+    """AWS's model, for each of the three: "This API is only supported for the data streams with
+    the provisioned capacity mode." The error type is the model's ValidationException ("the
+    operation is not supported for the stream's capacity mode"); AWS's message is not published.
+    The stream's own on-demand scaling: tests/test_on_demand.py, tests/test_warm_throughput.py."""
+
+    def test_on_demand_stream_refuses_all_three(self, kinesis: Any) -> None:
+        with stream_pool(kinesis) as pool:
+            name = pool.create(StreamModeDetails={"StreamMode": "ON_DEMAND"})
+            before = _shards(kinesis, name)
+            assert len(before) == 4  # an ON_DEMAND stream starts with 4 shards
+            calls = {
+                "SplitShard": lambda: kinesis.split_shard(
+                    StreamName=name,
+                    ShardToSplit="shardId-000000000000",
+                    NewStartingHashKey=str(HASH_KEY_SPACE // 8),
+                ),
+                "MergeShards": lambda: kinesis.merge_shards(
+                    StreamARN=stream_arn(name),
+                    ShardToMerge="shardId-000000000002",
+                    AdjacentShardToMerge="shardId-000000000003",
+                ),
+                "UpdateShardCount": lambda: kinesis.update_shard_count(
+                    StreamName=name, TargetShardCount=8, ScalingType="UNIFORM_SCALING"
+                ),
+            }
+            for operation, call in calls.items():
+                with pytest.raises(kinesis.exceptions.ValidationException) as info:
+                    call()
+                assert client_error(info) == (
+                    "ValidationException",
+                    f"{operation} is only supported for streams with PROVISIONED capacity mode."
+                    f" Stream {name} under account {ACCOUNT_ID} is ON_DEMAND.",
+                )
+            assert _shards(kinesis, name) == before
+            # the same calls once the stream is PROVISIONED
+            kinesis.update_stream_mode(
+                StreamARN=stream_arn(name), StreamModeDetails={"StreamMode": "PROVISIONED"}
+            )
+            for call in calls.values():
+                call()
+            assert len(_open(_shards(kinesis, name))) == 8
 
 
 @pytest.mark.skipif(

@@ -2,7 +2,8 @@
 DeregisterStreamConsumer: serialization, validation and functionality.
 
 ARNs are ``<stream ARN>/consumer/<name>:<creation epoch seconds>``; at most 20 consumers per
-stream; CREATING and DELETING last the server's --create-stream-ms and --delete-stream-ms.
+stream, 50 per ON_DEMAND stream under On-demand Advantage; CREATING and DELETING last the
+server's --create-stream-ms and --delete-stream-ms.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +40,10 @@ from tests.support import ServerProcess
 REGISTER, DESCRIBE = "RegisterStreamConsumer", "DescribeStreamConsumer"
 LIST, DEREGISTER = "ListStreamConsumers", "DeregisterStreamConsumer"
 MAX_CONSUMERS = 20  # AWS: consumers per stream
+# AWS (RegisterStreamConsumer in the model; developer guide, enhanced fan-out): "With On-demand
+# Advantage streams, you can register up to 50 consumers per stream"; On-demand Advantage is the
+# account's minimum throughput billing commitment, for its ON_DEMAND streams.
+MAX_CONSUMERS_ADVANTAGE = 50
 
 
 def consumer_arn_re(stream: str, consumer: str) -> re.Pattern[str]:
@@ -272,3 +278,47 @@ def test_states_follow_the_configured_delays_and_survive_restart(
     with pytest.raises(client.exceptions.ResourceInUseException):
         client.delete_stream(StreamName="s")
     client.delete_stream(StreamName="s", EnforceConsumerDeletion=True)
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """Account settings are shared by every test of a server: a server of its own."""
+    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
+        pytest.skip("starts a server of its own")
+    server = ServerProcess(tmp_path / "d")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _register_up_to_the_limit(client: Any, stream: str, limit: int) -> None:
+    arn = stream_arn(stream)
+    existing = len(client.list_stream_consumers(StreamARN=arn)["Consumers"])
+    for i in range(existing, limit):
+        client.register_stream_consumer(StreamARN=arn, ConsumerName=f"c{i}")
+    with pytest.raises(client.exceptions.LimitExceededException) as exc:
+        client.register_stream_consumer(StreamARN=arn, ConsumerName="one-too-many")
+    assert client_error(exc)[1] == (
+        f"Stream {stream} under account 000000000000 already has {limit} registered"
+        f" consumers, the limit is {limit}."
+    )
+
+
+def test_fifty_consumers_on_demand_under_the_commitment(own_server: ServerProcess) -> None:
+    client: Any = make_client(own_server.endpoint)
+    client.create_stream(StreamName="od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    client.create_stream(StreamName="pr", ShardCount=1)
+    _register_up_to_the_limit(client, "od", MAX_CONSUMERS)  # On-demand Standard
+    client.update_account_settings(MinimumThroughputBillingCommitment={"Status": "ENABLED"})
+    _register_up_to_the_limit(client, "od", MAX_CONSUMERS_ADVANTAGE)
+    _register_up_to_the_limit(client, "pr", MAX_CONSUMERS)  # provisioned: 20 all the same
+    # A stream turned PROVISIONED keeps its consumers but takes no new one above 20.
+    client.update_stream_mode(
+        StreamARN=stream_arn("od"), StreamModeDetails={"StreamMode": "PROVISIONED"}
+    )
+    assert len(client.list_stream_consumers(StreamARN=stream_arn("od"))["Consumers"]) == 50
+    with pytest.raises(client.exceptions.LimitExceededException) as exc:
+        client.register_stream_consumer(StreamARN=stream_arn("od"), ConsumerName="late")
+    assert client_error(exc)[1].endswith("already has 50 registered consumers, the limit is 20.")

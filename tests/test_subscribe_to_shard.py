@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 import cbor2
 import pytest
 
-from shardflow.engine.subscriptions import DRY_RUN_MESSAGE
 from shardflow.wire import cbor_codec, eventstream
 from tests.conftest import make_client
 from tests.helpers import (
     ACCOUNT_ID,
+    DRY_RUN_MESSAGE,
     FAKE_AMZ_DATE,
     FAKE_AUTHORIZATION,
     TARGET_PREFIX,

@@ -4,8 +4,8 @@ The only setting is the minimum throughput billing commitment (AWS's "On-demand 
 is billed here, but the commitment keeps AWS's states and rules: enabling starts a commitment that
 cannot end before 24 hours have passed; disabling earlier schedules the end
 (ENABLED_UNTIL_EARLIEST_ALLOWED_END) and enabling again before then cancels it. While it is in
-force, ON_DEMAND streams may have a warm throughput. Stored in the ``meta`` table, so a restart
-keeps it.
+force, ON_DEMAND streams may have a warm throughput and up to 50 registered consumers (20
+otherwise). Stored in the ``meta`` table, so a restart keeps it.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ from shardflow.model.shard_ids import parse_stream_arn
 if TYPE_CHECKING:
     from shardflow.engine.engine import Engine
 
-MAX_CONSUMERS_PER_STREAM = 20  # AWS: registered consumers per stream
+MAX_CONSUMERS_PER_STREAM = 20  # AWS: registered consumers per stream (provisioned, On-demand
+# Standard)
+MAX_CONSUMERS_ON_DEMAND_ADVANTAGE = 50  # AWS: per ON_DEMAND stream under On-demand Advantage
 _CONSUMER_ARN_RE = re.compile(
     r"^(arn:aws[a-z\-]*:kinesis:[a-z0-9\-]+:\d{12}:stream/[a-zA-Z0-9_.\-]+)"
     r"/consumer/([a-zA-Z0-9_.\-]+):(\d+)$"
@@ -57,10 +59,11 @@ class Consumers:
                 f"Consumer {name} under stream {stream.name} already exists for account"
                 f" {self._account}."
             )
-        if len(live) >= MAX_CONSUMERS_PER_STREAM:
+        limit = self.limit(stream)
+        if len(live) >= limit:
             raise errors.LimitExceededException(
                 f"Stream {stream.name} under account {self._account} already has"
-                f" {len(live)} registered consumers, the limit is {MAX_CONSUMERS_PER_STREAM}."
+                f" {len(live)} registered consumers, the limit is {limit}."
             )
         tags = params.get("Tags") or {}
         if tags:
@@ -129,6 +132,15 @@ class Consumers:
 
     def count(self, stream: Stream) -> int:
         return len(stream.live_consumers())
+
+    def limit(self, stream: Stream) -> int:
+        """Registered consumers the stream may have: 50 for an ON_DEMAND stream while the
+        account's billing commitment (On-demand Advantage) is in force, 20 otherwise (AWS's
+        model, RegisterStreamConsumer). Consumers registered above 20 stay when the commitment
+        ends or the stream turns PROVISIONED; no new one is registered until they are fewer."""
+        if stream.mode == "ON_DEMAND" and self.engine.account.commitment_in_force():
+            return MAX_CONSUMERS_ON_DEMAND_ADVANTAGE
+        return MAX_CONSUMERS_PER_STREAM
 
     def resource(self, arn: str) -> tuple[Stream, Consumer | None]:
         """The stream, or the stream and consumer, a ResourceARN names."""

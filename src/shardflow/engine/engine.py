@@ -325,15 +325,22 @@ class Engine:
         if stream.record_distribution == "AUTO":
             return stream.next_open_shard()  # keys and ExplicitHashKey are ignored
         if entry.explicit_hash_key is not None:
-            hash_key = int(entry.explicit_hash_key)
-            if hash_key > hashing.MAX_HASH_KEY:
-                raise errors.InvalidArgumentException(
-                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]."
-                    f" Specified value was {entry.explicit_hash_key}"
-                )
-        else:
-            hash_key = hashing.partition_hash(entry.partition_key)
-        return stream.route(hash_key)
+            return stream.route(self._explicit_hash_key(entry.explicit_hash_key))
+        return stream.route(hashing.partition_hash(entry.partition_key))
+
+    def check_route(self, stream: Stream, entry: PutEntry) -> None:
+        """``route``'s checks without routing: a dry run must not move AUTO's round robin."""
+        if stream.record_distribution != "AUTO" and entry.explicit_hash_key is not None:
+            self._explicit_hash_key(entry.explicit_hash_key)
+
+    def _explicit_hash_key(self, text: str) -> int:
+        hash_key = int(text)
+        if hash_key > hashing.MAX_HASH_KEY:
+            raise errors.InvalidArgumentException(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]."
+                f" Specified value was {text}"
+            )
+        return hash_key
 
     async def put(
         self, stream: Stream, shards: list[Shard], entries: list[PutEntry]
@@ -352,11 +359,17 @@ class Engine:
             for shard, (position, _arrival) in zip(shards, placed, strict=True)
         ], encryption.record_encryption(stream, arrival)
 
-    def get_shard_iterator(
+    def get_shard_iterator(self, params: dict[str, Any]) -> str:
+        """An iterator for the request's starting position."""
+        stream, shard, position = self.start_position(params)
+        return self._iterator(stream, shard, position)
+
+    def start_position(
         self, params: dict[str, Any], operation: str = "GetShardIterator"
-    ) -> str:
-        """An iterator for the request's starting position (SubscribeToShard's too: ``operation``
-        names the caller in the invalid-sequence-number message)."""
+    ) -> tuple[Stream, Shard, int]:
+        """The stream, shard and position a GetShardIterator request starts at, after all of its
+        checks (SubscribeToShard's too: ``operation`` names the caller in the
+        invalid-sequence-number message)."""
         name = self.stream_name_of(params)
         stream = self.streams.get(name)
         if stream is None or stream.is_gone() or stream.current_status() == "CREATING":
@@ -403,7 +416,7 @@ class Engine:
                     " StartingSequenceNumber."
                 )
             position = 0 if kind == "TRIM_HORIZON" else self.store.position + 1
-        return self._iterator(stream, shard, position)
+        return stream, shard, position
 
     def _iterator(self, stream: Stream, shard: Shard, position: int) -> str:
         token = iterators.IteratorToken(stream.uid, shard.index, position, now_ms(), stream.name)
@@ -440,6 +453,16 @@ class Engine:
         return decoded.position
 
     def get_records(self, iterator_text: str, limit: int) -> ReadResult:
+        stream, shard, position = self.iterator_position(iterator_text)
+        if not self.limits.admit_read(shard.uid):
+            raise self.throttled(stream, shard)
+        result = self.read_shard(stream, shard, position, limit, GET_RECORDS_MAX_BYTES)
+        self.limits.charge_read(shard.uid, sum(len(r.data) for r in result.records))
+        return result
+
+    def iterator_position(self, iterator_text: str) -> tuple[Stream, Shard, int]:
+        """The stream, shard and position a shard iterator points at, after GetRecords' checks
+        (well-formed, not expired, its stream still there)."""
         try:
             token = iterators.decode(self.iterator_key, iterator_text)
         except iterators.InvalidIterator:
@@ -456,11 +479,7 @@ class Engine:
             raise self._no_shard(token.stream_name, shard_id(token.shard_index))
         shard = stream.shard(token.shard_index)
         assert shard is not None  # shards are never removed from a live stream
-        if not self.limits.admit_read(shard.uid):
-            raise self.throttled(stream, shard)
-        result = self.read_shard(stream, shard, token.position, limit, GET_RECORDS_MAX_BYTES)
-        self.limits.charge_read(shard.uid, sum(len(r.data) for r in result.records))
-        return result
+        return stream, shard, token.position
 
     def read_shard(
         self, stream: Stream, shard: Shard, position: int, limit: int, max_bytes: int

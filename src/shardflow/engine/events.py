@@ -21,6 +21,7 @@ class CallDone:
     error_type: str | None  # the AWS error type when it failed
     latency_s: float
     request_bytes: int
+    dry_run: bool = False  # DryRun was set: the call did none of its work
 
 
 @dataclass(slots=True)

@@ -6,6 +6,10 @@ queued; the parents' EndingSequenceNumber is fixed inside the transaction, after
 routed to them earlier has been given its position (writes are committed in queue order), so no
 record can land in a parent after its end. Children start above everything before them because
 positions come from one global counter.
+
+The three operations are "only supported for the data streams with the provisioned capacity
+mode" (AWS's model): on an ON_DEMAND stream they are refused. The engine's own rescaling of
+ON_DEMAND streams (load, warm throughput) goes through ``scale``, which has no such rule.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class Resharder:
     # -- the three operations --------------------------------------------------------------
 
     async def split(self, params: dict[str, Any]) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self._provisioned_stream(params, "SplitShard")
         parent = self._open_shard(stream, params["ShardToSplit"], "splitting")
         new_start = int(params["NewStartingHashKey"])
         if not parent.hash_start + 1 < new_start < parent.hash_end:
@@ -55,7 +59,7 @@ class Resharder:
         await self._apply(stream, changes)
 
     async def merge(self, params: dict[str, Any]) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self._provisioned_stream(params, "MergeShards")
         first = self._open_shard(stream, params["ShardToMerge"], "merging")
         second = self._open_shard(stream, params["AdjacentShardToMerge"], "merging")
         if first.hash_end + 1 != second.hash_start and second.hash_end + 1 != first.hash_start:
@@ -69,7 +73,7 @@ class Resharder:
         await self._apply(stream, changes)
 
     async def update_shard_count(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream = active_stream(self.engine, params)
+        stream = self._provisioned_stream(params, "UpdateShardCount")
         target = int(params["TargetShardCount"])
         current = stream.open_shard_count
         name, account = stream.name, self._account
@@ -115,6 +119,20 @@ class Resharder:
         await self._apply(stream, changes)
 
     # -- shared steps ----------------------------------------------------------------------
+
+    def _provisioned_stream(self, params: dict[str, Any], operation: str) -> Stream:
+        """The ACTIVE stream a resharding request names, refused if it is ON_DEMAND.
+
+        The error type is the model's: its ValidationException covers "the operation is not
+        supported for the stream's capacity mode". AWS publishes no message: this one is ours.
+        """
+        stream = active_stream(self.engine, params)
+        if stream.mode == "ON_DEMAND":
+            raise errors.ValidationException(
+                f"{operation} is only supported for streams with PROVISIONED capacity mode."
+                f" Stream {stream.name} under account {self._account} is ON_DEMAND."
+            )
+        return stream
 
     def _open_shard(self, stream: Stream, text: str, verb: str) -> Shard:
         index = shard_index(text)

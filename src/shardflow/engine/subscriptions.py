@@ -12,8 +12,9 @@ As AWS documents it (API reference, SubscribeToShard; developer guide, dry run):
   with a ResourceInUseException event;
 - ``DryRun`` checks the consumer, the shard and the starting position and answers
   DryRunOperationException without subscribing (and without counting towards the call rate);
-  dry runs have their own rate, 1 per second per stream (ThrottlingException). ``StreamId`` is
-  "Not Implemented. Reserved for future use." in AWS's model: validated, then ignored;
+  dry runs have their own rate, 1 per second per stream, shared with the other operations that
+  take DryRun (``shardflow.engine.dry_run``). ``StreamId`` is "Not Implemented. Reserved for
+  future use." in AWS's model: validated, then ignored;
 - events are pushed as records arrive, with an event (possibly without records) at least every
   5 seconds; at the end of a closed shard the last event has ChildShards and no
   ContinuationSequenceNumber, and the stream ends;
@@ -39,10 +40,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
+from shardflow.engine import dry_run
 from shardflow.engine.events import Event, RecordsIn, RecordsPushed, SubscribeOutcome
 from shardflow.engine.limits import TokenBucket
 from shardflow.engine.streams import Consumer, Shard, Stream
-from shardflow.model import iterators, sequence
+from shardflow.model import sequence
 
 if TYPE_CHECKING:
     from shardflow.engine.engine import Engine, ReadResult
@@ -56,9 +58,6 @@ EVENT_MAX_BYTES = 2 * 1024 * 1024  # one second of a consumer's read rate
 FANOUT_BYTES_PER_S = 2.0 * 1024 * 1024  # AWS: per consumer per shard
 SUBSCRIBE_CALLS_PER_S = 1.0  # AWS: SubscribeToShard calls per consumer per shard
 CALL_BUCKETS_PRUNE_AT = 10_000  # past this many (consumer, shard) buckets, forget the idle ones
-# AWS's wording for a dry run that would have succeeded is not published: this is the model's
-# documentation of DryRunOperationException.
-DRY_RUN_MESSAGE = "The request was rejected because the DryRun parameter was specified."
 
 
 @dataclass(slots=True)
@@ -102,8 +101,9 @@ class Subscriptions:
         """
         arn = params["ConsumerARN"]
         stream, consumer = self.engine.consumers.find(arn)
-        if params.get("DryRun"):
-            self._dry_run(params, stream, consumer)
+        if dry_run.requested(params):
+            self._resolve(params, stream, consumer)
+            dry_run.conclude(self.engine.limits, stream.name)
         try:
             shard, position = self._resolve(params, stream, consumer)
         except errors.KinesisError:
@@ -140,7 +140,7 @@ class Subscriptions:
                 " ACTIVE status."
             )
         position_spec = params["StartingPosition"]
-        iterator = engine.get_shard_iterator(
+        _, shard, position = engine.start_position(
             {
                 "StreamName": stream.name,
                 "ShardId": params["ShardId"],
@@ -150,17 +150,7 @@ class Subscriptions:
             },
             operation="SubscribeToShard",
         )
-        token = iterators.decode(engine.iterator_key, iterator)
-        shard = stream.shard(token.shard_index)
-        assert shard is not None
-        return shard, token.position
-
-    def _dry_run(self, params: dict[str, Any], stream: Stream, consumer: Consumer) -> None:
-        """AWS's DryRun: the request's checks without subscribing; always raises."""
-        if not self.engine.limits.admit_control("DryRun", stream.name):
-            raise errors.ThrottlingException("Rate exceeded")  # AWS's wording unpublished
-        self._resolve(params, stream, consumer)
-        raise errors.DryRunOperationException(DRY_RUN_MESSAGE)
+        return shard, position
 
     def _refusal(
         self, key: tuple[str, int], stream: Stream, shard: Shard, consumer: Consumer

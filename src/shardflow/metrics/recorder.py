@@ -356,8 +356,9 @@ class MetricsRecorder:
         self._enabled_now = {}  # ask again: the settings may have changed since the last fold
         # (stream, shard, operation) -> [events, records, min, max, bytes, min, max]
         stored: dict[tuple[str, str, str], list[Any]] = {}
-        # (stream, operation, success, error type) -> [calls, seconds, min, max, histogram]
-        calls: dict[tuple[str | None, str, bool, str | None], list[Any]] = {}
+        # (stream, operation, success, error type, dry run) -> [calls, seconds, min, max,
+        # histogram]
+        calls: dict[tuple[str | None, str, bool, str | None, bool], list[Any]] = {}
         buckets = DURATION_BUCKETS_S
         for event in batch:
             kind = type(event)
@@ -383,7 +384,13 @@ class MetricsRecorder:
             elif kind is CallDone:
                 assert isinstance(event, CallDone)
                 latency = event.latency_s
-                call_key = (event.stream, event.operation, event.success, event.error_type)
+                call_key = (
+                    event.stream,
+                    event.operation,
+                    event.success,
+                    event.error_type,
+                    event.dry_run,
+                )
                 acc = calls.get(call_key)
                 if acc is None:
                     acc = calls[call_key] = [0, 0.0, latency, latency, [0] * (len(buckets) + 1)]
@@ -409,8 +416,8 @@ class MetricsRecorder:
                 add_stat(_level(point, shard), "IncomingRecords", records_stat)
             if "IncomingBytes" in enabled:
                 add_stat(_level(point, shard), "IncomingBytes", bytes_stat)
-        for (maybe_stream, operation, success, error_type), acc in calls.items():
-            self._calls_done(maybe_stream, operation, success, error_type, acc)
+        for (maybe_stream, operation, success, error_type, dry_run), acc in calls.items():
+            self._calls_done(maybe_stream, operation, success, error_type, dry_run, acc)
 
     def _calls_done(
         self,
@@ -418,9 +425,14 @@ class MetricsRecorder:
         operation: str,
         success: bool,
         error_type: str | None,
+        dry_run: bool,
         acc: list[Any],
     ) -> None:
-        """Add ``acc[0]`` calls of one outcome to the counters, histograms and the second."""
+        """Add ``acc[0]`` calls of one outcome to the counters, histograms and the second.
+
+        Dry runs count as requests (``shardflow_requests_total`` and the durations) but not in
+        the CloudWatch figures of the stream: they store and read nothing.
+        """
         count, seconds, fastest, slowest, histogram = acc
         stream = maybe_stream or ""
         outcome = "success" if success else (error_type or "Unknown")
@@ -433,7 +445,7 @@ class MetricsRecorder:
             durations[i] += n
         durations[-1] += seconds
         latency_name = _LATENCY.get(operation)
-        if latency_name is None or not stream:
+        if latency_name is None or not stream or dry_run:
             return
         m = _level(self._point(stream), STREAM_LEVEL)
         add_stat(m, latency_name, [count, seconds * 1000.0, fastest * 1000.0, slowest * 1000.0])

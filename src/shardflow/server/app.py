@@ -205,8 +205,11 @@ class KinesisApp:
             # GetRecords names its stream and shard only inside the iterator (failed calls)
             stream, shard = _iterator_names(self.engine, params["ShardIterator"])
         bus = self.engine.events
+        dry_run = params.get("DryRun") is True
         bus.emit(
-            CallDone(operation, stream, error_type is None, error_type, elapsed, request_bytes)
+            CallDone(
+                operation, stream, error_type is None, error_type, elapsed, request_bytes, dry_run
+            )
         )
         if error_type == "ProvisionedThroughputExceededException" and stream is not None:
             direction = "read" if operation in ("GetRecords", "GetShardIterator") else "write"
@@ -329,10 +332,28 @@ def _error_type_of(response: Response) -> str | None:
 
 
 def _stream_named(params: dict[str, Any]) -> str | None:
+    """The stream a request names, for metrics and per-stream rates: by StreamName, or in the
+    StreamARN, ConsumerARN or ResourceARN it gives (read from the text, never looked up)."""
     name = params.get("StreamName")
-    if name is None and isinstance(params.get("StreamARN"), str):
-        name = params["StreamARN"].rpartition("/")[2]
-    return name if isinstance(name, str) else None
+    if name is not None:
+        return name if isinstance(name, str) else None
+    arn = params.get("StreamARN")
+    if arn is not None:  # the data plane's other spelling: one split, as fast as StreamName
+        return arn.rpartition("/")[2] if isinstance(arn, str) else None
+    arn = params.get("ConsumerARN")
+    if arn is None:
+        arn = params.get("ResourceARN")
+        if arn is None:
+            return None
+    return _stream_in_arn(arn) if isinstance(arn, str) else None
+
+
+def _stream_in_arn(arn: str) -> str | None:
+    """The stream name in a stream ARN (``...:stream/<name>``) or a consumer ARN
+    (``...:stream/<name>/consumer/<consumer>:<created>``); None for any other ARN."""
+    _, marker, rest = arn.partition(":stream/")
+    name = rest.partition("/")[0]
+    return name if marker and name else None
 
 
 def _iterator_names(engine: Engine, text: str) -> tuple[str | None, str | None]:

@@ -1,10 +1,14 @@
-"""GetRecords: records from an iterator's position, the next iterator and MillisBehindLatest."""
+"""GetRecords: records from an iterator's position, the next iterator and MillisBehindLatest.
+
+A dry run checks the iterator (well-formed, not expired, its stream still there), then answers
+without reading or taking from the shard's read limits.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shardflow.engine import encryption
+from shardflow.engine import dry_run, encryption
 from shardflow.engine.engine import Engine, ReadResult
 from shardflow.engine.events import RecordsOut
 from shardflow.model import sequence
@@ -14,6 +18,9 @@ DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    if dry_run.requested(params):
+        stream, _, _ = engine.iterator_position(params["ShardIterator"])
+        dry_run.conclude(engine.limits, stream.name)
     result = engine.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
     if engine.events.active:
         size = sum(len(r.data) + len(r.partition_key) for r in result.records)

@@ -2,7 +2,8 @@
 spread over the shards, on a stream with the AUTO distribution strategy).
 
 SequenceNumberForOrdering needs no special work: positions come from one counter in commit
-order, so a record written after another always gets a greater sequence number.
+order, so a record written after another always gets a greater sequence number. A dry run makes
+every check, then answers without storing, routing or taking from the shard's throughput.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.api.records import entry_from
+from shardflow.engine import dry_run
 from shardflow.engine.engine import Engine
 from shardflow.engine.events import RecordsIn
 
@@ -28,6 +30,9 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.InvalidArgumentException(AUTO_ORDERING_MESSAGE)
     entry = entry_from(params, "", keyless=auto)
     size = engine.check_record_size(stream, entry)
+    if dry_run.requested(params):
+        engine.check_route(stream, entry)
+        dry_run.conclude(engine.limits, stream.name)
     shard = engine.route(stream, entry)
     if not engine.limits.admit_write(shard.uid, size):
         raise engine.throttled(stream, shard)

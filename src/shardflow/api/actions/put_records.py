@@ -1,4 +1,7 @@
-"""PutRecords: up to 500 records in one call, with one result per entry in request order."""
+"""PutRecords: up to 500 records in one call, with one result per entry in request order.
+
+A dry run makes every check of the whole request, then answers without storing anything.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.api.records import entry_from
+from shardflow.engine import dry_run
 from shardflow.engine.engine import Engine
 from shardflow.engine.events import PutRecordsOutcome, RecordsIn, Throttled
 from shardflow.engine.faults import ENTRY_THROTTLE_CODE, INTERNAL_MESSAGE
@@ -29,6 +33,10 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.InvalidArgumentException(
             f"Records size exceeds {MAX_REQUEST_RECORD_BYTES // (1024 * 1024)} MB limit"
         )
+    if dry_run.requested(params):
+        for entry in entries:
+            engine.check_route(stream, entry)
+        dry_run.conclude(engine.limits, stream.name)
     shards = [engine.route(stream, e) for e in entries]
     failures = engine.faults.entry_faults("PutRecords", len(entries))
     admit = engine.limits.admit_write
