@@ -43,7 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     if external:
         yield ServerProcess.external(external)
         return
-    yield from _serving(ServerProcess(tmp_path_factory.mktemp("server-data")))
+    with ServerProcess(tmp_path_factory.mktemp("server-data")) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +58,8 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     on first use, for the tests of a rate that need no other setting."""
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
         pytest.skip("starts a server of its own")
-    yield from _serving(
-        ServerProcess(tmp_path_factory.mktemp("limited-server") / "data", limits=True)
-    )
+    with ServerProcess(tmp_path_factory.mktemp("limited-server") / "data", limits=True) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")
@@ -67,16 +67,8 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
     """A second server serving HTTPS (``--tls``: HTTP/2 by ALPN), for TLS clients."""
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
         pytest.skip("starts a TLS server of its own")
-    yield from _serving(ServerProcess(tmp_path_factory.mktemp("tls-server") / "data", "--tls"))
-
-
-def _serving(proc: ServerProcess) -> Iterator[ServerProcess]:
-    """Start a server for a fixture's lifetime; stop it after."""
-    proc.start()
-    try:
+    with ServerProcess(tmp_path_factory.mktemp("tls-server") / "data", "--tls") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def make_client(endpoint: str, **config: object) -> object:

@@ -38,11 +38,8 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
         pytest.skip("starts a server of its own")
     server = ServerProcess(tmp_path_factory.mktemp("account") / "d")
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 class TestSerialization:

@@ -238,11 +238,8 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
         pytest.skip("starts a server of its own")
     server = ServerProcess(tmp_path_factory.mktemp("policy") / "d", "--create-stream-ms", "300")
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 def _wait_active(status: Callable[[], str]) -> None:

@@ -236,11 +236,8 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
         pytest.skip("starts a server of its own")
     delay = ("--create-stream-ms", "300", "--delete-stream-ms", "300")
     server = ServerProcess(tmp_path_factory.mktemp("consumers") / "d", *delay)
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 def _status(client: Any, arn: str) -> str:
@@ -286,11 +283,8 @@ def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
         pytest.skip("starts a server of its own")
     server = ServerProcess(tmp_path / "d")
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 def _register_up_to_the_limit(client: Any, stream: str, limit: int) -> None:

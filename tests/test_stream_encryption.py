@@ -282,11 +282,8 @@ def updating_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
         pytest.skip("starts a server of its own")
     server = ServerProcess(tmp_path_factory.mktemp("encryption") / "d", "--update-stream-ms", "400")
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 def _wait_active(kinesis: Any, name: str) -> None:

@@ -30,11 +30,8 @@ FAULTS = {
 @pytest.fixture(scope="package")
 def faulty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("metrics-data"), "--faults", json.dumps(FAULTS))
-    proc.start()
-    try:
+    with proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="package")

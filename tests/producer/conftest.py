@@ -37,11 +37,8 @@ class FaultServer:
 @pytest.fixture(scope="session")
 def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultServer]:
     proc = ServerProcess(tmp_path_factory.mktemp("producer-faults"), "--durability", "memory")
-    proc.start()
-    try:
+    with proc:
         yield FaultServer(proc)
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
