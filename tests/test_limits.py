@@ -154,3 +154,32 @@ def test_control_plane_rate_limit(limited: ServerProcess) -> None:
             refused += 1
             assert err.response["Error"]["Message"] == ("Rate exceeded for account 000000000000.")
     assert refused >= 8
+
+
+def test_consumer_registration_is_limited_per_account(limited: ServerProcess) -> None:
+    """RegisterStreamConsumer: five calls per second per account (the model), across streams."""
+    client = make_client(limited.endpoint)
+    arns = []
+    for name in ("reg-a", "reg-b"):
+        client.create_stream(StreamName=name, ShardCount=1)
+        arns.append(
+            client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+        )
+    refused = 0
+    for i in range(12):
+        try:
+            client.register_stream_consumer(StreamARN=arns[i % 2], ConsumerName=f"c{i}")
+        except client.exceptions.LimitExceededException:
+            refused += 1
+    assert refused >= 5, "a per-stream limit would refuse about one call per stream"
+
+
+def test_account_settings_are_limited_to_five_calls_per_second(limited: ServerProcess) -> None:
+    client = make_client(limited.endpoint)
+    refused = 0
+    for _ in range(12):
+        try:
+            client.describe_account_settings()
+        except client.exceptions.LimitExceededException:
+            refused += 1
+    assert refused >= 5

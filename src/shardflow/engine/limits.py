@@ -41,7 +41,7 @@ CONTROL_RATES: dict[str, tuple[float, str]] = {
     "ListTagsForStream": (5, "account"),
     "IncreaseStreamRetentionPeriod": (5, "account"),
     "DecreaseStreamRetentionPeriod": (5, "account"),
-    "RegisterStreamConsumer": (5, "stream"),
+    "RegisterStreamConsumer": (5, "account"),
     "DeregisterStreamConsumer": (5, "stream"),
     "ListStreamConsumers": (5, "stream"),
     "DescribeStreamConsumer": (20, "stream"),
@@ -49,6 +49,11 @@ CONTROL_RATES: dict[str, tuple[float, str]] = {
     "DisableEnhancedMonitoring": (5, "account"),
     "StartStreamEncryption": (5, "account"),
     "StopStreamEncryption": (5, "account"),
+    # The rest from the operations' own documentation in the service model.
+    "UpdateShardCount": (10, "account"),
+    "DescribeAccountSettings": (5, "account"),
+    "UpdateAccountSettings": (5, "account"),
+    "UpdateStreamWarmThroughput": (5, "account"),
     # Not an operation: requests with DryRun set, shared by the data-plane operations that take
     # it (developer guide, "Test your permissions and request inputs with dry run").
     "DryRun": (1, "stream"),
