@@ -174,6 +174,18 @@ class TestFunctionality:
         kinesis.update_max_record_size(StreamARN=stream_arn(stream), MaxRecordSizeInKiB=10240)
         assert _summary(kinesis, stream)["MaxRecordSizeInKiB"] == 10240
         kinesis.put_record(StreamName=stream, PartitionKey="k", Data=big)
+        largest = (bytes(range(256)) * 40960)[: 10240 * 1024 - 1]  # with the key "k": 10 MiB
+        put = kinesis.put_record(StreamName=stream, PartitionKey="k", Data=largest)
+        with pytest.raises(kinesis.exceptions.ClientError):
+            kinesis.put_record(StreamName=stream, PartitionKey="k", Data=largest + b"!")
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream,
+            ShardId=put["ShardId"],
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            StartingSequenceNumber=put["SequenceNumber"],
+        )["ShardIterator"]
+        got = kinesis.get_records(ShardIterator=iterator)["Records"]
+        assert got[0]["Data"] == largest  # a 10 MiB record comes back whole
 
     def test_warm_throughput_needs_the_commitment(self, kinesis: Any, streams: StreamPool) -> None:
         """The shared server's account has no billing commitment (tests/test_warm_throughput.py
