@@ -145,6 +145,9 @@ class SqliteStore:
         self._jobs: list[_Job] = []
         self._cond = threading.Condition()
         self._closing = False
+        # The event loop the store serves (one per store), kept: asyncio.get_running_loop()
+        # costs a getpid() system call per write.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._state = _WriterState()
         self._reader: sqlite3.Connection | None = None
@@ -230,7 +233,9 @@ class SqliteStore:
         self, run: Callable[[sqlite3.Connection, _WriterState], Any], *, atomic: bool = True
     ) -> asyncio.Future[Any]:
         """Queue ``run(conn, state)`` for the writer; the future resolves after its commit."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         job = _Job(run, loop.create_future(), loop, atomic)
         if self._inline:
             if self._closing:
