@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,26 @@ def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     first.close()
     (lease,) = SQLiteCheckpointStore(path).leases(SCOPE)
     assert lease.checkpoint == Position(12345678901234567890123456789, 7)
+
+
+def test_workers_opening_a_new_store_together_all_start(tmp_path: Path) -> None:
+    """Workers started at the same moment open one new store: none fails "database is locked"
+    (SQLite does not wait on its busy handler to switch a new database to WAL)."""
+    errors: list[BaseException] = []
+    for attempt in range(100):
+        path = tmp_path / f"leases-{attempt}.sqlite"
+        ready = threading.Barrier(3)
+
+        def open_store(path: Path = path, ready: threading.Barrier = ready) -> None:
+            ready.wait()
+            try:
+                SQLiteCheckpointStore(path).leases("scope")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import platformdirs
@@ -44,6 +45,23 @@ def _position(sequence: str | None, subsequence: int) -> Position | None:
     return Position(int(sequence), subsequence)
 
 
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """Put the database in WAL mode, waiting for other workers opening it at the same moment.
+
+    SQLite does not call the busy handler for this switch: two processes opening a new store
+    together would otherwise fail one of them with "database is locked".
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteCheckpointStore:
     """The default store: one table of lease rows keyed by (scope, shard)."""
 
@@ -58,7 +76,7 @@ class SQLiteCheckpointStore:
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
 
