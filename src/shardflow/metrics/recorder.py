@@ -119,21 +119,9 @@ def add_stat(metrics: Metrics, name: str, stat: Stat) -> None:
 def merge(into: Point, point: Point) -> None:
     """Fold ``point`` into ``into`` (both keyed by stream level / shard id, then metric)."""
     for level, metrics in point.items():
-        target = into.get(level)
-        if target is None:
-            into[level] = {name: list(stat) for name, stat in metrics.items()}
-            continue
+        target = into.setdefault(level, {})
         for name, stat in metrics.items():
-            mine = target.get(name)
-            if mine is None:
-                target[name] = list(stat)
-            else:
-                mine[0] += stat[0]
-                mine[1] += stat[1]
-                if stat[2] < mine[2]:
-                    mine[2] = stat[2]
-                if stat[3] > mine[3]:
-                    mine[3] = stat[3]
+            add_stat(target, name, stat)
 
 
 def _level(point: Point, key: str) -> Metrics:

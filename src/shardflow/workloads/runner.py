@@ -112,25 +112,38 @@ def run_producer(
     """
     if api not in APIS:
         raise ValueError(f"api must be one of {', '.join(APIS)}")
-    pacer = _Pacer(rate, count, duration, stop)
-    source = _events(events, seed)
+    run = _Run(
+        stream_name,
+        _events(events, seed),
+        _Pacer(rate, count, duration, stop),
+        endpoint_url,
+        region,
+        session,
+        echo if verbose else None,
+        status,
+    )
     if api == "producer":
-        return asyncio.run(
-            _run_library(
-                stream_name,
-                source,
-                pacer,
-                producer_config or ProducerConfig(),
-                endpoint_url,
-                region,
-                session,
-                verbose,
-                echo,
-                status,
-            )
+        return asyncio.run(_run_library(run, producer_config or ProducerConfig()))
+    return _run_put_record(run) if api == "put-record" else _run_put_records(run)
+
+
+@dataclass
+class _Run:
+    """What every write mode needs: the stream, the events, the pacing, where and how to report."""
+
+    stream_name: str
+    source: Iterator[TaxiEvent]
+    pacer: _Pacer
+    endpoint_url: str | None
+    region: str | None
+    session: Any
+    lab: Callable[[str], None] | None  # the lab's per-record lines (verbose), or None
+    status: Callable[[str], None] | None
+
+    def client(self, config: Any) -> Any:
+        return kinesis_client(
+            endpoint_url=self.endpoint_url, region=self.region, session=self.session, config=config
         )
-    runner = _run_put_record if api == "put-record" else _run_put_records
-    return runner(stream_name, source, pacer, endpoint_url, region, session, verbose, echo, status)
 
 
 def _status_line(
@@ -167,32 +180,21 @@ class _StatusTicker:
         self.status(_status_line(records, elapsed, window, retries, throttles))
 
 
-def _run_put_record(
-    stream_name: str,
-    source: Iterator[TaxiEvent],
-    pacer: _Pacer,
-    endpoint_url: str | None,
-    region: str | None,
-    session: Any,
-    verbose: bool,
-    echo: Callable[[str], None] | None,
-    status: Callable[[str], None] | None,
-) -> RunSummary:
-    client = kinesis_client(
-        endpoint_url=endpoint_url, region=region, session=session, config=latency_client_config()
-    )
-    writer = PutRecordWriter(client, stream_name)
-    ticker = _StatusTicker(status, pacer)
+def _run_put_record(run: _Run) -> RunSummary:
+    client = run.client(latency_client_config())
+    writer = PutRecordWriter(client, run.stream_name)
+    pacer = run.pacer
+    ticker = _StatusTicker(run.status, pacer)
     interrupted = False
     try:
         while (wait := pacer.delay()) is not None:
             if wait:
                 time.sleep(wait)
-            event = next(source)
+            event = next(run.source)
             response = writer.put(event.data, event.partition_key)
             pacer.n += 1
-            if verbose and echo:
-                echo(_lab_line(pacer.n, response))
+            if run.lab:
+                run.lab(_lab_line(pacer.n, response))
             s = writer.stats
             ticker.tick(s.records, s.latencies, s.retries, s.throttles)
     except KeyboardInterrupt:
@@ -200,30 +202,19 @@ def _run_put_record(
     return _summary("put-record", writer.stats, pacer, interrupted)
 
 
-def _run_put_records(
-    stream_name: str,
-    source: Iterator[TaxiEvent],
-    pacer: _Pacer,
-    endpoint_url: str | None,
-    region: str | None,
-    session: Any,
-    verbose: bool,
-    echo: Callable[[str], None] | None,
-    status: Callable[[str], None] | None,
-) -> RunSummary:
-    client = kinesis_client(
-        endpoint_url=endpoint_url, region=region, session=session, config=batch_client_config()
-    )
-    writer = PutRecordsWriter(client, stream_name)
+def _run_put_records(run: _Run) -> RunSummary:
+    client = run.client(batch_client_config())
+    writer = PutRecordsWriter(client, run.stream_name)
+    pacer = run.pacer
     written = 0
-    ticker = _StatusTicker(status, pacer)
+    ticker = _StatusTicker(run.status, pacer)
 
     def report(results: list[tuple[Any, dict[str, Any]]]) -> None:
         nonlocal written
         for _, result in results:
             written += 1
-            if verbose and echo:
-                echo(_lab_line(written, result))
+            if run.lab:
+                run.lab(_lab_line(written, result))
 
     interrupted = False
     try:
@@ -233,7 +224,7 @@ def _run_put_records(
                 continue
             if wait:
                 time.sleep(wait)
-            event = next(source)
+            event = next(run.source)
             report(writer.add(event.data, event.partition_key))
             pacer.n += 1
             s = writer.stats
@@ -261,22 +252,10 @@ def _summary(api: str, stats: Any, pacer: _Pacer, interrupted: bool) -> RunSumma
     )
 
 
-async def _run_library(
-    stream_name: str,
-    source: Iterator[TaxiEvent],
-    pacer: _Pacer,
-    config: ProducerConfig,
-    endpoint_url: str | None,
-    region: str | None,
-    session: Any,
-    verbose: bool,
-    echo: Callable[[str], None] | None,
-    status: Callable[[str], None] | None,
-) -> RunSummary:
-    client = kinesis_client(
-        endpoint_url=endpoint_url, region=region, session=session, config=client_config(config)
-    )
-    producer = Producer(stream_name, client=client, config=config)
+async def _run_library(run: _Run, config: ProducerConfig) -> RunSummary:
+    client = run.client(client_config(config))
+    producer = Producer(run.stream_name, client=client, config=config)
+    pacer, lab = run.pacer, run.lab
     await producer.start()
     written = 0
 
@@ -284,22 +263,22 @@ async def _run_library(
         nonlocal written
         if fut.exception() is None:
             written += 1
-            if verbose and echo:
+            if lab:
                 r = fut.result()
-                echo(
+                lab(
                     f"Total ingested:{written},ShardId:{r.shard_id},"
                     f"SequenceNumber:{r.sequence_number},SubSequence:{r.subsequence_number}"
                 )
 
     interrupted = False
-    ticker = _StatusTicker(status, pacer)
+    ticker = _StatusTicker(run.status, pacer)
     try:
         while (wait := pacer.delay()) is not None:
             if wait:
                 await asyncio.sleep(wait)
-            event = next(source)
+            event = next(run.source)
             fut = await producer.put(event.data, event.partition_key)
-            if verbose:
+            if lab:
                 fut.add_done_callback(on_done)
             pacer.n += 1
             m = producer.metrics
