@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config as BotoConfig
 
 from shardflow.api.registry import HANDLERS
-from tests.support import ServerProcess
+from tests.support import ServerProcess, server_of_its_own
 
 REGION = "us-east-1"
 
@@ -56,10 +56,7 @@ def endpoint(server: ServerProcess) -> str:
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A second server with AWS's limits on (the session server runs with --no-limits), started
     on first use, for the tests of a rate that need no other setting."""
-    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
-        pytest.skip("starts a server of its own")
-    with ServerProcess(tmp_path_factory.mktemp("limited-server") / "data", limits=True) as proc:
-        yield proc
+    yield from server_of_its_own(tmp_path_factory.mktemp("limited-server") / "data", limits=True)
 
 
 @pytest.fixture(scope="session")

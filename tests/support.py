@@ -10,7 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 START_TIMEOUT_S = 30.0  # a cold start imports botocore's model; CI machines are slow
 
@@ -122,3 +126,12 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def server_of_its_own(data_dir: Path, *args: str, **kwargs: Any) -> Iterator[ServerProcess]:
+    """A fixture's body: a server of the test's own with these flags, stopped after; skipped when
+    the suite runs against another endpoint (SHARDFLOW_TEST_ENDPOINT)."""
+    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
+        pytest.skip("starts a server of its own")
+    with ServerProcess(data_dir, *args, **kwargs) as server:
+        yield server

@@ -7,7 +7,6 @@ passed in.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from tests.helpers import (
     serialization_params,
     validation_message,
 )
-from tests.support import ServerProcess
+from tests.support import ServerProcess, server_of_its_own
 
 DESCRIBE, UPDATE = "DescribeAccountSettings", "UpdateAccountSettings"
 DAY_S = 86_400  # AWS: a commitment cannot end before 24 hours
@@ -35,11 +34,7 @@ DAY_MS = DAY_S * 1000
 
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
-        pytest.skip("starts a server of its own")
-    server = ServerProcess(tmp_path_factory.mktemp("account") / "d")
-    with server:
-        yield server
+    yield from server_of_its_own(tmp_path_factory.mktemp("account") / "d")
 
 
 class TestSerialization:

@@ -35,7 +35,7 @@ from tests.helpers import (
     unique_name,
     validation_message,
 )
-from tests.support import ServerProcess
+from tests.support import ServerProcess, server_of_its_own
 
 PUT, GET, DELETE = "PutResourcePolicy", "GetResourcePolicy", "DeleteResourcePolicy"
 OTHER_ACCOUNT = "111122223333"  # sharing with another account is what these policies are for
@@ -235,11 +235,9 @@ class TestFunctionality:
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Streams and consumers stay CREATING for 300 ms."""
-    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
-        pytest.skip("starts a server of its own")
-    server = ServerProcess(tmp_path_factory.mktemp("policy") / "d", "--create-stream-ms", "300")
-    with server:
-        yield server
+    yield from server_of_its_own(
+        tmp_path_factory.mktemp("policy") / "d", "--create-stream-ms", "300"
+    )
 
 
 def _wait_active(status: Callable[[], str]) -> None:

@@ -8,7 +8,6 @@ server's --create-stream-ms and --delete-stream-ms.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from tests.helpers import (
     unique_name,
     validation_message,
 )
-from tests.support import ServerProcess
+from tests.support import ServerProcess, server_of_its_own
 
 REGISTER, DESCRIBE = "RegisterStreamConsumer", "DescribeStreamConsumer"
 LIST, DEREGISTER = "ListStreamConsumers", "DeregisterStreamConsumer"
@@ -232,12 +231,8 @@ def target_method(target: str) -> str:
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server whose state transitions take 300 ms, so CREATING and DELETING are observable."""
-    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
-        pytest.skip("starts a server of its own")
     delay = ("--create-stream-ms", "300", "--delete-stream-ms", "300")
-    server = ServerProcess(tmp_path_factory.mktemp("consumers") / "d", *delay)
-    with server:
-        yield server
+    yield from server_of_its_own(tmp_path_factory.mktemp("consumers") / "d", *delay)
 
 
 def _status(client: Any, arn: str) -> str:
@@ -280,11 +275,7 @@ def test_states_follow_the_configured_delays_and_survive_restart(
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """Account settings are shared by every test of a server: a server of its own."""
-    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
-        pytest.skip("starts a server of its own")
-    server = ServerProcess(tmp_path / "d")
-    with server:
-        yield server
+    yield from server_of_its_own(tmp_path / "d")
 
 
 def _register_up_to_the_limit(client: Any, stream: str, limit: int) -> None:

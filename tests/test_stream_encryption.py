@@ -41,7 +41,7 @@ from tests.helpers import (
     unique_name,
     validation_message,
 )
-from tests.support import ServerProcess
+from tests.support import ServerProcess, server_of_its_own
 
 START, STOP = "StartStreamEncryption", "StopStreamEncryption"
 BOTH = pytest.mark.parametrize("target", [START, STOP])
@@ -279,11 +279,9 @@ class TestFunctionality:
 @pytest.fixture(scope="module")
 def updating_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Streams stay UPDATING for 400 ms after a change."""
-    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
-        pytest.skip("starts a server of its own")
-    server = ServerProcess(tmp_path_factory.mktemp("encryption") / "d", "--update-stream-ms", "400")
-    with server:
-        yield server
+    yield from server_of_its_own(
+        tmp_path_factory.mktemp("encryption") / "d", "--update-stream-ms", "400"
+    )
 
 
 def _wait_active(kinesis: Any, name: str) -> None:

@@ -11,7 +11,6 @@ subscription, answered with DryRunOperationException (HTTP 400).
 from __future__ import annotations
 
 import http.client
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from tests.helpers import (
     unique_name,
 )
 from tests.metrics.conftest import get_json
-from tests.support import ServerProcess
+from tests.support import ServerProcess, server_of_its_own
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -368,12 +367,7 @@ def test_stream_id_validated_then_ignored(kinesis: Any, endpoint: str, streams: 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):
-        pytest.skip("starts a server of its own")
-    server = ServerProcess(tmp_path_factory.mktemp("subscribe-limits"), limits=True)
-    server.start()
-    yield server
-    server.stop()
+    yield from server_of_its_own(tmp_path_factory.mktemp("subscribe-limits"), limits=True)
 
 
 def test_one_call_per_second_then_in_use(limited: ServerProcess) -> None:
