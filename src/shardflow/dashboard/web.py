@@ -8,22 +8,36 @@ GET /dashboard/api/metrics?stream=S&range=5m|1h|1d
                                         enhanced fan-out consumer (MetricsRecorder.query)
 GET /metrics                            Prometheus text format
 
-Everything is served from the package: the page fetches nothing from the internet.
+Everything is served from the package: the page fetches nothing from the internet. The JSON and
+/metrics are computed in one worker thread from figures copied on the event loop, so a scrape of
+a large server never holds up API calls (docs/monitoring.md has the cost).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
 from shardflow.engine.engine import Engine
 from shardflow.engine.streams import Stream
-from shardflow.metrics.recorder import RANGES, STREAM_LEVEL, MetricsRecorder
+from shardflow.metrics import series
+from shardflow.metrics.points import STREAM_LEVEL, merge
+from shardflow.metrics.recorder import RANGES, MetricsRecorder
+from shardflow.metrics.snapshot import StreamInfo
+from shardflow.metrics.store import Point
 from shardflow.server.response import Response
 
-Route = Callable[[str], Response]  # query string in, response out
+# query string in, response out (or a coroutine of it, for the work done in a thread)
+Route = Callable[[str], Response | Awaitable[Response]]
+
+# One thread for every render: scrapes and dashboards queue there instead of using both cores.
+_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="shardflow-render")
+RENDER_SWITCH_S = 0.0005
 
 STATIC_FILES = {  # file name -> content type
     "uPlot.iife.min.js": "text/javascript; charset=utf-8",
@@ -73,21 +87,44 @@ def stream_summary(stream: Stream) -> dict[str, Any]:
     }
 
 
-def _streams(engine: Engine, recorder: MetricsRecorder | None) -> Response:
-    out = []
-    for stream in engine.live_streams():
-        summary = stream_summary(stream)
-        if recorder is not None:
-            recent = recorder.recent(stream.name, 60).get(STREAM_LEVEL, {})
+async def _off_loop(work: Callable[[], Response]) -> Response:
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, _yielding, work)
+
+
+def _yielding(work: Callable[[], Response]) -> Response:
+    """Run ``work`` handing the GIL back to the event loop every RENDER_SWITCH_S, not 5 ms."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(RENDER_SWITCH_S)
+    try:
+        return work()
+    finally:
+        sys.setswitchinterval(previous)
+
+
+async def _streams(engine: Engine, recorder: MetricsRecorder | None) -> Response:
+    summaries = [stream_summary(stream) for stream in engine.live_streams()]
+    parts = (
+        [recorder.recent_parts(s["name"], 60) for s in summaries] if recorder is not None else []
+    )
+
+    def work() -> Response:
+        for summary, points in zip(summaries, parts, strict=False):
+            merged: Point = {}
+            for point in points:
+                merge(merged, point)
+            recent = merged.get(STREAM_LEVEL, {})
             summary["last_minute"] = {
                 name: recent[name][1] if name in recent else 0
                 for name in ("IncomingRecords", "IncomingBytes", "GetRecords.Records")
             }
-        out.append(summary)
-    return Response.json(200, {"metrics": recorder is not None, "streams": out})
+        return Response.json(200, {"metrics": recorder is not None, "streams": summaries})
+
+    return await _off_loop(work)
 
 
-def _stream_metrics(engine: Engine, recorder: MetricsRecorder | None, query: str) -> Response:
+def _stream_metrics(
+    engine: Engine, recorder: MetricsRecorder | None, query: str
+) -> Response | Awaitable[Response]:
     args = {k: v[-1] for k, v in parse_qs(query).items()}
     name = args.get("stream")
     range_name = args.get("range", "5m")
@@ -102,9 +139,15 @@ def _stream_metrics(engine: Engine, recorder: MetricsRecorder | None, query: str
     if stream is None and name not in recorder.streams():
         return Response.json(404, {"error": f"no stream named {name}"})
     shard_ids = [s.shard_id for s in stream.shards] if stream is not None else []
-    body = recorder.query(name, range_name, shard_ids)
-    body["summary"] = stream_summary(stream) if stream is not None else None
-    return Response.json(200, body)
+    view = recorder.query_view(name, range_name, shard_ids)
+    summary = stream_summary(stream) if stream is not None else None
+
+    def work() -> Response:
+        body = series.compute(view)
+        body["summary"] = summary
+        return Response.json(200, body)
+
+    return _off_loop(work)
 
 
 def _prometheus(engine: Engine, recorder: MetricsRecorder | None) -> Route:
@@ -114,6 +157,22 @@ def _prometheus(engine: Engine, recorder: MetricsRecorder | None) -> Route:
         )
     from shardflow.metrics import prometheus
 
-    registry = prometheus.make_registry(recorder, engine.live_streams)
     headers = [("content-type", prometheus.CONTENT_TYPE)]
-    return lambda _q: Response(200, headers, prometheus.exposition(registry))
+
+    async def scrape(_query: str) -> Response:
+        snapshot = recorder.snapshot([_info(stream) for stream in engine.live_streams()])
+        return await _off_loop(lambda: Response(200, headers, prometheus.render(snapshot)))
+
+    return scrape
+
+
+def _info(stream: Stream) -> StreamInfo:
+    open_count = stream.open_shard_count
+    return StreamInfo(
+        stream.name,
+        stream.current_status(),
+        stream.mode,
+        open_count,
+        len(stream.shards) - open_count,
+        stream.retention_hours,
+    )

@@ -1,16 +1,17 @@
 """``GET /metrics``: the recorder's figures in the Prometheus text format (prometheus-client).
 
-A custom collector reads the recorder at scrape time, so the request path never touches
-prometheus-client. Names follow Prometheus conventions (``shardflow_`` prefix, base units,
-``_total`` counters, labels ``stream``, ``shard``, ``operation``); docs/monitoring.md maps each
-to its CloudWatch name. Counters start at zero when the server starts, as Prometheus expects.
+A custom collector reads a snapshot of the recorder taken at scrape time, and the text is
+rendered in a worker thread, so the request path never touches prometheus-client and a scrape
+never holds up other requests. Names follow Prometheus conventions (``shardflow_`` prefix, base
+units, ``_total`` counters, labels ``stream``, ``shard``, ``operation``); docs/monitoring.md maps
+each to its CloudWatch name. Counters start at zero when the server starts, as Prometheus expects.
 Stream-level families are always there; the shard-level ones (``shardflow_shard_*``) only for the
 metrics enabled on the stream with EnableEnhancedMonitoring, as CloudWatch's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -24,13 +25,9 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from shardflow.engine.streams import Stream
-from shardflow.metrics.recorder import (
-    CONSUMER_LEVEL,
-    DURATION_BUCKETS_S,
-    STREAM_LEVEL,
-    MetricsRecorder,
-)
+from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL
+from shardflow.metrics.recorder import DURATION_BUCKETS_S
+from shardflow.metrics.snapshot import Snapshot
 from shardflow.metrics.store import Point
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -96,13 +93,15 @@ _PUT_RECORDS_OUTCOMES = (
 
 
 class ShardflowCollector(Collector):
-    def __init__(self, recorder: MetricsRecorder, streams: Callable[[], list[Stream]]) -> None:
-        self.recorder = recorder
-        self.streams = streams
+    """The figures of one snapshot (a collector per scrape: rendered in a worker thread)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snap = snapshot
 
     def collect(self) -> Iterator[Metric]:
         yield from self._stream_info()
-        totals = self.recorder.totals()
+        yield from self._bounds()
+        totals = self.snap.totals
         for name, cloudwatch, doc in _STREAM_COUNTERS:
             family = CounterMetricFamily(name, doc, labels=["stream"])
             for stream, point in sorted(totals.items()):
@@ -140,17 +139,17 @@ class ShardflowCollector(Collector):
             "Largest MillisBehindLatest of the last GetRecords call on each shard, in seconds.",
             labels=["stream"],
         )
-        for stream, ms in sorted(self.recorder.iterator_ages().items()):
+        for stream, ms in sorted(self.snap.iterator_ages.items()):
             age.add_metric([stream], ms / 1000.0)
         yield age
 
     def _shard_level(self, totals: dict[str, Point]) -> Iterator[Metric]:
         """Enhanced monitoring: the enabled metrics of each stream, one series per shard."""
-        enabled = {stream: self.recorder.shard_metrics(stream) for stream in totals}
+        enabled = self.snap.shard_metrics
         for name, cloudwatch, doc in _SHARD_COUNTERS:
             family = CounterMetricFamily(name, doc, labels=["stream", "shard"])
             for stream, point in sorted(totals.items()):
-                if cloudwatch not in enabled[stream]:
+                if cloudwatch not in enabled.get(stream, ()):
                     continue
                 for level, metrics in sorted(point.items()):
                     stat = metrics.get(cloudwatch)
@@ -163,8 +162,8 @@ class ShardflowCollector(Collector):
             "MillisBehindLatest of the last GetRecords call on the shard, in seconds.",
             labels=["stream", "shard"],
         )
-        for (stream, shard), ms in sorted(self.recorder.shard_iterator_ages().items()):
-            if "IteratorAgeMilliseconds" in self.recorder.shard_metrics(stream):
+        for (stream, shard), ms in sorted(self.snap.shard_iterator_ages.items()):
+            if "IteratorAgeMilliseconds" in enabled.get(stream, ()):
                 age.add_metric([stream, shard], ms / 1000.0)
         yield age
 
@@ -204,7 +203,7 @@ class ShardflowCollector(Collector):
             " shard, in seconds.",
             labels=["stream", "consumer", "shard"],
         )
-        for (stream, consumer, shard), ms in sorted(self.recorder.consumer_lags().items()):
+        for (stream, consumer, shard), ms in sorted(self.snap.consumer_lags.items()):
             behind.add_metric([stream, consumer, shard], ms / 1000.0)
         yield behind
 
@@ -214,7 +213,7 @@ class ShardflowCollector(Collector):
             "API calls by outcome: success, or the AWS error type.",
             labels=["stream", "operation", "outcome"],
         )
-        for (stream, op, outcome), n in sorted(self.recorder.calls().items()):
+        for (stream, op, outcome), n in sorted(self.snap.calls.items()):
             requests.add_metric([stream, op, outcome], n)
         yield requests
         durations = HistogramMetricFamily(
@@ -222,7 +221,7 @@ class ShardflowCollector(Collector):
             "Time from request received to response ready, per call.",
             labels=["stream", "operation"],
         )
-        for (stream, op), hist in sorted(self.recorder.durations().items()):
+        for (stream, op), hist in sorted(self.snap.durations.items()):
             cumulative, buckets = 0.0, []
             for bound, count in zip(DURATION_BUCKETS_S, hist, strict=False):
                 cumulative += count
@@ -248,32 +247,47 @@ class ShardflowCollector(Collector):
             "How long the stream keeps records.",
             labels=["stream"],
         )
-        for stream in self.streams():
-            info.add_metric([stream.name, stream.current_status(), stream.mode], 1)
-            open_count = stream.open_shard_count
-            shards.add_metric([stream.name, "open"], open_count)
-            shards.add_metric([stream.name, "closed"], len(stream.shards) - open_count)
+        for stream in self.snap.streams:
+            info.add_metric([stream.name, stream.status, stream.mode], 1)
+            shards.add_metric([stream.name, "open"], stream.open_shards)
+            shards.add_metric([stream.name, "closed"], stream.closed_shards)
             retention.add_metric([stream.name], stream.retention_hours * 3600)
         yield info
         yield shards
         yield retention
+
+    def _bounds(self) -> Iterator[Metric]:
+        """How close the recorder is to its cap on series (shardflow.metrics.bounds)."""
+        yield GaugeMetricFamily(
+            "shardflow_metrics_series",
+            "Series (streams, shards, consumers) the metrics keep figures for.",
+            value=self.snap.series,
+        )
+        yield GaugeMetricFamily(
+            "shardflow_metrics_series_limit",
+            "The most series the metrics keep; new ones beyond it are refused.",
+            value=self.snap.max_series,
+        )
+        yield CounterMetricFamily(
+            "shardflow_metrics_series_refused",
+            "New series not kept because the limit was reached (their calls count under the"
+            ' account, stream="").',
+            value=self.snap.series_refused,
+        )
 
 
 def _le(bound: float) -> str:
     return repr(float(bound))
 
 
-def make_registry(
-    recorder: MetricsRecorder, streams: Callable[[], list[Stream]]
-) -> CollectorRegistry:
-    """A registry with Shardflow's collector and the standard process and Python ones."""
+def render(snapshot: Snapshot) -> bytes:
+    """The text of a scrape: Shardflow's figures, then the standard process and Python ones.
+
+    Runs in a worker thread (web.py): it reads only the snapshot and /proc.
+    """
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ShardflowCollector(recorder, streams))
+    registry.register(ShardflowCollector(snapshot))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    return registry
-
-
-def exposition(registry: CollectorRegistry) -> bytes:
     return bytes(generate_latest(registry))

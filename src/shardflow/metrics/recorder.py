@@ -25,6 +25,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from itertools import takewhile
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -40,8 +41,20 @@ from shardflow.engine.events import (
     Subscriber,
     Throttled,
 )
-from shardflow.metrics import names
-from shardflow.metrics.store import Metrics, MetricsStore, Point, Row, Stat
+from shardflow.metrics import names, series
+from shardflow.metrics.bounds import MAX_SERIES, Exists, SeriesBudget, any_stream
+from shardflow.metrics.points import (
+    CONSUMER_LEVEL,
+    STREAM_LEVEL,
+    add,
+    add_stat,
+    copy_point,
+    level_of,
+    merge,
+)
+from shardflow.metrics.series import RANGES, QueryView
+from shardflow.metrics.snapshot import Snapshot, StreamInfo
+from shardflow.metrics.store import Metrics, MetricsStore, Point, Row
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +62,8 @@ SECOND_HISTORY_S = 3600  # the last hour at 1 s resolution
 MINUTE_HISTORY_S = 86400  # the last day at 1 min resolution
 PERSIST_INTERVAL_S = 5.0  # a kill -9 loses at most this much history
 TICK_SLACK_S = 0.002  # tick just after the boundary, so the second has really ended
-STREAM_LEVEL = ""  # the key of the stream's own metrics in a Point (the others are shard ids)
-CONSUMER_LEVEL = "consumer/"  # + a consumer's name: its level in a Point (names have no "/")
 # Prometheus histogram buckets for request durations, in seconds.
 DURATION_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-# Time ranges the dashboard and the CLI offer: name -> (step in seconds, number of points).
-RANGES = {"5m": (1, 300), "1h": (1, 3600), "1d": (60, 1440)}
 
 _LATENCY = {op: f"{op}.Latency" for op in ("PutRecord", "PutRecords", "GetRecords")}
 _SUCCESS = {op: f"{op}.Success" for op in ("PutRecord", "PutRecords", "GetRecords")}
@@ -88,66 +97,6 @@ def enabled_on(streams: Mapping[str, _Monitored]) -> ShardMetrics:
     return lookup
 
 
-def add(metrics: Metrics, name: str, value: float) -> None:
-    """Add one sample to a data point ``[samples, sum, min, max]``."""
-    stat = metrics.get(name)
-    if stat is None:
-        metrics[name] = [1, value, value, value]
-        return
-    stat[0] += 1
-    stat[1] += value
-    if value < stat[2]:
-        stat[2] = value
-    if value > stat[3]:
-        stat[3] = value
-
-
-def add_stat(metrics: Metrics, name: str, stat: Stat) -> None:
-    """Fold a data point ``[samples, sum, min, max]`` into ``metrics[name]``."""
-    mine = metrics.get(name)
-    if mine is None:
-        metrics[name] = list(stat)  # a copy: one stat may be added under several names
-        return
-    mine[0] += stat[0]
-    mine[1] += stat[1]
-    if stat[2] < mine[2]:
-        mine[2] = stat[2]
-    if stat[3] > mine[3]:
-        mine[3] = stat[3]
-
-
-def merge(into: Point, point: Point) -> None:
-    """Fold ``point`` into ``into`` (both keyed by stream level / shard id, then metric)."""
-    for level, metrics in point.items():
-        target = into.setdefault(level, {})
-        for name, stat in metrics.items():
-            add_stat(target, name, stat)
-
-
-def _level(point: Point, key: str) -> Metrics:
-    metrics = point.get(key)
-    if metrics is None:
-        metrics = point[key] = {}
-    return metrics
-
-
-def _is_shard(level: str) -> bool:
-    return level != STREAM_LEVEL and not level.startswith(CONSUMER_LEVEL)
-
-
-def _catalogue(level: str) -> tuple[names.MetricInfo, ...]:
-    """The metrics a Point level holds: the stream's, a consumer's or a shard's."""
-    if level == STREAM_LEVEL:
-        return names.STREAM_METRICS
-    return names.CONSUMER_METRICS if level.startswith(CONSUMER_LEVEL) else names.SHARD_METRICS
-
-
-def _by_name(level: str) -> dict[str, names.MetricInfo]:
-    if level == STREAM_LEVEL:
-        return names.STREAM_BY_NAME
-    return names.CONSUMER_BY_NAME if level.startswith(CONSUMER_LEVEL) else names.SHARD_BY_NAME
-
-
 class MetricsRecorder:
     """Subscribes to the engine's events; answers the dashboard, the CLI and Prometheus."""
 
@@ -156,8 +105,11 @@ class MetricsRecorder:
         path: Path | None = None,
         clock: Callable[[], float] = time.time,
         shard_metrics: ShardMetrics = every_shard_metric,
+        exists: Exists = any_stream,
+        max_series: int = MAX_SERIES,
     ) -> None:
         self._clock = clock
+        self.budget = SeriesBudget(exists, max_series)
         self._shard_metrics = shard_metrics
         # each stream's enabled shard-level metrics, asked once per fold (see _enabled)
         self._enabled_now: dict[str, Collection[str]] = {}
@@ -284,6 +236,8 @@ class MetricsRecorder:
                 self._unsaved.append((60, stream, minute, point))
         for stream, points in minutes.items():
             self._minutes[stream] = deque(sorted(points.items()))
+        for _resolution, stream, _ts, point in rows:
+            self.budget.restore(stream, point.keys())
 
     # -- folding events in -----------------------------------------------------------------
 
@@ -327,6 +281,37 @@ class MetricsRecorder:
         for history in self._minutes.values():
             while history and history[0][0] < oldest:
                 history.popleft()
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget streams that are gone: their gauges at once, the rest after the history.
+
+        A deleted stream's figures stay readable (dashboard, Prometheus counters) as long as its
+        history keeps any point: a day at 1 min. Then every trace of it goes.
+        """
+        gone = [name for name in self.budget.kept if not self.budget.exists(name)]
+        if not gone:
+            return
+        gone_set = set(gone)
+        gauges: list[dict[Any, int]] = [self._last_age, self._shard_age, self._behind]
+        for gauge in gauges:
+            for key in [key for key in gauge if key[0] in gone_set]:
+                del gauge[key]
+        for name in gone:
+            if self._has_history(name):
+                continue
+            self.budget.forget(name)
+            for table in (self._seconds, self._minutes, self._totals):
+                table.pop(name, None)
+            for call in [call for call in self._calls if call[0] == name]:
+                del self._calls[call]
+            for key in [key for key in self._durations if key[0] == name]:
+                del self._durations[key]
+
+    def _has_history(self, stream: str) -> bool:
+        if stream in self._open or stream in self._open_minute or stream in self._carried:
+            return True
+        return bool(self._seconds.get(stream)) or bool(self._minutes.get(stream))
 
     def _drain(self) -> None:
         """Fold the pending events into the open second.
@@ -395,15 +380,15 @@ class MetricsRecorder:
             point = self._point(stream)
             records_stat = [acc[0], acc[1], acc[2], acc[3]]
             bytes_stat = [acc[0], acc[4], acc[5], acc[6]]
-            m = _level(point, STREAM_LEVEL)
+            m = level_of(point, STREAM_LEVEL)
             add_stat(m, "IncomingRecords", records_stat)
             add_stat(m, "IncomingBytes", bytes_stat)
             add_stat(m, _PUT_BYTES[operation], bytes_stat)
             enabled = self._enabled(stream)
             if "IncomingRecords" in enabled:
-                add_stat(_level(point, shard), "IncomingRecords", records_stat)
+                add_stat(self._at(stream, point, shard), "IncomingRecords", records_stat)
             if "IncomingBytes" in enabled:
-                add_stat(_level(point, shard), "IncomingBytes", bytes_stat)
+                add_stat(self._at(stream, point, shard), "IncomingBytes", bytes_stat)
         for (maybe_stream, operation, success, error_type, dry_run), acc in calls.items():
             self._calls_done(maybe_stream, operation, success, error_type, dry_run, acc)
 
@@ -422,7 +407,8 @@ class MetricsRecorder:
         the CloudWatch figures of the stream: they store and read nothing.
         """
         count, seconds, fastest, slowest, histogram = acc
-        stream = maybe_stream or ""
+        # a stream that does not exist is counted under the account, as CloudWatch does
+        stream = maybe_stream if maybe_stream and self.budget.stream(maybe_stream) else ""
         outcome = "success" if success else (error_type or "Unknown")
         key = (stream, operation, outcome)
         self._calls[key] = self._calls.get(key, 0) + count
@@ -435,7 +421,7 @@ class MetricsRecorder:
         latency_name = _LATENCY.get(operation)
         if latency_name is None or not stream or dry_run:
             return
-        m = _level(self._point(stream), STREAM_LEVEL)
+        m = level_of(self._point(stream), STREAM_LEVEL)
         add_stat(m, latency_name, [count, seconds * 1000.0, fastest * 1000.0, slowest * 1000.0])
         # A PutRecords call's success comes with its outcome (at least one record stored).
         if operation != "PutRecords" or not success:
@@ -450,15 +436,27 @@ class MetricsRecorder:
         return enabled
 
     def _point(self, stream: str) -> Point:
+        """The open second's figures of ``stream``; a throwaway if it is not kept (bounds)."""
         point = self._open.get(stream)
         if point is None:
-            point = self._open[stream] = {}
+            point = {}
+            if self.budget.stream(stream):
+                self._open[stream] = point
         return point
+
+    def _at(self, stream: str, point: Point, level: str) -> Metrics:
+        """A shard's or consumer's figures in ``point``; a throwaway if it is not kept."""
+        metrics = point.get(level)
+        if metrics is None:
+            metrics = {}
+            if self.budget.level(stream, level):
+                point[level] = metrics
+        return metrics
 
     def _apply(self, event: Event) -> None:
         """One of the events a call makes at most once: PutRecords outcome, reads, throttles."""
         if isinstance(event, PutRecordsOutcome):
-            m = _level(self._point(event.stream), STREAM_LEVEL)
+            m = level_of(self._point(event.stream), STREAM_LEVEL)
             add(m, "PutRecords.TotalRecords", event.total)
             add(m, "PutRecords.SuccessfulRecords", event.successful)
             add(m, "PutRecords.Records", event.successful)
@@ -468,37 +466,43 @@ class MetricsRecorder:
             add(m, "PutRecords.Success", 1 if event.successful else 0)
         elif isinstance(event, RecordsOut):
             point = self._point(event.stream)
-            m = _level(point, STREAM_LEVEL)
+            m = level_of(point, STREAM_LEVEL)
             add(m, "GetRecords.Records", event.records)
             add(m, "GetRecords.Bytes", event.bytes)
             add(m, "GetRecords.IteratorAgeMilliseconds", event.iterator_age_ms)
+            if event.stream not in self.budget.kept:
+                return
             key = (event.stream, event.shard_id)
             self._last_age[key] = event.iterator_age_ms
             enabled = self._enabled(event.stream)
             if "OutgoingRecords" in enabled:
-                add(_level(point, event.shard_id), "OutgoingRecords", event.records)
+                add(self._at(event.stream, point, event.shard_id), "OutgoingRecords", event.records)
             if "OutgoingBytes" in enabled:
-                add(_level(point, event.shard_id), "OutgoingBytes", event.bytes)
+                add(self._at(event.stream, point, event.shard_id), "OutgoingBytes", event.bytes)
             if "IteratorAgeMilliseconds" in enabled:
-                add(_level(point, event.shard_id), "IteratorAgeMilliseconds", event.iterator_age_ms)
+                shard = self._at(event.stream, point, event.shard_id)
+                add(shard, "IteratorAgeMilliseconds", event.iterator_age_ms)
                 self._shard_age[key] = event.iterator_age_ms
         elif isinstance(event, Throttled):
             point = self._point(event.stream)
             name = _THROTTLE[event.direction]
-            add(_level(point, STREAM_LEVEL), name, event.records)
+            add(level_of(point, STREAM_LEVEL), name, event.records)
             if event.shard_id is not None and name in self._enabled(event.stream):
-                add(_level(point, event.shard_id), name, event.records)
+                add(self._at(event.stream, point, event.shard_id), name, event.records)
         elif isinstance(event, RecordsPushed):
             self._pushed(event)
         elif isinstance(event, SubscribeOutcome):
-            m = _level(self._point(event.stream), CONSUMER_LEVEL + event.consumer)
+            level = CONSUMER_LEVEL + event.consumer
+            m = self._at(event.stream, self._point(event.stream), level)
             add(m, "SubscribeToShard.Success", 1 if event.success else 0)
             add(m, "SubscribeToShard.RateExceeded", 1 if event.rate_exceeded else 0)
 
     def _pushed(self, event: RecordsPushed) -> None:
         """One SubscribeToShardEvent: the consumer's figures, and the shard's outgoing ones."""
         point = self._point(event.stream)
-        m = _level(point, CONSUMER_LEVEL + event.consumer)
+        if event.stream not in self.budget.kept:
+            return
+        m = self._at(event.stream, point, CONSUMER_LEVEL + event.consumer)
         add(m, "SubscribeToShardEvent.Success", 1)
         add(m, "SubscribeToShardEvent.Records", event.records)
         add(m, "SubscribeToShardEvent.Bytes", event.bytes)
@@ -508,9 +512,9 @@ class MetricsRecorder:
         # CloudWatch's OutgoingRecords/OutgoingBytes count what SubscribeToShard pushes too.
         enabled = self._enabled(event.stream)
         if "OutgoingRecords" in enabled:
-            add(_level(point, event.shard_id), "OutgoingRecords", event.records)
+            add(self._at(event.stream, point, event.shard_id), "OutgoingRecords", event.records)
         if "OutgoingBytes" in enabled:
-            add(_level(point, event.shard_id), "OutgoingBytes", event.bytes)
+            add(self._at(event.stream, point, event.shard_id), "OutgoingBytes", event.bytes)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -562,116 +566,76 @@ class MetricsRecorder:
         """The shard-level metrics enabled on ``stream`` now, in the setting's order."""
         return [name for name in self._shard_metrics(stream) if name in names.SHARD_BY_NAME]
 
-    def recent(self, stream: str, seconds: int = 60) -> Point:
-        """The stream's figures over the last ``seconds`` closed seconds and the open one."""
+    def recent_parts(self, stream: str, seconds: int = 60) -> list[Point]:
+        """The points that make ``recent``: closed ones shared (never changed once closed),
+        open ones copied, so another thread may merge them."""
         self.roll()
-        point: Point = {}
+        parts: list[Point] = []
         since = self._second - seconds
         for ts, sample in reversed(self._seconds.get(stream, ())):
             if ts < since:
                 break
-            merge(point, sample)
-        merge(point, self._open.get(stream, {}))
-        merge(point, self._carried.get(stream, {}))
+            parts.append(sample)
+        for open_ in (self._open, self._carried):
+            found = open_.get(stream)
+            if found:
+                parts.append(copy_point(found))
+        return parts
+
+    def recent(self, stream: str, seconds: int = 60) -> Point:
+        """The stream's figures over the last ``seconds`` closed seconds and the open one."""
+        point: Point = {}
+        for part in self.recent_parts(stream, seconds):
+            merge(point, part)
         return point
 
-    def query(self, stream: str, range_name: str, shard_ids: Iterable[str] = ()) -> dict[str, Any]:
-        """Chart-ready series of one stream over a time range (see ``RANGES``).
-
-        ``values`` hold the console's statistic per closed interval (0 for a count with no
-        data, None for an average or maximum with no samples); ``total`` is that statistic
-        over the whole range *including* the interval in progress, so it is exact to the call.
-        ``shards`` has the shard-level metrics enabled now and those kept while enabled earlier
-        in the range; ``shard_level_metrics`` names the enabled ones.
-        """
+    def query_view(self, stream: str, range_name: str, shard_ids: Iterable[str] = ()) -> QueryView:
+        """What ``query`` reads, taken on the event loop: cheap, and safe to compute elsewhere."""
         step, count = RANGES[range_name]
         self.roll()
-        extras: list[Point | None]
         if step == 1:
             end = self._second
-            history: deque[tuple[int, Point]] = self._seconds.get(stream, deque())
-            extras = [self._open.get(stream), self._carried.get(stream)]
+            history = self._seconds.get(stream, deque())
+            opens = [self._open, self._carried]
         else:
             end = self._minute
             history = self._minutes.get(stream, deque())
-            extras = [
-                self._open_minute.get(stream),
-                self._open.get(stream),
-                self._carried.get(stream),
-            ]
+            opens = [self._open_minute, self._open, self._carried]
         start = end - step * count
-        series: dict[str, dict[str, list[float | None]]] = {}
-        merged: Point = {}
+        points = list(takewhile(lambda entry: entry[0] >= start, reversed(history)))
+        extras = [copy_point(found) for found in (o.get(stream) for o in opens) if found]
+        return QueryView(
+            stream,
+            range_name,
+            step,
+            count,
+            end,
+            points,
+            extras,
+            self.shard_metrics(stream),
+            list(shard_ids),
+        )
 
-        def arrays(level: str) -> dict[str, list[float | None]]:
-            found = series.get(level)
-            if found is None:
-                catalogue = _catalogue(level)
-                found = series[level] = {
-                    m.name: [0] * count if m.statistic == names.SUM else [None] * count
-                    for m in catalogue
-                }
-            return found
+    def query(self, stream: str, range_name: str, shard_ids: Iterable[str] = ()) -> dict[str, Any]:
+        """Chart-ready series of one stream over a time range (see ``series.compute``)."""
+        return series.compute(self.query_view(stream, range_name, shard_ids))
 
-        arrays(STREAM_LEVEL)
-        for shard in shard_ids:
-            arrays(shard)
-        for ts, point in reversed(history):
-            if ts < start:
-                break
-            if ts >= end:
-                continue
-            i = (ts - start) // step
-            merge(merged, point)
-            for level, metrics in point.items():
-                target = arrays(level)
-                by_name = _by_name(level)
-                for name, stat in metrics.items():
-                    info = by_name.get(name)
-                    if info is not None:
-                        target[name][i] = names.statistic(stat, info.statistic)
-        for extra in extras:
-            if extra:
-                merge(merged, extra)
-
-        enabled = self.shard_metrics(stream)
-        kept = {name for level, metrics in merged.items() if _is_shard(level) for name in metrics}
-        shown = [m for m in names.SHARD_METRICS if m.name in enabled or m.name in kept]
-
-        def block(level: str) -> dict[str, Any]:
-            catalogue = shown if _is_shard(level) else _catalogue(level)
-            totals = merged.get(level, {})
-            out = {}
-            for m in catalogue:
-                stat = totals.get(m.name)
-                total = names.statistic(stat, m.statistic) if stat is not None else None
-                if total is None and m.statistic == names.SUM:
-                    total = 0
-                out[m.name] = {
-                    "unit": m.unit,
-                    "statistic": m.statistic,
-                    "values": series[level][m.name],
-                    "total": total,
-                }
-            return out
-
-        for level in merged:
-            arrays(level)
-        return {
-            "stream": stream,
-            "range": range_name,
-            "step_s": step,
-            "start": start,
-            "end": end,
-            "timestamps": list(range(start, end, step)),
-            "metrics": block(STREAM_LEVEL),
-            "shard_level_metrics": enabled,
-            "shards": {
-                level: block(level) for level in sorted(series) if _is_shard(level) and shown
-            },
-            "consumers": {
-                level.removeprefix(CONSUMER_LEVEL): block(level)
-                for level in sorted(series)
-                if level.startswith(CONSUMER_LEVEL)
-            },
-        }
+    def snapshot(self, streams: list[StreamInfo]) -> Snapshot:
+        """Everything a scrape shows, copied on the event loop so it renders in a thread."""
+        self.roll()
+        totals = {stream: copy_point(point) for stream, point in self._totals.items()}
+        for stream, point in self._open.items():
+            merge(totals.setdefault(stream, {}), point)
+        return Snapshot(
+            totals=totals,
+            calls=dict(self._calls),
+            durations={key: list(hist) for key, hist in self._durations.items()},
+            iterator_ages=self.iterator_ages(),
+            shard_iterator_ages=dict(self._shard_age),
+            consumer_lags=dict(self._behind),
+            shard_metrics={stream: self.shard_metrics(stream) for stream in totals},
+            streams=streams,
+            series=self.budget.count,
+            max_series=self.budget.max_series,
+            series_refused=self.budget.refused,
+        )

@@ -127,7 +127,8 @@ class KinesisApp:
                 return route()
             query_route = self.query_routes.get(path)
             if query_route is not None:
-                return query_route(query)
+                answer = query_route(query)
+                return answer if isinstance(answer, Response) else await answer
         if body is None:
             return Response(413, [], b"")
         request_id = _request_id()

@@ -19,6 +19,7 @@ from shardflow.config import Config
 from shardflow.engine.engine import Engine
 from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
+from shardflow.metrics.bounds import exists_in
 from shardflow.server.app import KinesisApp
 from shardflow.storage.sqlite import SqliteStore
 
@@ -59,7 +60,11 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     engine = Engine(config, store)
     await engine.start()
     recorder = (
-        MetricsRecorder(data_dir / METRICS_FILE, shard_metrics=enabled_on(engine.streams))
+        MetricsRecorder(
+            data_dir / METRICS_FILE,
+            shard_metrics=enabled_on(engine.streams),
+            exists=exists_in(engine.streams),
+        )
         if config.metrics
         else None
     )
