@@ -24,8 +24,9 @@ from collections.abc import Callable, Collection, Mapping
 
 log = logging.getLogger(__name__)
 
-# 1,000 streams x (1 + 4 shards + 2 consumers) use 7,000; a scrape at the cap is about 12 MB.
-MAX_SERIES = 20_000
+# 1,000 streams x (1 + 4 shards + 2 consumers) use 7,000 (the default shard limit, 500, allows
+# far fewer); /metrics is 6.5 MB for 1,000 streams x 4 shards (docs/monitoring.md).
+MAX_SERIES = 10_000
 WARN_INTERVAL_S = 60.0  # at most one "cap reached" line a minute, however many are refused
 
 Exists = Callable[[str], bool]  # does a stream of this name exist now (any status)?
