@@ -15,10 +15,7 @@ a large server never holds up API calls (docs/monitoring.md has the cost).
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,6 +25,7 @@ from shardflow.engine.streams import Stream
 from shardflow.metrics import series
 from shardflow.metrics.points import STREAM_LEVEL, merge
 from shardflow.metrics.recorder import RANGES, MetricsRecorder
+from shardflow.metrics.render import off_loop
 from shardflow.metrics.snapshot import StreamInfo
 from shardflow.metrics.store import Point
 from shardflow.server.response import Response
@@ -35,9 +33,6 @@ from shardflow.server.response import Response
 # query string in, response out (or a coroutine of it, for the work done in a thread)
 Route = Callable[[str], Response | Awaitable[Response]]
 
-# One thread for every render: scrapes and dashboards queue there instead of using both cores.
-_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="shardflow-render")
-RENDER_SWITCH_S = 0.0005
 
 STATIC_FILES = {  # file name -> content type
     "uPlot.iife.min.js": "text/javascript; charset=utf-8",
@@ -87,20 +82,6 @@ def stream_summary(stream: Stream) -> dict[str, Any]:
     }
 
 
-async def _off_loop(work: Callable[[], Response]) -> Response:
-    return await asyncio.get_running_loop().run_in_executor(_RENDERER, _yielding, work)
-
-
-def _yielding(work: Callable[[], Response]) -> Response:
-    """Run ``work`` handing the GIL back to the event loop every RENDER_SWITCH_S, not 5 ms."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(RENDER_SWITCH_S)
-    try:
-        return work()
-    finally:
-        sys.setswitchinterval(previous)
-
-
 async def _streams(engine: Engine, recorder: MetricsRecorder | None) -> Response:
     summaries = [stream_summary(stream) for stream in engine.live_streams()]
     parts = (
@@ -119,7 +100,7 @@ async def _streams(engine: Engine, recorder: MetricsRecorder | None) -> Response
             }
         return Response.json(200, {"metrics": recorder is not None, "streams": summaries})
 
-    return await _off_loop(work)
+    return await off_loop(work)
 
 
 def _stream_metrics(
@@ -147,7 +128,7 @@ def _stream_metrics(
         body["summary"] = summary
         return Response.json(200, body)
 
-    return _off_loop(work)
+    return off_loop(work)
 
 
 def _prometheus(engine: Engine, recorder: MetricsRecorder | None) -> Route:
@@ -161,7 +142,7 @@ def _prometheus(engine: Engine, recorder: MetricsRecorder | None) -> Route:
 
     async def scrape(_query: str) -> Response:
         snapshot = recorder.snapshot([_info(stream) for stream in engine.live_streams()])
-        return await _off_loop(lambda: Response(200, headers, prometheus.render(snapshot)))
+        return await off_loop(lambda: Response(200, headers, prometheus.render(snapshot)))
 
     return scrape
 

@@ -43,6 +43,7 @@ from shardflow.engine.events import (
 )
 from shardflow.metrics import names, series
 from shardflow.metrics.bounds import MAX_SERIES, Exists, SeriesBudget, any_stream
+from shardflow.metrics.catalogue import Catalogue, Listing
 from shardflow.metrics.points import (
     CONSUMER_LEVEL,
     STREAM_LEVEL,
@@ -110,6 +111,7 @@ class MetricsRecorder:
     ) -> None:
         self._clock = clock
         self.budget = SeriesBudget(exists, max_series)
+        self.catalogue = Catalogue()  # what ListMetrics lists
         self._shard_metrics = shard_metrics
         # each stream's enabled shard-level metrics, asked once per fold (see _enabled)
         self._enabled_now: dict[str, Collection[str]] = {}
@@ -236,8 +238,9 @@ class MetricsRecorder:
                 self._unsaved.append((60, stream, minute, point))
         for stream, points in minutes.items():
             self._minutes[stream] = deque(sorted(points.items()))
-        for _resolution, stream, _ts, point in rows:
+        for resolution, stream, ts, point in rows:
             self.budget.restore(stream, point.keys())
+            self.catalogue.note(stream, point, ts - ts % 60 if resolution == 1 else ts)
 
     # -- folding events in -----------------------------------------------------------------
 
@@ -276,6 +279,7 @@ class MetricsRecorder:
         for stream, point in self._open_minute.items():
             self._minutes.setdefault(stream, deque()).append((ts, point))
             self._unsaved.append((60, stream, ts, point))
+            self.catalogue.note(stream, point, ts)
         self._open_minute = {}
         oldest = ts - MINUTE_HISTORY_S
         for history in self._minutes.values():
@@ -301,6 +305,7 @@ class MetricsRecorder:
             if self._has_history(name):
                 continue
             self.budget.forget(name)
+            self.catalogue.forget(name)
             for table in (self._seconds, self._minutes, self._totals):
                 table.pop(name, None)
             for call in [call for call in self._calls if call[0] == name]:
@@ -639,3 +644,44 @@ class MetricsRecorder:
             max_series=self.budget.max_series,
             series_refused=self.budget.refused,
         )
+
+    # -- CloudWatch's API (shardflow.cloudwatch) ----------------------------------------------
+
+    def listing(self) -> Listing:
+        """Every metric with data and the last minute it had some, the open minute included."""
+        self.roll()
+        out = self.catalogue.copy()
+        now = self._minute
+        for opens in (self._open_minute, self._open, self._carried):
+            for stream, point in opens.items():
+                levels = out.setdefault(stream, {})
+                for level, metrics in point.items():
+                    seen = levels.setdefault(level, {})
+                    for name in metrics:
+                        seen[name] = now
+        return out
+
+    def points(self, stream: str, start: int, end: int, resolution: int) -> list[tuple[int, Point]]:
+        """``stream``'s points at 1 s or 60 s with ``start <= ts < end``, the open one included
+        (merged and copied); closed ones are shared, so the list may be read in another thread."""
+        self.roll()
+        opens: tuple[dict[str, Point], ...]
+        if resolution == 1:
+            history = self._seconds.get(stream, deque())
+            open_ts, opens = self._second, (self._open, self._carried)
+        else:
+            history = self._minutes.get(stream, deque())
+            open_ts, opens = self._minute, (self._open_minute, self._open, self._carried)
+        out = [
+            entry
+            for entry in takewhile(lambda entry: entry[0] >= start, reversed(history))
+            if entry[0] < end
+        ]
+        if start <= open_ts < end:
+            current: Point = {}
+            for found in (o.get(stream) for o in opens):
+                if found:
+                    merge(current, found)
+            if current:
+                out.append((open_ts, current))
+        return out

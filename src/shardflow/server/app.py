@@ -22,6 +22,7 @@ import cbor2
 from shardflow import errors
 from shardflow.api.registry import HANDLERS
 from shardflow.api.validation import RequestSchema
+from shardflow.cloudwatch import CloudWatchApi
 from shardflow.dashboard import web
 from shardflow.engine.engine import Engine
 from shardflow.engine.events import CallDone, Throttled
@@ -70,6 +71,7 @@ class KinesisApp:
         self.routes: dict[str, Callable[[], Response]] = {"/healthz": _healthz}
         # GET routes that read the query string: /dashboard, its JSON, /metrics
         self.query_routes: dict[str, web.Route] = web.routes(engine, recorder)
+        self.cloudwatch = CloudWatchApi(recorder)  # CloudWatch's metric API, same port
 
     # -- server adapters -------------------------------------------------------------------
 
@@ -129,6 +131,9 @@ class KinesisApp:
             if query_route is not None:
                 answer = query_route(query)
                 return answer if isinstance(answer, Response) else await answer
+        cloudwatch = self.cloudwatch.protocol_of(path, headers, body)
+        if cloudwatch is not None:
+            return await self.cloudwatch.handle(cloudwatch, path, headers, body)
         if body is None:
             return Response(413, [], b"")
         request_id = _request_id()
