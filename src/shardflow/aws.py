@@ -62,3 +62,37 @@ def kinesis_client(
     return session.client(
         "kinesis", region_name=region, endpoint_url=endpoint, config=config, **extra
     )
+
+
+def cloudwatch_endpoint(kinesis_endpoint_url: str | None) -> str | None:
+    """CloudWatch's endpoint: ``AWS_ENDPOINT_URL_CLOUDWATCH``, else the Kinesis one in force (a
+    Shardflow server answers both on one port), else AWS itself."""
+    return os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH") or endpoint_override(kinesis_endpoint_url)
+
+
+def cloudwatch_client(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    session: boto3.session.Session | None = None,
+    config: BotoConfig | None = None,
+) -> Any:
+    """A botocore CloudWatch client, set up as ``kinesis_client`` (``endpoint_url`` is CloudWatch's
+    own: see ``cloudwatch_endpoint``)."""
+    session = session or boto3.session.Session()
+    region = (
+        region
+        or session.region_name
+        or os.environ.get("AWS_REGION")
+        or (_PLACEHOLDER_REGION if endpoint_url else None)
+    )
+    if not region:
+        raise ClientSetupError(
+            "no AWS region: pass --region, or set AWS_REGION (or a region in ~/.aws/config)"
+        )
+    extra: dict[str, str] = {}
+    if endpoint_url and session.get_credentials() is None:
+        extra = dict(_PLACEHOLDER_CREDENTIALS)
+    return session.client(
+        "cloudwatch", region_name=region, endpoint_url=endpoint_url, config=config, **extra
+    )

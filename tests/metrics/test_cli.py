@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from shardflow.aws import cloudwatch_client
 from shardflow.cli.main import main
-from tests.metrics.conftest import create, drive
-from tests.support import ServerProcess
+from shardflow.cli.metrics import render
+from shardflow.cli.metrics_reader import read
+from tests.metrics.conftest import create, drive, get_json
+from tests.support import ServerProcess, free_port
 
 
 def test_table_shows_the_stream_figures(faulty_server: ServerProcess, faulty_kinesis: Any) -> None:
@@ -68,21 +71,45 @@ def test_without_enhanced_monitoring_no_shard_table(
     )
 
 
-def test_refuses_aws_itself_and_other_servers(faulty_server: ServerProcess) -> None:
+def test_reads_cloudwatch_where_the_settings_say(
+    faulty_server: ServerProcess, faulty_kinesis: Any
+) -> None:
+    stream = f"cli-{uuid.uuid4().hex[:10]}"
+    create(faulty_kinesis, stream, shards=1)
+    entries = [{"PartitionKey": f"k{i}", "Data": b"x"} for i in range(8)]
+    out = faulty_kinesis.put_records(StreamName=stream, Records=entries)
+    stored = len(entries) - out["FailedRecordCount"]  # the fault plan throttles some
     runner = CliRunner()
-    env = {"AWS_ENDPOINT_URL_KINESIS": "", "AWS_ENDPOINT_URL": ""}
-    result = runner.invoke(main, ["metrics", "s"], env=env)
-    assert result.exit_code == 1
-    assert "Shardflow server" in result.output and "CloudWatch" in result.output
+    closed = f"http://127.0.0.1:{free_port()}"
+    # AWS_ENDPOINT_URL_CLOUDWATCH wins over --endpoint-url for CloudWatch (here: nothing there)
     result = runner.invoke(
-        main, ["metrics", "s", "--endpoint-url", "https://kinesis.eu-west-1.amazonaws.com"]
+        main,
+        ["metrics", stream, "--endpoint-url", faulty_server.endpoint],
+        env={"AWS_ENDPOINT_URL_CLOUDWATCH": closed},
     )
-    assert result.exit_code == 1 and "AWS itself" in result.output
-    # a server that answers 200, but not with Shardflow's JSON (the fragment drops our path)
+    assert result.exit_code == 1 and "cannot read the metrics" in result.output
+    assert closed in result.output and "Traceback" not in result.output
+    # and reads there when it is set to the server
     result = runner.invoke(
-        main, ["metrics", "s", "--endpoint-url", faulty_server.endpoint + "/healthz#"]
+        main,
+        ["metrics", stream, "--endpoint-url", closed],
+        env={"AWS_ENDPOINT_URL_CLOUDWATCH": faulty_server.endpoint},
     )
-    assert result.exit_code == 1 and "did not answer with Shardflow's JSON" in result.output
+    assert result.exit_code == 1 and "cannot read the metrics" in result.output  # Kinesis: closed
+    result = runner.invoke(
+        main,
+        ["metrics", stream],
+        env={
+            "AWS_ENDPOINT_URL_KINESIS": faulty_server.endpoint,
+            "AWS_ENDPOINT_URL_CLOUDWATCH": faulty_server.endpoint,
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert [
+        line.split()[-1]
+        for line in result.output.splitlines()
+        if line.startswith("IncomingRecords")
+    ] == [str(stored)]
     result = runner.invoke(main, ["metrics", "missing", "--endpoint-url", faulty_server.endpoint])
     assert result.exit_code == 1 and "no stream named missing" in result.output
 
@@ -105,3 +132,25 @@ def test_watch_redraws_until_interrupted(
     )
     assert result.exit_code == 0, result.output
     assert result.output.count("(Ctrl-C to stop)") == 2 and sleeps == [1.0, 1.0]
+
+
+def test_cloudwatch_table_is_the_dashboards(
+    faulty_server: ServerProcess, faulty_kinesis: Any
+) -> None:
+    """The table from CloudWatch's API is the one the dashboard's JSON gave, line for line."""
+    stream = f"cli-{uuid.uuid4().hex[:10]}"
+    create(faulty_kinesis, stream)
+    faulty_kinesis.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=["ALL"])
+    drive(faulty_kinesis, stream, rounds=2)
+    cloudwatch = cloudwatch_client(endpoint_url=faulty_server.endpoint)
+    for range_name in ("5m", "1d"):
+        for _ in range(5):  # both reads in the same second (the windows end there)
+            old = get_json(
+                faulty_server.endpoint, f"/dashboard/api/metrics?stream={stream}&range={range_name}"
+            )
+            new = read(faulty_kinesis, cloudwatch, stream, range_name)
+            if old["end"] == new["end"]:
+                break
+        assert old["end"] == new["end"]
+        assert render(new, faulty_server.endpoint) == render(old, faulty_server.endpoint)
+        assert new["metrics"] == old["metrics"]

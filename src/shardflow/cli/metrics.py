@@ -1,29 +1,33 @@
-"""``shardflow metrics STREAM``: a stream's figures as a table, read from a Shardflow server.
+"""``shardflow metrics STREAM``: a stream's figures as a table, read from CloudWatch.
 
-Reads the server's JSON (``/dashboard/api/metrics``), the same the dashboard draws. AWS itself
-keeps these figures in CloudWatch, which this command does not read.
+The figures come from CloudWatch's API (GetMetricData, ListMetrics; namespace AWS/Kinesis) and the
+stream's description from Kinesis, both built from the standard AWS settings, so the same command
+reads a Shardflow server (which answers CloudWatch on its Kinesis port) or AWS itself.
+``--endpoint-url`` (or ``AWS_ENDPOINT_URL_KINESIS``) serves for CloudWatch too unless
+``AWS_ENDPOINT_URL_CLOUDWATCH`` is set.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import click
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
-from shardflow.aws import endpoint_override
+from shardflow.aws import (
+    ClientSetupError,
+    cloudwatch_client,
+    cloudwatch_endpoint,
+    endpoint_override,
+    kinesis_client,
+)
+from shardflow.cli.metrics_reader import NoSuchStream, read
 
 WATCH_INTERVAL_S = 1.0
 TIMEOUT_S = 5.0
-NEEDS_SHARDFLOW = (
-    "shardflow metrics reads the figures a Shardflow server keeps; {why}. Point it at one with"
-    " --endpoint-url or AWS_ENDPOINT_URL_KINESIS. (For a stream on AWS itself, its metrics are"
-    " in CloudWatch, which this command does not read.)"
-)
 # The AWS CLI command that turns on every shard-level metric (enhanced monitoring).
 ENABLE_COMMAND = (
     "aws kinesis enable-enhanced-monitoring --stream-name {stream} --shard-level-metrics ALL"
@@ -49,39 +53,21 @@ _SHOWN_CONSUMER_METRICS = (
 )
 
 
-class NotShardflow(click.ClickException):
-    """The endpoint does not answer like a Shardflow server."""
-
-
-def fetch(endpoint: str, stream: str, range_name: str) -> dict[str, Any]:
-    """The stream's series and totals from a Shardflow server's JSON endpoint."""
-    query = urllib.parse.urlencode({"stream": stream, "range": range_name})
-    url = f"{endpoint.rstrip('/')}/dashboard/api/metrics?{query}"
+def fetch(kinesis: Any, cloudwatch: Any, stream: str, range_name: str) -> dict[str, Any]:
+    """The stream's series and totals, with every failure turned into a one-line message."""
+    where = cloudwatch.meta.endpoint_url
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read()).get("error")
-        except (ValueError, AttributeError):
-            detail = None
-        if detail:
-            raise click.ClickException(f"{endpoint}: {detail}") from None
-        raise NotShardflow(
-            NEEDS_SHARDFLOW.format(why=f"{endpoint} answered HTTP {exc.code}, not Shardflow")
+        return read(kinesis, cloudwatch, stream, range_name)
+    except NoSuchStream:
+        raise click.ClickException(f"{where}: no stream named {stream}") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        operation = exc.operation_name
+        raise click.ClickException(
+            f"{operation} failed: {error.get('Code', '?')}: {error.get('Message', '')}"
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise click.ClickException(f"cannot reach {endpoint}: {reason}") from None
-    except ValueError:
-        raise NotShardflow(
-            NEEDS_SHARDFLOW.format(why=f"{endpoint} did not answer with Shardflow's JSON")
-        ) from None
-    if not isinstance(body, dict) or "metrics" not in body:
-        raise NotShardflow(
-            NEEDS_SHARDFLOW.format(why=f"{endpoint} did not answer with Shardflow's JSON")
-        )
-    return body
+    except BotoCoreError as exc:
+        raise click.ClickException(f"cannot read the metrics: {exc}") from None
 
 
 def _window(values: list[float | None], statistic: str, last: int) -> float | None:
@@ -192,7 +178,10 @@ def _table(rows: list[tuple[str, ...]], right_from: int) -> list[str]:
 @click.command()
 @click.argument("stream")
 @click.option(
-    "--endpoint-url", default=None, help="The Shardflow server [env AWS_ENDPOINT_URL_KINESIS]."
+    "--endpoint-url",
+    default=None,
+    help="Kinesis (and CloudWatch) endpoint [env AWS_ENDPOINT_URL_KINESIS;"
+    " AWS_ENDPOINT_URL_CLOUDWATCH for CloudWatch's own].",
 )
 @click.option(
     "--range",
@@ -200,27 +189,33 @@ def _table(rows: list[tuple[str, ...]], right_from: int) -> list[str]:
     type=click.Choice(["5m", "1h", "1d"]),
     default="5m",
     show_default=True,
-    help="Time range of the last column (1d is kept at 1 min resolution).",
+    help="Time range of the last column (1d is read at 1 min resolution).",
 )
 @click.option("--watch", is_flag=True, help="Refresh every second until Ctrl-C.")
-@click.option("--json", "as_json", is_flag=True, help="Print the server's JSON instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead.")
 def metrics(
     stream: str, endpoint_url: str | None, range_name: str, watch: bool, as_json: bool
 ) -> None:
-    """Print a stream's metrics (the CloudWatch names) as a table, from a Shardflow server."""
+    """Print a stream's metrics (CloudWatch's AWS/Kinesis) as a table."""
     endpoint = endpoint_override(endpoint_url)
-    if not endpoint:
-        raise NotShardflow(NEEDS_SHARDFLOW.format(why="no endpoint is set, so it would be AWS"))
-    host = urllib.parse.urlsplit(endpoint).hostname or ""
-    if host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn"):
-        raise NotShardflow(NEEDS_SHARDFLOW.format(why=f"{host} is AWS itself"))
+    config = BotoConfig(
+        connect_timeout=TIMEOUT_S, read_timeout=TIMEOUT_S, retries={"total_max_attempts": 2}
+    )
+    try:
+        kinesis = kinesis_client(endpoint_url=endpoint_url, config=config)
+        cloudwatch = cloudwatch_client(
+            endpoint_url=cloudwatch_endpoint(endpoint_url), config=config
+        )
+    except ClientSetupError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         while True:
-            body = fetch(endpoint, stream, range_name)
+            body = fetch(kinesis, cloudwatch, stream, range_name)
             text = json.dumps(body) if as_json else render(body, endpoint)
             if watch:
                 click.clear()
-                click.echo(f"{endpoint}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")
+                shown = endpoint or "AWS"
+                click.echo(f"{shown}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")
             click.echo(text)
             if not watch:
                 return
