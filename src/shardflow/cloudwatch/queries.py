@@ -24,7 +24,7 @@ from shardflow.cloudwatch import errors
 from shardflow.metrics import names
 from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL, add_stat
 from shardflow.metrics.recorder import MetricsRecorder
-from shardflow.metrics.store import Point, Stat
+from shardflow.metrics.store import Stat
 
 NAMESPACE = "AWS/Kinesis"
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")

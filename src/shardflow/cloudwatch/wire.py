@@ -50,10 +50,11 @@ def model() -> ServiceModel:
 
 def protocol_of(path: str, headers: dict[str, str], body: bytes | None) -> str | None:
     """Which CloudWatch protocol a request speaks, or None if it is not a CloudWatch request."""
+    target = headers.get("x-amz-target")
+    if target is not None:  # every Kinesis call has one: decided with one comparison
+        return JSON if target.startswith(TARGET_PREFIX + ".") else None
     if path.startswith(CBOR_PATH):
         return CBOR
-    if headers.get("x-amz-target", "").startswith(TARGET_PREFIX + "."):
-        return JSON
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == FORM_TYPE:
         # Kinesis has no form-encoded API: the version, or SigV4's service, says CloudWatch.
