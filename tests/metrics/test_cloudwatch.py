@@ -307,3 +307,11 @@ def test_consumer_metrics_under_stream_and_consumer_name(
         "SubscribeToShardEvent.Records",
     }
     assert all(m["Dimensions"] == dims for m in listed)
+
+
+def test_with_metrics_off_the_api_says_so(tmp_path: Path) -> None:
+    for server in server_of_its_own(tmp_path / "data", "--no-metrics"):
+        client = cloudwatch(server.endpoint, tmp_path)
+        with pytest.raises(client.exceptions.InternalServiceFault) as caught:
+            client.list_metrics(Namespace=NAMESPACE)
+        assert "metrics are turned off" in caught.value.response["Error"]["Message"].lower()
