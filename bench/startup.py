@@ -7,8 +7,10 @@ Three ways, each measured --runs times (median, min, max):
   testing.server (process)  ``shardflow.testing.server(isolation="process")`` in a fresh interpreter
   shardflow serve           ``shardflow serve --in-memory`` started by subprocess.Popen
 
-"First answered request" is a ListStreams call over raw HTTP answered 200, sent in a loop from
-the moment of the start (every 2 ms), so a server is never timed by a client's own set-up.
+It also reports the CPU time spent until then, which a loaded machine disturbs less than the
+wall-clock figures. "First answered request" is a ListStreams call over raw HTTP answered 200,
+sent in a loop from the moment of the start (every 2 ms), so a server is never timed by a
+client's own set-up.
 
     .venv/bin/python bench/startup.py            # 10 runs each
     .venv/bin/python bench/startup.py --runs 3
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -75,10 +78,11 @@ from startup import wait_answered
 isolation = sys.argv[1]
 with shardflow.testing.server(isolation=isolation) as s:
     cold = wait_answered(s.port, started)
+    cpu = time.process_time()  # this process's CPU so far, every thread (the interpreter's too)
 started = time.perf_counter()
 with shardflow.testing.server(isolation=isolation) as s:
     warm = wait_answered(s.port, started)
-print(json.dumps({"cold": cold, "warm": warm}))
+print(json.dumps({"cold": cold, "warm": warm, "cpu": cpu}))
 """
 
 
@@ -90,7 +94,7 @@ def testing_server(isolation: str) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def shardflow_serve() -> float:
+def shardflow_serve() -> tuple[float, float]:
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -99,10 +103,17 @@ def shardflow_serve() -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        return wait_answered(port, started)
+        elapsed = wait_answered(port, started)
+        return elapsed, _cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a running process (all threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(name: str, samples: list[float]) -> str:
@@ -124,7 +135,10 @@ def main() -> None:
     print(summary("testing.server() thread, warm", [r["warm"] for r in thread]))
     print(summary("testing.server() process, cold", [r["cold"] for r in process]))
     print(summary("testing.server() process, warm", [r["warm"] for r in process]))
-    print(summary("shardflow serve --in-memory", serve))
+    print(summary("shardflow serve --in-memory", [r[0] for r in serve]))
+    print("CPU time to the first answer (load-independent; the interpreter's start included):")
+    print(summary("testing.server() thread, cold", [r["cpu"] for r in thread]))
+    print(summary("shardflow serve --in-memory", [r[1] for r in serve]))
 
 
 if __name__ == "__main__":

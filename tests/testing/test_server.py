@@ -91,6 +91,19 @@ def test_limits_option() -> None:
     assert failed > 0  # 3,000 records at once: a shard takes 1,000 a second
 
 
+def test_localstack_style_global_endpoint_variable() -> None:
+    # LocalStack users set AWS_ENDPOINT_URL for every service: boto3 then finds Shardflow too.
+    code = "import boto3; print(boto3.client('kinesis').list_streams()['StreamNames'])"
+    with shardflow.testing.server(streams=["a"]) as s:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(s.env())
+        env["AWS_ENDPOINT_URL"] = env.pop("AWS_ENDPOINT_URL_KINESIS")
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == "['a']"
+
+
 def test_env_drives_code_that_builds_its_own_client() -> None:
     code = (
         "import boto3; c = boto3.client('kinesis');"
