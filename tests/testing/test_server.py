@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from botocore.config import Config
 
 import shardflow.testing
 from shardflow.testing.server import ShardflowServer
@@ -83,12 +84,17 @@ def _link(path: str) -> str:
 def test_limits_option() -> None:
     entries = [{"Data": b"x", "PartitionKey": "k"} for _ in range(500)]
     with shardflow.testing.server(limits=True, streams=["s"]) as s:
-        client = s.client()
+        client = s.client(config=Config(retries={"total_max_attempts": 1}))
         failed = sum(
             client.put_records(StreamName="s", Records=entries)["FailedRecordCount"]
             for _ in range(6)
         )
-    assert failed > 0  # 3,000 records at once: a shard takes 1,000 a second
+        assert failed > 0  # 3,000 records at once: a shard takes 1,000 a second
+        # The throttle reaches the caller: this client does not retry (docs/testing.md).
+        # A shard takes 1 MiB a second: the second of two 1 MB records in a row is refused.
+        with pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
+            for _ in range(3):
+                client.put_record(StreamName="s", Data=b"x" * 1_000_000, PartitionKey="k")
 
 
 def test_localstack_style_global_endpoint_variable() -> None:
