@@ -8,6 +8,7 @@ from pathlib import Path
 import platformdirs
 
 from shardflow.engine.faults import FaultPlan
+from shardflow.model.stream_spec import StreamSpec
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4567  # kinesalite's port: tools and tutorials expect it
@@ -48,6 +49,7 @@ class Config:
     # HTTPS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext: a PEM certificate and its key.
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    create_streams: tuple[StreamSpec, ...] = ()  # ACTIVE before the port opens (serve.py)
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_MODES:

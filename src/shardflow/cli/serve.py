@@ -20,6 +20,7 @@ from shardflow.config import (
     default_data_dir,
 )
 from shardflow.engine.faults import FaultPlan, FaultPlanError
+from shardflow.model.stream_spec import StreamSpecError, parse_stream_specs
 
 
 @click.command(context_settings={"auto_envvar_prefix": "SHARDFLOW", "show_default": True})
@@ -97,6 +98,15 @@ from shardflow.engine.faults import FaultPlan, FaultPlanError
     help="The PEM private key of --tls-cert.",
 )
 @click.option(
+    "--create-stream",
+    "create_streams",
+    envvar="SHARDFLOW_CREATE_STREAM",
+    multiple=True,
+    metavar="NAME[:SHARDS[:MODE]]",
+    help="Create this stream (1 shard unless SHARDS; MODE PROVISIONED or ON_DEMAND), ACTIVE"
+    " before the server answers; repeatable, or several separated by commas.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -122,6 +132,7 @@ def serve(
     tls: bool,
     tls_cert: Path | None,
     tls_key: Path | None,
+    create_streams: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the Kinesis-compatible server (HTTP/1.1 and HTTP/2 on one port; --tls for HTTPS)."""
@@ -137,6 +148,10 @@ def serve(
     if not account_id.isdigit() or len(account_id) != 12:
         raise click.BadParameter("must be 12 digits", param_hint="--account-id")
     plan = _fault_plan(faults) if faults else None
+    try:
+        initial_streams = parse_stream_specs(create_streams)
+    except StreamSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--create-stream") from exc
     data_dir = data_dir or default_data_dir()
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
@@ -162,9 +177,12 @@ def serve(
         log_level=log_level,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        create_streams=initial_streams,
     )
     try:
         uvloop.run(run(config))
+    except StreamSpecError as exc:
+        raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}."

@@ -175,7 +175,9 @@ class Engine:
         max_record_kib: int = DEFAULT_MAX_RECORD_KIB,
         warm_throughput_mibps: int | None = None,
         record_distribution: str | None = None,
+        delay_ms: int | None = None,
     ) -> None:
+        """A new stream, CREATING for ``delay_ms`` (default: the configured delay)."""
         if mode == "ON_DEMAND":
             if shard_count is not None:
                 raise errors.InvalidArgumentException(
@@ -204,7 +206,7 @@ class Engine:
         created = now_ms()
         uid = self._next_stream_uid
         self._next_stream_uid += 1
-        delay = self.config.create_stream_ms
+        delay = self.config.create_stream_ms if delay_ms is None else delay_ms
         stream = Stream(
             uid=uid,
             name=name,
@@ -285,6 +287,15 @@ class Engine:
         )
         if self.config.delete_stream_ms == 0:
             await self._purge(stream)
+
+    async def drop_all_streams(self) -> int:
+        """Forget every stream at once, with its shards, consumers, tags and policy (a test's
+        reset: no DELETING state, no consumer check); returns how many there were."""
+        streams = list(self.streams.values())
+        # Concurrent purges share the store's group commit: one transaction for them all.
+        await asyncio.gather(*(self._purge(stream) for stream in streams))
+        self.limits.reset()
+        return sum(1 for s in streams if not s.is_gone())
 
     async def _purge(self, stream: Stream) -> None:
         """Forget a deleted stream; its records are deleted in the background."""

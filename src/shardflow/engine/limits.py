@@ -169,3 +169,8 @@ class Limiter:
 
     def forget(self, shard_uid: int) -> None:
         self._shards.pop(shard_uid, None)
+
+    def reset(self) -> None:
+        """Full buckets everywhere, as on a fresh server."""
+        self._shards.clear()
+        self._control.clear()

@@ -122,7 +122,7 @@ class KinesisApp:
     ) -> Response:
         """One request in, one response out. ``body`` is None if it exceeded the size cap."""
         if path.startswith(ADMIN_PREFIX):
-            return admin.handle(self.engine, method, path, body)
+            return await admin.handle(self.engine, method, path, body)
         if method != "POST":
             route = self.routes.get(path)
             if route is not None:

@@ -13,10 +13,13 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from shardflow.config import Config
 from shardflow.engine.engine import Engine
+from shardflow.engine.initial_streams import create_initial_streams
 from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.metrics.bounds import exists_in
@@ -46,8 +49,14 @@ def claim_port(host: str, port: int) -> int:
         return int(probe.getsockname()[1])
 
 
-async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or until the task is cancelled)."""
+async def serve(
+    config: Config, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM, or until ``stop`` is set (a server in a thread has no signals).
+
+    ``ready`` is set once the streams of ``config.create_streams`` are ACTIVE and the port is
+    about to be bound.
+    """
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.server.embed import Server
 
@@ -59,6 +68,11 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     store.open()
     engine = Engine(config, store)
     await engine.start()
+    try:
+        await create_initial_streams(engine, config.create_streams)
+    except BaseException:
+        await _close(engine, store, data_dir, config.in_memory)
+        raise
     recorder = (
         MetricsRecorder(
             data_dir / METRICS_FILE,
@@ -85,8 +99,15 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         ssl_protocol_min=SSLProtocols.tls12,  # what the AWS SDKs require; 1.3 when offered
     )
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # Only the main thread receives signals; shardflow.testing runs a server in a thread.
+    signals = (
+        (signal.SIGINT, signal.SIGTERM)
+        if threading.current_thread() is threading.main_thread()
+        else ()
+    )
+    for sig in signals:
         loop.add_signal_handler(sig, server.stop)
+    stopper = asyncio.ensure_future(_stop_when(stop, server.stop)) if stop is not None else None
     where = "in memory" if config.in_memory else str(data_dir)
     tls = config.tls_cert is not None
     log.info(
@@ -103,12 +124,23 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     try:
         await server.serve()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             loop.remove_signal_handler(sig)
+        if stopper is not None:
+            stopper.cancel()
         if recorder is not None:
             await recorder.stop()
-        await engine.stop()
-        store.close()
-        if config.in_memory:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        await _close(engine, store, data_dir, config.in_memory)
         log.info("shardflow stopped")
+
+
+async def _close(engine: Engine, store: SqliteStore, data_dir: Path, in_memory: bool) -> None:
+    await engine.stop()
+    store.close()
+    if in_memory:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _stop_when(event: asyncio.Event, stop: Callable[[], None]) -> None:
+    await event.wait()
+    stop()
