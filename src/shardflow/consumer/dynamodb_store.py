@@ -21,9 +21,22 @@ from collections import Counter
 from typing import Any
 
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
-from shardflow.consumer.errors import SetupError
+from shardflow.consumer.errors import (
+    ConsumerError,
+    EndpointUnreachable,
+    ReadError,
+    SetupError,
+    error_code,
+    is_retriable_code,
+)
 from shardflow.consumer.lease_table import LEASE_KEY, dynamodb_client, ensure_table
 from shardflow.consumer.records import SHARD_END as SHARD_END_POSITION
 from shardflow.consumer.records import Position
@@ -99,7 +112,16 @@ class DynamoDBCheckpointStore:
         if not self._ready:
             self._prepare()
         self.calls[operation] += 1
-        result: dict[str, Any] = getattr(self._client, operation)(TableName=self.table, **params)
+        try:
+            result: dict[str, Any] = getattr(self._client, operation)(
+                TableName=self.table, **params
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise
+            raise self._error(exc) from exc
+        except Exception as exc:
+            raise self._error(exc) from exc
         return result
 
     def _prepare(self) -> None:
@@ -108,17 +130,39 @@ class DynamoDBCheckpointStore:
                 return
             if self._create:
                 self.calls["describe_table"] += 1
-                ensure_table(self._client, self.table)
+                try:
+                    ensure_table(self._client, self.table)
+                except ConsumerError:
+                    raise
+                except Exception as exc:
+                    raise self._error(exc) from exc
             self._ready = True
+
+    def _error(self, exc: BaseException) -> ConsumerError:
+        """A DynamoDB failure as a consumer error naming the lease table."""
+        where = f"the DynamoDB lease table {self.table!r} at {self._client.meta.endpoint_url}"
+        if isinstance(exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError):
+            return EndpointUnreachable(
+                f"cannot reach {where}: check AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL)"
+            )
+        if isinstance(exc, NoCredentialsError):
+            return SetupError(f"no AWS credentials for {where}: set them as for Kinesis")
+        if isinstance(exc, ClientError):
+            code = error_code(exc)
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+            message = exc.response.get("Error", {}).get("Message", "") or str(exc)
+            return ReadError(
+                f"{where}: {code}: {message}", code=code, retriable=is_retriable_code(code, status)
+            )
+        return ReadError(f"{where}: {type(exc).__name__}: {exc}")
 
     def _conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
         """A conditional write; None if its condition failed (someone else wrote first)."""
         try:
             return self._call(operation, **params)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise
+        except ClientError as exc:  # only ConditionalCheckFailedException comes through
+            assert error_code(exc) == "ConditionalCheckFailedException"
+            return None
 
     # --- CheckpointStore -------------------------------------------------------------------
 
