@@ -82,7 +82,8 @@ class DynamoDBCheckpointStore:
     ``client`` defaults to one from the standard AWS settings (``AWS_ENDPOINT_URL_DYNAMODB`` for
     a local DynamoDB). ``initial_position`` is the sentinel written into new leases of shards
     without parents ("TRIM_HORIZON", "LATEST" or "AT_TIMESTAMP"); children get TRIM_HORIZON.
-    ``calls`` counts the DynamoDB requests made, per operation.
+    ``calls`` counts the DynamoDB requests made, by purpose: describe_table (once), create
+    (PutItem of a new lease), scan (a page of Scan), take, renew, checkpoint, release (UpdateItem).
     """
 
     def __init__(
@@ -108,10 +109,10 @@ class DynamoDBCheckpointStore:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+    def _call(self, operation: str, purpose: str, **params: Any) -> dict[str, Any]:
         if not self._ready:
             self._prepare()
-        self.calls[operation] += 1
+        self.calls[purpose] += 1
         try:
             result: dict[str, Any] = getattr(self._client, operation)(
                 TableName=self.table, **params
@@ -156,10 +157,10 @@ class DynamoDBCheckpointStore:
             )
         return ReadError(f"{where}: {type(exc).__name__}: {exc}")
 
-    def _conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
+    def _conditional(self, operation: str, purpose: str, **params: Any) -> dict[str, Any] | None:
         """A conditional write; None if its condition failed (someone else wrote first)."""
         try:
-            return self._call(operation, **params)
+            return self._call(operation, purpose, **params)
         except ClientError as exc:  # only ConditionalCheckFailedException comes through
             assert error_code(exc) == "ConditionalCheckFailedException"
             return None
@@ -186,7 +187,10 @@ class DynamoDBCheckpointStore:
                 item["startingHashKey"] = {"S": str(shard.hash_range[0])}
                 item["endingHashKey"] = {"S": str(shard.hash_range[1])}
             self._conditional(
-                "put_item", Item=item, ConditionExpression=f"attribute_not_exists({LEASE_KEY})"
+                "put_item",
+                "create",
+                Item=item,
+                ConditionExpression=f"attribute_not_exists({LEASE_KEY})",
             )
             self._known.add(shard.shard_id)  # written now, or by another worker first
 
@@ -194,7 +198,7 @@ class DynamoDBCheckpointStore:
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"ConsistentRead": True}
         while True:
-            page = self._call("scan", **params)
+            page = self._call("scan", "scan", **params)
             items += page.get("Items", [])
             if not page.get("LastEvaluatedKey"):
                 break
@@ -214,6 +218,7 @@ class DynamoDBCheckpointStore:
         switch = seen.owner is not None and seen.owner != owner
         result = self._conditional(
             "update_item",
+            "take",
             Key={LEASE_KEY: {"S": seen.shard_id}},
             UpdateExpression="SET leaseOwner = :owner, leaseCounter = :next"
             + (" ADD ownerSwitchesSinceCheckpoint :one" if switch else ""),
@@ -230,6 +235,7 @@ class DynamoDBCheckpointStore:
 
     def _owner_update(
         self,
+        purpose: str,
         shard_id: str,
         owner: str,
         counter: int,
@@ -238,6 +244,7 @@ class DynamoDBCheckpointStore:
     ) -> int | None:
         result = self._conditional(
             "update_item",
+            purpose,
             Key={LEASE_KEY: {"S": shard_id}},
             UpdateExpression=expression,
             ConditionExpression="leaseCounter = :seen AND leaseOwner = :owner",
@@ -251,12 +258,13 @@ class DynamoDBCheckpointStore:
         return None if result is None else counter + 1
 
     def renew(self, scope: str, shard_id: str, owner: str, counter: int) -> int | None:
-        return self._owner_update(shard_id, owner, counter, "SET leaseCounter = :next")
+        return self._owner_update("renew", shard_id, owner, counter, "SET leaseCounter = :next")
 
     def checkpoint(
         self, scope: str, shard_id: str, owner: str, counter: int, position: Position
     ) -> int | None:
         return self._owner_update(
+            "checkpoint",
             shard_id,
             owner,
             counter,
@@ -273,7 +281,7 @@ class DynamoDBCheckpointStore:
     def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool:
         return (
             self._owner_update(
-                shard_id, owner, counter, "SET leaseCounter = :next REMOVE leaseOwner"
+                "release", shard_id, owner, counter, "SET leaseCounter = :next REMOVE leaseOwner"
             )
             is not None
         )
