@@ -48,7 +48,11 @@ SHARD_END = "SHARD_END"
 # Where a shard without a checkpoint starts, as the KCL writes it. Reading one back gives "no
 # checkpoint": the consumer's own ``start`` decides, as before.
 START_SENTINELS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
-_CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+# Short timeouts: a lease request stuck for longer than a lease is worthless, and the worker
+# stops reading shards it could not renew in time anyway.
+_CLIENT_CONFIG = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5
+)
 
 
 def _position(item: dict[str, Any]) -> Position | None:
@@ -216,22 +220,34 @@ class DynamoDBCheckpointStore:
 
     def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
         switch = seen.owner is not None and seen.owner != owner
-        result = self._conditional(
-            "update_item",
-            "take",
-            Key={LEASE_KEY: {"S": seen.shard_id}},
-            UpdateExpression="SET leaseOwner = :owner, leaseCounter = :next"
-            + (" ADD ownerSwitchesSinceCheckpoint :one" if switch else ""),
-            ConditionExpression="leaseCounter = :seen",
-            ExpressionAttributeValues={
-                ":owner": {"S": owner},
-                ":seen": {"N": str(seen.counter)},
-                ":next": {"N": str(seen.counter + 1)},
-                **({":one": {"N": "1"}} if switch else {}),
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return None if result is None else _lease(result["Attributes"])
+        try:
+            result = self._call(
+                "update_item",
+                "take",
+                Key={LEASE_KEY: {"S": seen.shard_id}},
+                UpdateExpression="SET leaseOwner = :owner, leaseCounter = :next"
+                + (" ADD ownerSwitchesSinceCheckpoint :one" if switch else ""),
+                ConditionExpression="leaseCounter = :seen",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":seen": {"N": str(seen.counter)},
+                    ":next": {"N": str(seen.counter + 1)},
+                    **({":one": {"N": "1"}} if switch else {}),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:  # only ConditionalCheckFailedException comes through
+            # botocore retries a request whose answer was lost, and the retry of a take that
+            # had landed fails its condition: the item then holds this owner at the next
+            # counter. A worker takes a lease once per counter, so that take was this one.
+            item = exc.response.get("Item") or {}
+            if item.get("leaseCounter", {}).get("N") == str(seen.counter + 1) and (
+                item.get("leaseOwner", {}).get("S") == owner
+            ):
+                return _lease(item)
+            return None
+        return _lease(result["Attributes"])
 
     def _owner_update(
         self,
@@ -281,7 +297,11 @@ class DynamoDBCheckpointStore:
     def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool:
         return (
             self._owner_update(
-                "release", shard_id, owner, counter, "SET leaseCounter = :next REMOVE leaseOwner"
+                "release",
+                shard_id,
+                owner,
+                counter,
+                "SET leaseCounter = :next REMOVE leaseOwner",
             )
             is not None
         )
