@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -70,8 +71,16 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def start_worker(
-    endpoint: str, stream: str, store: Path, output: Path, *args: str
+    endpoint: str,
+    stream: str,
+    store: Path | str,
+    output: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """A tests/consumer/worker.py process; ``store`` is a SQLite path or ``dynamodb:TABLE``."""
     cmd = [
         sys.executable,
         "-m",
@@ -82,7 +91,12 @@ def start_worker(
         str(output),
         *args,
     ]
-    return subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE)
+    if cwd is not None:  # a working directory of its own: the repository comes by PYTHONPATH
+        env = {**(env or os.environ), "PYTHONPATH": str(REPO)}
+    if log is None:
+        return subprocess.Popen(cmd, cwd=cwd or REPO, stderr=subprocess.PIPE, env=env)
+    with open(log, "ab") as err:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([*cmd, "--verbose"], cwd=cwd or REPO, stderr=err, env=env)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -9,17 +9,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 
-from shardflow.consumer import AsyncConsumer, SQLiteCheckpointStore
+from shardflow.consumer import (
+    AsyncConsumer,
+    CheckpointStore,
+    DynamoDBCheckpointStore,
+    SQLiteCheckpointStore,
+)
 
 
 async def main(args: argparse.Namespace) -> None:
     out = open(args.output, "a")  # noqa: SIM115 - lives as long as the process
+    # "dynamodb:TABLE": the lease table at the standard AWS_ENDPOINT_URL_DYNAMODB
+    store: CheckpointStore = (
+        DynamoDBCheckpointStore(args.store.removeprefix("dynamodb:"))
+        if args.store.startswith("dynamodb:")
+        else SQLiteCheckpointStore(args.store)
+    )
     consumer = AsyncConsumer(
         args.stream,
-        store=SQLiteCheckpointStore(args.store),
+        store=store,
         endpoint_url=args.endpoint,
         region="us-east-1",
         worker_id=args.worker_id,
@@ -60,5 +72,9 @@ if __name__ == "__main__":
     parser.add_argument("--pause", type=float, default=0.0)
     parser.add_argument("--stop-at-tip", action="store_true")
     parser.add_argument("--no-read-limits", action="store_true")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--verbose", action="store_true", help="log leases taken and lost")
+    arguments = parser.parse_args()
+    if arguments.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    asyncio.run(main(arguments))
     sys.exit(0)

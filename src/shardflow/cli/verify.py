@@ -13,6 +13,7 @@ from typing import Any
 import click
 import orjson
 
+from shardflow.cli.lease_table import checkpoint_store, lease_table_option
 from shardflow.cli.tail import client_options, run_consumer, shard_id
 
 PROGRESS_EVERY_S = 0.5
@@ -106,6 +107,7 @@ def _print_report(report: Any, elapsed: float) -> None:
 @click.option("--shard", "shards", multiple=True, help="Only this shard (id or number); repeat.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @client_options
+@lease_table_option
 def verify(
     stream: str,
     key_field: str | None,
@@ -114,8 +116,12 @@ def verify(
     as_json: bool,
     endpoint_url: str | None,
     region: str | None,
+    lease_table: str | None,
 ) -> None:
     """Read STREAM from the oldest record and check that nothing is missing or out of order.
+
+    With --lease-table, read on from the table's checkpoints, sharing the shards with every
+    process that names the same table.
 
     Exit status: 0 all in order; 1 order broken or records missing; 3 the stream could not be
     read.
@@ -128,11 +134,11 @@ def verify(
     strategies: set[str] = set()
 
     async def main() -> None:
-        from shardflow.consumer import AsyncConsumer, MemoryCheckpointStore
+        from shardflow.consumer import AsyncConsumer
 
         consumer = AsyncConsumer(
             stream,
-            store=MemoryCheckpointStore(),
+            store=checkpoint_store(lease_table, region, "trim-horizon"),
             endpoint_url=endpoint_url,
             region=region,
             start="trim-horizon",
