@@ -13,7 +13,13 @@ from typing import Any
 import click
 import orjson
 
-from shardflow.cli.tail import client_options, run_consumer, shard_id
+from shardflow.cli.tail import (
+    client_options,
+    fan_out_options,
+    fan_out_settings,
+    run_consumer,
+    shard_id,
+)
 
 PROGRESS_EVERY_S = 0.5
 MAX_SHARD_ROWS = 16  # more shards than this are summarised, so the report fits a screen
@@ -105,6 +111,7 @@ def _print_report(report: Any, elapsed: float) -> None:
 )
 @click.option("--shard", "shards", multiple=True, help="Only this shard (id or number); repeat.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@fan_out_options
 @client_options
 def verify(
     stream: str,
@@ -112,6 +119,8 @@ def verify(
     counter_field: str | None,
     shards: tuple[str, ...],
     as_json: bool,
+    fan_out: str | None,
+    deregister: bool,
     endpoint_url: str | None,
     region: str | None,
 ) -> None:
@@ -122,6 +131,7 @@ def verify(
     """
     from shardflow.consumer.verification import Verifier
 
+    reading = fan_out_settings(fan_out, deregister)
     verifier = Verifier(key_field, counter_field)
     progress = _Progress()
     started = time.monotonic()
@@ -138,6 +148,7 @@ def verify(
             start="trim-horizon",
             shard_ids=tuple(shard_id(s) for s in shards) or None,
             stop_at_tip=True,
+            **reading,
         )
         async with consumer:
             strategies.add(consumer.record_distribution)
