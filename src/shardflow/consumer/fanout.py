@@ -32,6 +32,7 @@ from typing import Any
 
 import urllib3
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from shardflow.consumer.config import ConsumerConfig
 from shardflow.consumer.errors import ConsumerError, ReadError, error_code, translate
@@ -227,6 +228,12 @@ class FanOutReader:
             return ReadError(f"{code}: {_message(exc)}", code=code, retriable=True)
         if code in ("UnknownOperationException", "InvalidAction"):
             return FanOutUnsupported(f"the endpoint has no SubscribeToShard ({code})")
+        if isinstance(exc, ResponseParserError) and "initial-response" in str(exc):
+            # AWS opens every event stream with an initial-response event; boto3 requires it.
+            return FanOutUnsupported(
+                "the endpoint's SubscribeToShard answer is not AWS's event stream"
+                f" (botocore: {exc}); read it without --fan-out"
+            )
         if isinstance(exc, OSError | urllib3.exceptions.HTTPError):
             return ReadError(f"connection lost: {exc}", retriable=True)
         return translate(exc, stream=self.stream, endpoint=self.endpoint)
