@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -70,8 +71,15 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def start_worker(
-    endpoint: str, stream: str, store: Path, output: Path, *args: str
+    endpoint: str,
+    stream: str,
+    store: Path | str,
+    output: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """A tests/consumer/worker.py process; ``store`` is a SQLite path or ``dynamodb:TABLE``."""
     cmd = [
         sys.executable,
         "-m",
@@ -82,7 +90,9 @@ def start_worker(
         str(output),
         *args,
     ]
-    return subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE)
+    if cwd is not None:  # a working directory of its own: the repository comes by PYTHONPATH
+        env = {**(env or os.environ), "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(cmd, cwd=cwd or REPO, stderr=subprocess.PIPE, env=env)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

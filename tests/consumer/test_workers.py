@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -29,16 +28,15 @@ def _checkpoints(store: Path) -> dict[str, Position]:
 
 
 def _owners(store: Path) -> dict[str, str | None]:
-    """Shard -> worker holding an unexpired lease on it (None: free)."""
+    """Shard -> worker whose name the lease row holds (None: free)."""
     if not store.exists():
         return {}
-    now = time.time()
     with sqlite3.connect(store) as db:
         try:
-            rows = db.execute("SELECT shard_id, owner, expires_at FROM leases").fetchall()
+            rows = db.execute("SELECT shard_id, owner FROM leases").fetchall()
         except sqlite3.OperationalError:  # the first worker is creating the table
             return {}
-    return {shard: owner if expires > now else None for shard, owner, expires in rows}
+    return dict(rows)
 
 
 def _position(line: dict[str, Any]) -> Position:

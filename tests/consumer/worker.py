@@ -12,14 +12,25 @@ import json
 import os
 import sys
 
-from shardflow.consumer import AsyncConsumer, SQLiteCheckpointStore
+from shardflow.consumer import (
+    AsyncConsumer,
+    CheckpointStore,
+    DynamoDBCheckpointStore,
+    SQLiteCheckpointStore,
+)
 
 
 async def main(args: argparse.Namespace) -> None:
     out = open(args.output, "a")  # noqa: SIM115 - lives as long as the process
+    # "dynamodb:TABLE": the lease table at the standard AWS_ENDPOINT_URL_DYNAMODB
+    store: CheckpointStore = (
+        DynamoDBCheckpointStore(args.store.removeprefix("dynamodb:"))
+        if args.store.startswith("dynamodb:")
+        else SQLiteCheckpointStore(args.store)
+    )
     consumer = AsyncConsumer(
         args.stream,
-        store=SQLiteCheckpointStore(args.store),
+        store=store,
         endpoint_url=args.endpoint,
         region="us-east-1",
         worker_id=args.worker_id,

@@ -10,6 +10,7 @@ See docs/consumer.md.
 
 from shardflow.consumer.config import ConsumerConfig
 from shardflow.consumer.consumer import AsyncConsumer
+from shardflow.consumer.dynamodb_store import DynamoDBCheckpointStore
 from shardflow.consumer.errors import (
     ConsumerError,
     EndpointUnreachable,
@@ -31,6 +32,7 @@ __all__ = [
     "Consumer",
     "ConsumerConfig",
     "ConsumerError",
+    "DynamoDBCheckpointStore",
     "EndpointUnreachable",
     "Lease",
     "LeaseLost",

@@ -2,13 +2,16 @@
 
     coordinator (every lease_duration/3)     readers (one task per leased shard)
       ListShards → lease rows                  GetRecords loop → Batch ─┐
-      renew own leases, drop lost ones                                  ▼
+      renew own leases (counter + 1), drop lost ones                    ▼
       take free/expired/stolen leases      application: async for batch in consumer
       of shards whose parents are done         (asking for the next batch marks this one done)
     flusher (every checkpoint_interval) ◄──── processed positions → store.checkpoint
 
 A shard read to its end is checkpointed SHARD_END once the application has processed all of
 it; only then do its children become ready, in this process or any other sharing the store.
+Another worker's lease is expired once its counter has stood still for ``lease_duration`` on this
+worker's monotonic clock (``expiry``); this worker stops reading a shard whose lease it could not
+renew for that long, before anyone may take it.
 Delivery is at least once: after a crash or a lost lease, records after the last checkpoint
 come again.
 
@@ -38,6 +41,7 @@ from shardflow.consumer import leases as lease_plan
 from shardflow.consumer import shards as shard_graph
 from shardflow.consumer.config import ConsumerConfig
 from shardflow.consumer.errors import ConsumerError, LeaseLost, SetupError, translate
+from shardflow.consumer.expiry import LeaseExpiry
 from shardflow.consumer.limits import Backoff, ReadPacer, Unpaced
 from shardflow.consumer.reader import AT_TIP, ShardReader
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
@@ -65,6 +69,9 @@ class ShardState:
     checkpointed: Position | None = None
     lost: bool = False
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # processed == delivered
+    # Every write raises the lease counter: one at a time, each with the counter the last left.
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    renewed: float = field(default_factory=time.monotonic)  # last successful take or renewal
 
     def __post_init__(self) -> None:
         self.checkpointed = self.lease.checkpoint
@@ -116,6 +123,7 @@ class AsyncConsumer:
         self._auto_shards: set[str] = set()
         self._distribution_read = 0.0  # time.monotonic() of the last DescribeStreamSummary
         self._states: dict[str, ShardState] = {}
+        self._expiry = LeaseExpiry(self.config.lease_duration)
         self._caught_up: set[str] = set()
         self._queue: asyncio.Queue[tuple[ShardState, Batch] | _Stop] = asyncio.Queue()
         self._slots = asyncio.Semaphore(self.config.max_pending_batches)
@@ -238,16 +246,9 @@ class AsyncConsumer:
         if self._store is not None:
             with contextlib.suppress(Exception):
                 await self._flush()
-            for shard_id, state in list(self._states.items()):
-                if not state.lost:
-                    with contextlib.suppress(Exception):
-                        await self._db(
-                            self.store.release,
-                            self.scope,
-                            shard_id,
-                            self.config.worker_id,
-                            state.lease.counter,
-                        )
+            for state in list(self._states.values()):
+                with contextlib.suppress(Exception):
+                    await self._release(state)
             if self._own_store:
                 await self._db(self.store.close)
         if self.config.deregister_on_close and self.consumer_arn is not None:
@@ -393,15 +394,8 @@ class AsyncConsumer:
         await state.settled.wait()
         state.processed = SHARD_END
         await self._flush_one(state)
-        if not state.lost:
-            await self._db(
-                self.store.release,
-                self.scope,
-                state.lease.shard_id,
-                self.config.worker_id,
-                state.lease.counter,
-            )
-            state.lost = True  # nothing more to do with it
+        await self._release(state)
+        state.lost = True  # nothing more to do with it
         if self._states.get(state.lease.shard_id) is state:
             del self._states[state.lease.shard_id]
         self._wake.set()
@@ -498,44 +492,39 @@ class AsyncConsumer:
     async def _round(self) -> None:
         """One coordination round: renew, drop lost leases, take new ones, maybe finish."""
         me, config = self.config.worker_id, self.config
+        for shard_id, state in list(self._states.items()):
+            # Others may take a lease this worker could not renew for this long: stop first.
+            if time.monotonic() - state.renewed >= config.lease_duration:
+                self._lose(shard_id, "not renewed within the lease duration")
         await self._db(self.store.sync_shards, self.scope, self.shards)
         rows = {lease.shard_id: lease for lease in await self._db(self.store.leases, self.scope)}
-        now = time.time()
+        self._expiry.observe(rows.values())
         for shard_id, state in list(self._states.items()):
-            row = rows.get(shard_id)
-            if row is None or row.owner != me or row.counter != state.lease.counter:
-                self._lose(shard_id, "taken over")
+            try:
+                renewed = await self._owner_write(state, self.store.renew)
+            except Exception as exc:
+                log.warning("%s: renewing %s failed: %s", me, shard_id, exc)
                 continue
-            renewed = await self._db(
-                self.store.renew,
-                self.scope,
-                shard_id,
-                me,
-                state.lease.counter,
-                now + config.lease_duration,
-            )
-            if not renewed:
+            if renewed is None and not state.lost:
                 self._lose(shard_id, "renewal refused")
         finished = {s for s, lease in rows.items() if lease.finished}
         known = {s.shard_id for s in self.shards}
         ready = [s for s in shard_graph.ready(self.shards, finished) if s not in self._caught_up]
         choice = lease_plan.plan(
-            [lease for s, lease in rows.items() if s in known], ready, me, now, config.max_leases
+            [lease for s, lease in rows.items() if s in known],
+            ready,
+            me,
+            self._expiry.held,
+            config.max_leases,
         )
         for lease in [*choice.take, *([choice.steal] if choice.steal else [])]:
             if lease.shard_id in self._states:
                 continue
-            taken = await self._db(
-                self.store.take,
-                self.scope,
-                lease.shard_id,
-                me,
-                lease.counter,
-                now + config.lease_duration,
-            )
+            taken = await self._db(self.store.take, self.scope, lease, me)
             if taken is not None:
-                if taken.owner != lease.owner and lease.held(now):
-                    log.info("%s: took %s over from %s", me, lease.shard_id, lease.owner)
+                if lease.owner not in (None, me):
+                    why = "stolen" if self._expiry.held(lease) else "expired"
+                    log.info("%s: took %s from %s (%s)", me, lease.shard_id, lease.owner, why)
                 self._start_reader(taken)
         if config.stop_at_tip and not any(
             s.task is not None and not s.task.done() for s in self._states.values()
@@ -543,6 +532,38 @@ class AsyncConsumer:
             remaining = [s for s in ready if s not in self._states]
             if not remaining:
                 self._queue.put_nowait(_Stop())
+
+    async def _owner_write(
+        self, state: ShardState, write: Callable[..., int | None], *args: Any
+    ) -> int | None:
+        """One conditional write of this worker's lease; the new counter, or None if refused."""
+        async with state.writing:
+            if state.lost:
+                return None
+            sent = time.monotonic()
+            counter = await self._db(
+                write,
+                self.scope,
+                state.lease.shard_id,
+                self.config.worker_id,
+                state.lease.counter,
+                *args,
+            )
+            if counter is not None:
+                state.lease = replace(state.lease, counter=counter)
+                state.renewed = sent  # any accepted write proves the lease is still ours
+            return counter
+
+    async def _release(self, state: ShardState) -> None:
+        async with state.writing:
+            if not state.lost:
+                await self._db(
+                    self.store.release,
+                    self.scope,
+                    state.lease.shard_id,
+                    self.config.worker_id,
+                    state.lease.counter,
+                )
 
     async def _flush_loop(self) -> None:
         while not self._stopped:
@@ -560,17 +581,9 @@ class AsyncConsumer:
         position = state.processed
         if state.lost or position is None or position == state.checkpointed:
             return
-        ok = await self._db(
-            self.store.checkpoint,
-            self.scope,
-            state.lease.shard_id,
-            self.config.worker_id,
-            state.lease.counter,
-            position,
-        )
-        if ok:
+        if await self._owner_write(state, self.store.checkpoint, position) is not None:
             state.checkpointed = position
-        else:
+        elif not state.lost:
             self._lose(state.lease.shard_id, "checkpoint refused")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shardflow.consumer.store import Lease
@@ -24,15 +25,18 @@ def plan(
     leases: list[Lease],
     ready: list[str],
     me: str,
-    now: float,
+    held: Callable[[Lease], bool],
     max_leases: int | None = None,
 ) -> LeasePlan:
-    """Leases among ``ready`` shards that worker ``me`` should take now."""
+    """Leases among ``ready`` shards that worker ``me`` should take now.
+
+    ``held(lease)``: the lease has a live owner (``expiry.LeaseExpiry.held``).
+    """
     wanted = set(ready)
     candidates = sorted(
         (lease for lease in leases if lease.shard_id in wanted), key=lambda lease: lease.shard_id
     )
-    load = Counter(lease.owner for lease in candidates if lease.held(now))
+    load = Counter(lease.owner for lease in candidates if held(lease))
     mine = load.get(me, 0)
     workers = len(set(load) | {me})
     target = math.ceil(len(candidates) / workers) if candidates else 0
@@ -42,7 +46,7 @@ def plan(
     need = target - mine
     if need <= 0:
         return out
-    out.take = [lease for lease in candidates if not lease.held(now)][:need]
+    out.take = [lease for lease in candidates if not held(lease)][:need]
     if len(out.take) < need and load:
         busiest, count = max(
             ((owner, n) for owner, n in load.items() if owner != me),
@@ -51,8 +55,6 @@ def plan(
         )
         if busiest is not None and (count > target or count - mine - len(out.take) >= 2):
             out.steal = next(
-                lease
-                for lease in reversed(candidates)
-                if lease.owner == busiest and lease.held(now)
+                lease for lease in reversed(candidates) if lease.owner == busiest and held(lease)
             )
     return out

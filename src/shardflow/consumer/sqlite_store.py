@@ -1,8 +1,9 @@
 """Leases and checkpoints in a SQLite file: survives restarts, shared by processes on one machine.
 
 WAL mode lets readers run beside a writer. Every change of a lease is one UPDATE whose WHERE
-clause carries the (owner, counter) condition, atomic on its own, so two processes racing for a
-lease cannot both win.
+clause carries the (owner, counter) condition and raises the counter, atomic on its own, so two
+processes racing for a lease cannot both win. Expiry is the reader's business (``expiry``): the
+row holds no time.
 """
 
 from __future__ import annotations
@@ -28,11 +29,26 @@ CREATE TABLE IF NOT EXISTS leases (
     counter INTEGER NOT NULL DEFAULT 0,
     checkpoint_sequence TEXT,
     checkpoint_subsequence INTEGER NOT NULL DEFAULT 0,
-    expires_at REAL NOT NULL DEFAULT 0,
     parents TEXT NOT NULL DEFAULT '',
+    owner_switches INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (scope, shard_id)
 )
 """
+_COLUMNS = (
+    "shard_id, owner, counter, checkpoint_sequence, checkpoint_subsequence, parents, owner_switches"
+)
+
+
+def _lease(row: tuple[object, ...]) -> Lease:
+    shard, owner, counter, seq, sub, parents, switches = row
+    return Lease(
+        str(shard),
+        owner if isinstance(owner, str) else None,
+        int(counter),  # type: ignore[call-overload]
+        _position(seq, sub),  # type: ignore[arg-type]
+        tuple(filter(None, str(parents).split(","))),
+        int(switches),  # type: ignore[call-overload]
+    )
 
 
 def default_path() -> Path:
@@ -79,6 +95,11 @@ class SQLiteCheckpointStore:
         _switch_to_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(leases)")}
+        if "owner_switches" not in columns:  # a store written before leases counted switches
+            self._db.execute(
+                "ALTER TABLE leases ADD COLUMN owner_switches INTEGER NOT NULL DEFAULT 0"
+            )
 
     def sync_shards(self, scope: str, shards: list[ShardInfo]) -> None:
         with self._lock:
@@ -96,69 +117,52 @@ class SQLiteCheckpointStore:
     def leases(self, scope: str) -> list[Lease]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT shard_id, owner, counter, checkpoint_sequence, checkpoint_subsequence,"
-                " expires_at, parents FROM leases WHERE scope = ? ORDER BY shard_id",
-                (scope,),
+                f"SELECT {_COLUMNS} FROM leases WHERE scope = ? ORDER BY shard_id", (scope,)
             ).fetchall()
-        return [
-            Lease(
-                shard,
-                owner,
-                counter,
-                _position(seq, sub),
-                expires,
-                tuple(filter(None, p.split(","))),
-            )
-            for shard, owner, counter, seq, sub, expires, p in rows
-        ]
+        return [_lease(row) for row in rows]
 
-    def _write(self, sql: str, args: tuple[object, ...]) -> bool:
+    def _counter(self, sql: str, args: tuple[object, ...]) -> int | None:
         with self._lock:
-            return self._db.execute(sql, args).rowcount == 1
+            row = self._db.execute(sql + " RETURNING counter", args).fetchone()
+        return None if row is None else int(row[0])
 
-    def take(
-        self, scope: str, shard_id: str, owner: str, seen_counter: int, expires_at: float
-    ) -> Lease | None:
+    def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
+        switched = int(seen.owner is not None and seen.owner != owner)
         with self._lock:
             row = self._db.execute(
-                "UPDATE leases SET owner = ?, counter = counter + 1, expires_at = ?"
+                "UPDATE leases SET owner = ?, counter = counter + 1,"
+                " owner_switches = owner_switches + ?"
                 " WHERE scope = ? AND shard_id = ? AND counter = ?"
-                " RETURNING counter, checkpoint_sequence, checkpoint_subsequence, parents",
-                (owner, expires_at, scope, shard_id, seen_counter),
+                f" RETURNING {_COLUMNS}",
+                (owner, switched, scope, seen.shard_id, seen.counter),
             ).fetchone()
-        if row is None:
-            return None
-        counter, seq, sub, parents = row
-        return Lease(
-            shard_id,
-            owner,
-            counter,
-            _position(seq, sub),
-            expires_at,
-            tuple(filter(None, parents.split(","))),
-        )
+        return None if row is None else _lease(row)
 
-    def renew(self, scope: str, shard_id: str, owner: str, counter: int, expires_at: float) -> bool:
-        return self._write(
-            "UPDATE leases SET expires_at = ?"
+    def renew(self, scope: str, shard_id: str, owner: str, counter: int) -> int | None:
+        return self._counter(
+            "UPDATE leases SET counter = counter + 1"
             " WHERE scope = ? AND shard_id = ? AND owner = ? AND counter = ?",
-            (expires_at, scope, shard_id, owner, counter),
+            (scope, shard_id, owner, counter),
         )
 
     def checkpoint(
         self, scope: str, shard_id: str, owner: str, counter: int, position: Position
-    ) -> bool:
-        return self._write(
-            "UPDATE leases SET checkpoint_sequence = ?, checkpoint_subsequence = ?"
+    ) -> int | None:
+        return self._counter(
+            "UPDATE leases SET checkpoint_sequence = ?, checkpoint_subsequence = ?,"
+            " owner_switches = 0, counter = counter + 1"
             " WHERE scope = ? AND shard_id = ? AND owner = ? AND counter = ?",
             (str(position.sequence), position.subsequence, scope, shard_id, owner, counter),
         )
 
     def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool:
-        return self._write(
-            "UPDATE leases SET owner = NULL, expires_at = 0"
-            " WHERE scope = ? AND shard_id = ? AND owner = ? AND counter = ?",
-            (scope, shard_id, owner, counter),
+        return (
+            self._counter(
+                "UPDATE leases SET owner = NULL, counter = counter + 1"
+                " WHERE scope = ? AND shard_id = ? AND owner = ? AND counter = ?",
+                (scope, shard_id, owner, counter),
+            )
+            is not None
         )
 
     def close(self) -> None:

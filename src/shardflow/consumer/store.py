@@ -1,9 +1,11 @@
 """Leases and checkpoints: the protocol a store implements, and an in-memory store.
 
-A lease row per shard holds (owner, counter, checkpoint, expiry). ``counter`` goes up each time
-the lease changes hands, so every write of an owner is conditional on (owner, counter): a worker
-that lost its lease cannot overwrite the new owner's checkpoint. Expiry is wall-clock time,
-which every process on one machine shares.
+A lease row per shard holds (owner, counter, checkpoint), as the KCL's lease table does. Every
+write goes up ``counter`` by one and is conditional on the counter the writer last saw (and, for
+an owner's writes, on the owner): a worker that lost its lease cannot overwrite the new owner's
+checkpoint. The row holds no time: an owner proves it is alive by renewing, which moves the
+counter, and each worker decides on its own clock that a counter which has not moved for the
+lease duration belongs to a dead owner (see ``expiry``). No two machines' clocks are compared.
 
 Stores are synchronous; the consumer calls them from a worker thread.
 """
@@ -22,13 +24,10 @@ from shardflow.consumer.shards import ShardInfo
 class Lease:
     shard_id: str
     owner: str | None = None
-    counter: int = 0
+    counter: int = 0  # goes up with every write: renewal, checkpoint, take, release
     checkpoint: Position | None = None
-    expires_at: float = 0.0  # time.time() after which another worker may take it
     parents: tuple[str, ...] = ()
-
-    def held(self, now: float) -> bool:
-        return self.owner is not None and self.expires_at > now
+    owner_switches: int = 0  # owner changes since the last checkpoint (as the KCL counts them)
 
     @property
     def finished(self) -> bool:
@@ -36,25 +35,26 @@ class Lease:
 
 
 class CheckpointStore(Protocol):
-    """Where leases and checkpoints live. ``scope`` names one (application, stream)."""
+    """Where leases and checkpoints live. ``scope`` names one (application, stream).
+
+    ``take``, ``renew``, ``checkpoint`` and ``release`` succeed only while the row's counter is
+    the one given (and its owner ``owner`` for the last three); each raises the counter by one
+    and returns the new lease or counter, or None / False when someone else wrote first.
+    """
 
     def sync_shards(self, scope: str, shards: list[ShardInfo]) -> None:
         """Create a lease row for every shard that has none."""
 
     def leases(self, scope: str) -> list[Lease]: ...
 
-    def take(
-        self, scope: str, shard_id: str, owner: str, seen_counter: int, expires_at: float
-    ) -> Lease | None:
-        """Become the owner if the counter is still ``seen_counter``; None if someone was faster."""
+    def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
+        """Become the owner of ``seen`` (free, expired or stolen) if its counter has not moved."""
 
-    def renew(
-        self, scope: str, shard_id: str, owner: str, counter: int, expires_at: float
-    ) -> bool: ...
+    def renew(self, scope: str, shard_id: str, owner: str, counter: int) -> int | None: ...
 
     def checkpoint(
         self, scope: str, shard_id: str, owner: str, counter: int, position: Position
-    ) -> bool: ...
+    ) -> int | None: ...
 
     def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool: ...
 
@@ -87,33 +87,33 @@ class MemoryCheckpointStore:
                 return None
             if owner is not None and lease.owner != owner:
                 return None
-            new = replace(lease, **changes)  # type: ignore[arg-type]
+            new = replace(lease, counter=counter + 1, **changes)  # type: ignore[arg-type]
             self._rows[scope][shard_id] = new
             return new
 
-    def take(
-        self, scope: str, shard_id: str, owner: str, seen_counter: int, expires_at: float
-    ) -> Lease | None:
+    def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
+        switched = seen.owner is not None and seen.owner != owner
         return self._update(
             scope,
-            shard_id,
+            seen.shard_id,
             None,
-            seen_counter,
+            seen.counter,
             owner=owner,
-            counter=seen_counter + 1,
-            expires_at=expires_at,
+            owner_switches=seen.owner_switches + switched,
         )
 
-    def renew(self, scope: str, shard_id: str, owner: str, counter: int, expires_at: float) -> bool:
-        return self._update(scope, shard_id, owner, counter, expires_at=expires_at) is not None
+    def renew(self, scope: str, shard_id: str, owner: str, counter: int) -> int | None:
+        lease = self._update(scope, shard_id, owner, counter)
+        return lease.counter if lease else None
 
     def checkpoint(
         self, scope: str, shard_id: str, owner: str, counter: int, position: Position
-    ) -> bool:
-        return self._update(scope, shard_id, owner, counter, checkpoint=position) is not None
+    ) -> int | None:
+        lease = self._update(scope, shard_id, owner, counter, checkpoint=position, owner_switches=0)
+        return lease.counter if lease else None
 
     def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool:
-        return self._update(scope, shard_id, owner, counter, owner=None, expires_at=0.0) is not None
+        return self._update(scope, shard_id, owner, counter, owner=None) is not None
 
     def close(self) -> None:
         pass
