@@ -26,7 +26,7 @@ from botocore.config import Config as BotoConfig
 from click.testing import CliRunner
 
 from shardflow.cli.main import main
-from shardflow.consumer import AsyncConsumer, MemoryCheckpointStore, Record
+from shardflow.consumer import AsyncConsumer, Consumer, MemoryCheckpointStore, Record
 from shardflow.model.kpl import aggregate
 from tests.conftest import REGION, make_client
 from tests.consumer.support import REPO, create_stream, fill
@@ -371,3 +371,26 @@ def test_fan_out_settings_are_checked() -> None:
         AsyncConsumer("s", deregister_on_close=True)
     with pytest.raises(ValueError, match="fan_out must name"):
         AsyncConsumer("s", fan_out="")
+
+
+def test_blocking_consumer_reads_with_fan_out_and_deregisters(
+    endpoint: str, stream_name: str
+) -> None:
+    kinesis = make_client(endpoint)
+    create_stream(kinesis, stream_name, 2)
+    fill(kinesis, stream_name, keys=4, per_key=10)
+    with Consumer(
+        stream_name,
+        store=MemoryCheckpointStore(),
+        endpoint_url=endpoint,
+        region=REGION,
+        fan_out="fo-sync",
+        stop_at_tip=True,
+    ) as consumer:
+        records = list(consumer.records())
+        arn = consumer.consumer_arn
+        assert arn is not None and "/consumer/fo-sync:" in arn
+        consumer.deregister_stream_consumer()
+    _check_exact(records, 4, 10)
+    with pytest.raises(kinesis.exceptions.ResourceNotFoundException):
+        kinesis.describe_stream_consumer(ConsumerARN=arn)
