@@ -26,7 +26,7 @@ from botocore.config import Config as BotoConfig
 from click.testing import CliRunner
 
 from shardflow.cli.main import main
-from shardflow.consumer import AsyncConsumer, Consumer, MemoryCheckpointStore, Record
+from shardflow.consumer import AsyncConsumer, Consumer, MemoryCheckpointStore, ReadError, Record
 from shardflow.model.kpl import aggregate
 from tests.conftest import REGION, make_client
 from tests.consumer.support import REPO, create_stream, fill
@@ -394,3 +394,27 @@ def test_blocking_consumer_reads_with_fan_out_and_deregisters(
     _check_exact(records, 4, 10)
     with pytest.raises(kinesis.exceptions.ResourceNotFoundException):
         kinesis.describe_stream_consumer(ConsumerARN=arn)
+
+
+def test_a_deregistered_stream_consumer_stops_the_reading(endpoint: str, stream_name: str) -> None:
+    kinesis = make_client(endpoint)
+    create_stream(kinesis, stream_name, 1)
+
+    async def run() -> None:
+        async with AsyncConsumer(
+            stream_name,
+            store=MemoryCheckpointStore(),
+            endpoint_url=endpoint,
+            region=REGION,
+            fan_out="fo-gone",
+            start="latest",
+        ) as consumer:
+            assert consumer.consumer_arn is not None
+            kinesis.deregister_stream_consumer(ConsumerARN=consumer.consumer_arn)
+            async with asyncio.timeout(30):
+                async for _ in consumer:
+                    pass
+
+    # not StreamNotFound ("create the stream first"): the stream is there, its consumer is not
+    with pytest.raises(ReadError, match="ResourceNotFoundException"):
+        asyncio.run(run())

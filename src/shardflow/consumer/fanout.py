@@ -228,6 +228,8 @@ class FanOutReader:
             return ReadError(f"{code}: {_message(exc)}", code=code, retriable=True)
         if code in ("UnknownOperationException", "InvalidAction"):
             return FanOutUnsupported(f"the endpoint has no SubscribeToShard ({code})")
+        if code == "ResourceNotFoundException":  # the consumer, the shard or the stream is gone
+            return ReadError(f"{code}: {_message(exc)}", code=code)
         if isinstance(exc, ResponseParserError) and "initial-response" in str(exc):
             # AWS opens every event stream with an initial-response event; boto3 requires it.
             return FanOutUnsupported(
