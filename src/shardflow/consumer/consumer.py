@@ -42,6 +42,7 @@ from shardflow.consumer import shards as shard_graph
 from shardflow.consumer.config import ConsumerConfig
 from shardflow.consumer.errors import ConsumerError, LeaseLost, SetupError, translate
 from shardflow.consumer.expiry import LeaseExpiry
+from shardflow.consumer.initial_response import tolerate_missing_initial_response
 from shardflow.consumer.limits import Backoff, ReadPacer, Unpaced
 from shardflow.consumer.reader import AT_TIP, ShardReader
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
@@ -198,6 +199,7 @@ class AsyncConsumer:
                 EVENT_THREADS, thread_name_prefix="shardflow-sub"
             )
             arn = summary["StreamDescriptionSummary"]["StreamARN"]
+            tolerate_missing_initial_response(self._client)
             self.consumer_arn = await fanout.stream_consumer(self._api, arn, self.config.fan_out)
         created = summary["StreamDescriptionSummary"].get("StreamCreationTimestamp")
         stamp = int(created.timestamp() * 1000) if created is not None else 0
