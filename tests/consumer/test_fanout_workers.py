@@ -20,17 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from shardflow.cli.main import main
 from shardflow.consumer import CheckpointStore, DynamoDBCheckpointStore, SQLiteCheckpointStore
 from shardflow.consumer.records import Position
-from tests.conftest import make_client
+from shardflow.model.hashing import partition_hash
+from tests.conftest import REGION, make_client
 from tests.consumer.dynamodb import unique_table
 from tests.consumer.support import create_stream, read_lines, start_worker, wait_for
 from tests.support import ServerProcess, server_of_its_own
 
-KEYS = 32  # every half of every shard gets some keys (MD5 of k000..k031)
+SHARDS = 8
+KEYS = 64
 LEASE_S = 4.0  # failover: a lease whose counter stands still this long is taken (loaded CI)
 CHECKPOINT_S = 0.2
+TAKEOVER_SLACK_S = 4.0
 IN_FLIGHT_S = 3.0  # generous: a loaded machine delays the checkpointer's flushes
 
 
@@ -91,6 +96,20 @@ class Producer(threading.Thread):
             self.error = exc
 
 
+def _split_point(kinesis: Any, stream: str, candidates: list[str]) -> tuple[str, int]:
+    """A shard among ``candidates`` and a hash key in it with some of the keys on each side."""
+    hashes = [partition_hash(f"k{k:03d}") for k in range(KEYS)]
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        if shard["ShardId"] not in candidates:
+            continue
+        low = int(shard["HashKeyRange"]["StartingHashKey"])
+        high = int(shard["HashKeyRange"]["EndingHashKey"])
+        mine = sorted(h for h in hashes if low <= h <= high)
+        if len(mine) >= 2:
+            return shard["ShardId"], mine[len(mine) // 2]
+    raise AssertionError(f"no shard of {candidates} has two keys")
+
+
 def _counters(line: dict[str, Any]) -> tuple[str, int]:
     event = json.loads(line["data"])
     return event["key"], event["seq"]
@@ -100,7 +119,7 @@ def test_fan_out_and_polling_workers_across_a_split_and_a_kill(
     kinesis_server: ServerProcess, stream_name: str, lease_store: Store, tmp_path: Path
 ) -> None:
     kinesis = make_client(kinesis_server.endpoint)
-    create_stream(kinesis, stream_name, 4)
+    create_stream(kinesis, stream_name, SHARDS)
     summary = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
     stamp = int(summary["StreamCreationTimestamp"].timestamp() * 1000)
     scope = f"shardflow/{stream_name}@{stamp}"  # as the consumer names (application, stream)
@@ -140,30 +159,25 @@ def test_fan_out_and_polling_workers_across_a_split_and_a_kill(
     producer = Producer(kinesis, stream_name)
     try:
         wait_for(
-            lambda: sorted(owners().values(), key=str) == ["A", "A", "B", "B"],
-            60,
-            "A and B to hold two shards each",
+            lambda: sorted(owners().values(), key=str) == ["A"] * 4 + ["B"] * 4,
+            90,
+            "A and B to hold four shards each",
         )
         producer.start()
         a_shards = sorted(s for s, owner in owners().items() if owner == "A")
         wait_for(
             lambda: all(read_lines(path) for path in outputs.values()), 30, "both workers to read"
         )
-        # Split a shard the fan-out worker reads: it follows the children once the parent ends.
-        parent = a_shards[0]
-        shard = next(
-            s
-            for s in kinesis.list_shards(StreamName=stream_name)["Shards"]
-            if s["ShardId"] == parent
-        )
-        low, high = (int(shard["HashKeyRange"][k]) for k in ("StartingHashKey", "EndingHashKey"))
+        # Split a shard the fan-out worker reads, at a hash key with keys on both sides: the
+        # fan-out reader follows the children once the parent ends.
+        parent, middle = _split_point(kinesis, stream_name, a_shards)
         kinesis.split_shard(
-            StreamName=stream_name, ShardToSplit=parent, NewStartingHashKey=str((low + high) // 2)
+            StreamName=stream_name, ShardToSplit=parent, NewStartingHashKey=str(middle)
         )
         wait_for(lambda: parent in finished(), 60, "the split parent to be read to its end")
         wait_for(
             lambda: (
-                len(owners()) == 6
+                len(owners()) == SHARDS + 2
                 and all(o is not None for s, o in owners().items() if s not in finished())
             ),
             60,
@@ -175,6 +189,7 @@ def test_fan_out_and_polling_workers_across_a_split_and_a_kill(
         workers["B"].kill()
         workers["B"].wait()
         killed_at = time.time()
+        since_kill = time.monotonic()
         b_held = {s for s, lease in at_kill.items() if lease.owner == "B" and not lease.finished}
         assert b_held, at_kill
         wait_for(
@@ -182,6 +197,7 @@ def test_fan_out_and_polling_workers_across_a_split_and_a_kill(
             60,
             "A to take over B's shards",
         )
+        takeover = time.monotonic() - since_kill
         time.sleep(2.0)  # A reads them for a while, the producer still writing
         producer.stop.set()
         producer.join(10)
@@ -193,6 +209,18 @@ def test_fan_out_and_polling_workers_across_a_split_and_a_kill(
             return len(got) == KEYS * rounds
 
         wait_for(complete, 90, "every record to be read")
+        verified = CliRunner().invoke(
+            main,
+            [
+                "verify",
+                stream_name,
+                "--json",
+                "--endpoint-url",
+                kinesis_server.endpoint,
+                "--region",
+                REGION,
+            ],
+        )
     finally:
         producer.stop.set()
         for name, proc in workers.items():
@@ -203,6 +231,14 @@ def test_fan_out_and_polling_workers_across_a_split_and_a_kill(
         print("leases:", store.leases(scope))
         store.close()
 
+    # The stream itself holds every record, each key in order (`shardflow verify`).
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.output)
+    assert report["records"] == KEYS * rounds and report["missing"] == 0
+    assert report["order_violations"] == 0 and report["duplicates"] == 0
+    # A took B's shards within the failover time (plus a coordination round and slack for a
+    # loaded machine).
+    assert takeover <= LEASE_S + LEASE_S / 3 + TAKEOVER_SLACK_S, takeover
     lines = {name: read_lines(path) for name, path in outputs.items()}
     # Nothing lost: every key's counters 1..rounds.
     seen: dict[str, set[int]] = defaultdict(set)
@@ -247,6 +283,7 @@ def test_fan_out_and_polling_workers_across_a_split_and_a_kill(
             assert checkpoint is None or position > checkpoint, (counters, checkpoint)
     assert len(duplicates) <= KEYS * IN_FLIGHT_S / 0.05  # at most IN_FLIGHT_S of writing
     print(
-        f"{KEYS * rounds} records, {len(duplicates)} duplicates,"
+        f"{KEYS * rounds} records ({rounds} rounds), {len(duplicates)} duplicates,"
+        f" takeover {takeover:.1f}s,"
         f" A {len(lines['A'])} lines, B {len(lines['B'])} lines"
     )
