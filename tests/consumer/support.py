@@ -78,6 +78,7 @@ def start_worker(
     *args: str,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """A tests/consumer/worker.py process; ``store`` is a SQLite path or ``dynamodb:TABLE``."""
     cmd = [
@@ -92,7 +93,10 @@ def start_worker(
     ]
     if cwd is not None:  # a working directory of its own: the repository comes by PYTHONPATH
         env = {**(env or os.environ), "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(cmd, cwd=cwd or REPO, stderr=subprocess.PIPE, env=env)
+    if log is None:
+        return subprocess.Popen(cmd, cwd=cwd or REPO, stderr=subprocess.PIPE, env=env)
+    with open(log, "ab") as err:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([*cmd, "--verbose"], cwd=cwd or REPO, stderr=err, env=env)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

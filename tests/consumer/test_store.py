@@ -102,17 +102,23 @@ def test_racing_workers_take_each_lease_once(store: CheckpointStore) -> None:
     won: dict[str, list[str]] = {lease.shard_id: [] for lease in seen}
     start = threading.Barrier(4)
 
+    errors: list[BaseException] = []
+
     def race(worker: str) -> None:
         start.wait()
         for lease in seen:
-            if store.take(SCOPE, lease, worker) is not None:
-                won[lease.shard_id].append(worker)
+            try:
+                if store.take(SCOPE, lease, worker) is not None:
+                    won[lease.shard_id].append(worker)
+            except BaseException as exc:
+                errors.append(exc)
 
     threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     assert all(len(owners) == 1 for owners in won.values()), won
     owners = {lease.shard_id: lease.owner for lease in store.leases(SCOPE)}
     assert owners == {shard: names[0] for shard, names in won.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -75,5 +76,9 @@ if __name__ == "__main__":
     parser.add_argument("--stop-at-tip", action="store_true")
     parser.add_argument("--no-read-limits", action="store_true")
     parser.add_argument("--fan-out", default=None, help="read with enhanced fan-out as NAME")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--verbose", action="store_true", help="log leases taken and lost")
+    arguments = parser.parse_args()
+    if arguments.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    asyncio.run(main(arguments))
     sys.exit(0)

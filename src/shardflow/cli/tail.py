@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from shardflow.cli.lease_table import checkpoint_store, lease_table_option
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -186,6 +188,7 @@ class Printer:
 @click.option("--max-records", type=click.IntRange(1), default=None, help="Stop after N records.")
 @fan_out_options
 @client_options
+@lease_table_option
 def tail(
     stream: str,
     start: str,
@@ -196,6 +199,7 @@ def tail(
     deregister: bool,
     endpoint_url: str | None,
     region: str | None,
+    lease_table: str | None,
 ) -> None:
     """Print the records of STREAM as they arrive, until Ctrl-C."""
     begin = parse_start(start)
@@ -204,11 +208,11 @@ def tail(
     seen = {"records": 0}
 
     async def main() -> None:
-        from shardflow.consumer import AsyncConsumer, MemoryCheckpointStore
+        from shardflow.consumer import AsyncConsumer
 
         consumer = AsyncConsumer(
             stream,
-            store=MemoryCheckpointStore(),
+            store=checkpoint_store(lease_table, region, begin),
             endpoint_url=endpoint_url,
             region=region,
             start=begin,
@@ -224,6 +228,10 @@ def tail(
                 printer.write(record)
                 seen["records"] += 1
                 if max_records is not None and seen["records"] >= max_records:
+                    # Done in the middle of a batch: a lease table's checkpoint goes here,
+                    # not to the batch's end (the rest is for the next reader).
+                    await consumer.checkpoint(record)
+                    await consumer.close(processed_last=False)
                     return
 
     try:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 import orjson
 
+from shardflow.cli.lease_table import checkpoint_store, lease_table_option
 from shardflow.cli.tail import (
     client_options,
     fan_out_options,
@@ -113,6 +114,7 @@ def _print_report(report: Any, elapsed: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @fan_out_options
 @client_options
+@lease_table_option
 def verify(
     stream: str,
     key_field: str | None,
@@ -123,8 +125,12 @@ def verify(
     deregister: bool,
     endpoint_url: str | None,
     region: str | None,
+    lease_table: str | None,
 ) -> None:
     """Read STREAM from the oldest record and check that nothing is missing or out of order.
+
+    With --lease-table, read on from the table's checkpoints, sharing the shards with every
+    process that names the same table.
 
     Exit status: 0 all in order; 1 order broken or records missing; 3 the stream could not be
     read.
@@ -138,11 +144,11 @@ def verify(
     strategies: set[str] = set()
 
     async def main() -> None:
-        from shardflow.consumer import AsyncConsumer, MemoryCheckpointStore
+        from shardflow.consumer import AsyncConsumer
 
         consumer = AsyncConsumer(
             stream,
-            store=MemoryCheckpointStore(),
+            store=checkpoint_store(lease_table, region, "trim-horizon"),
             endpoint_url=endpoint_url,
             region=region,
             start="trim-horizon",

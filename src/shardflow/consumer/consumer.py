@@ -342,6 +342,13 @@ class AsyncConsumer:
 
     async def _deliver(self, state: ShardState, batch: Batch) -> None:
         await self._slots.acquire()
+        if state.lost or time.monotonic() - state.renewed >= self.config.lease_duration:
+            # Another worker may own the shard by now (the lease table was out of reach, or
+            # the loop too busy to renew): hand nothing more out; the reader is cancelled.
+            self._slots.release()
+            if not state.lost:
+                self._lose(state.lease.shard_id, "not renewed within the lease duration")
+            return
         state.delivered = batch.last
         state.settled.clear()
         self._queue.put_nowait((state, batch))

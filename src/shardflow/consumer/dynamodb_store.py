@@ -21,9 +21,22 @@ from collections import Counter
 from typing import Any
 
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
-from shardflow.consumer.errors import SetupError
+from shardflow.consumer.errors import (
+    ConsumerError,
+    EndpointUnreachable,
+    ReadError,
+    SetupError,
+    error_code,
+    is_retriable_code,
+)
 from shardflow.consumer.lease_table import LEASE_KEY, dynamodb_client, ensure_table
 from shardflow.consumer.records import SHARD_END as SHARD_END_POSITION
 from shardflow.consumer.records import Position
@@ -35,7 +48,11 @@ SHARD_END = "SHARD_END"
 # Where a shard without a checkpoint starts, as the KCL writes it. Reading one back gives "no
 # checkpoint": the consumer's own ``start`` decides, as before.
 START_SENTINELS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
-_CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+# Short timeouts: a lease request stuck for longer than a lease is worthless, and the worker
+# stops reading shards it could not renew in time anyway.
+_CLIENT_CONFIG = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5
+)
 
 
 def _position(item: dict[str, Any]) -> Position | None:
@@ -69,7 +86,8 @@ class DynamoDBCheckpointStore:
     ``client`` defaults to one from the standard AWS settings (``AWS_ENDPOINT_URL_DYNAMODB`` for
     a local DynamoDB). ``initial_position`` is the sentinel written into new leases of shards
     without parents ("TRIM_HORIZON", "LATEST" or "AT_TIMESTAMP"); children get TRIM_HORIZON.
-    ``calls`` counts the DynamoDB requests made, per operation.
+    ``calls`` counts the DynamoDB requests made, by purpose: describe_table (once), create
+    (PutItem of a new lease), scan (a page of Scan), take, renew, checkpoint, release (UpdateItem).
     """
 
     def __init__(
@@ -95,11 +113,20 @@ class DynamoDBCheckpointStore:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+    def _call(self, operation: str, purpose: str, **params: Any) -> dict[str, Any]:
         if not self._ready:
             self._prepare()
-        self.calls[operation] += 1
-        result: dict[str, Any] = getattr(self._client, operation)(TableName=self.table, **params)
+        self.calls[purpose] += 1
+        try:
+            result: dict[str, Any] = getattr(self._client, operation)(
+                TableName=self.table, **params
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise
+            raise self._error(exc) from exc
+        except Exception as exc:
+            raise self._error(exc) from exc
         return result
 
     def _prepare(self) -> None:
@@ -108,17 +135,39 @@ class DynamoDBCheckpointStore:
                 return
             if self._create:
                 self.calls["describe_table"] += 1
-                ensure_table(self._client, self.table)
+                try:
+                    ensure_table(self._client, self.table)
+                except ConsumerError:
+                    raise
+                except Exception as exc:
+                    raise self._error(exc) from exc
             self._ready = True
 
-    def _conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
+    def _error(self, exc: BaseException) -> ConsumerError:
+        """A DynamoDB failure as a consumer error naming the lease table."""
+        where = f"the DynamoDB lease table {self.table!r} at {self._client.meta.endpoint_url}"
+        if isinstance(exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError):
+            return EndpointUnreachable(
+                f"cannot reach {where}: check AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL)"
+            )
+        if isinstance(exc, NoCredentialsError):
+            return SetupError(f"no AWS credentials for {where}: set them as for Kinesis")
+        if isinstance(exc, ClientError):
+            code = error_code(exc)
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+            message = exc.response.get("Error", {}).get("Message", "") or str(exc)
+            return ReadError(
+                f"{where}: {code}: {message}", code=code, retriable=is_retriable_code(code, status)
+            )
+        return ReadError(f"{where}: {type(exc).__name__}: {exc}")
+
+    def _conditional(self, operation: str, purpose: str, **params: Any) -> dict[str, Any] | None:
         """A conditional write; None if its condition failed (someone else wrote first)."""
         try:
-            return self._call(operation, **params)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise
+            return self._call(operation, purpose, **params)
+        except ClientError as exc:  # only ConditionalCheckFailedException comes through
+            assert error_code(exc) == "ConditionalCheckFailedException"
+            return None
 
     # --- CheckpointStore -------------------------------------------------------------------
 
@@ -142,7 +191,10 @@ class DynamoDBCheckpointStore:
                 item["startingHashKey"] = {"S": str(shard.hash_range[0])}
                 item["endingHashKey"] = {"S": str(shard.hash_range[1])}
             self._conditional(
-                "put_item", Item=item, ConditionExpression=f"attribute_not_exists({LEASE_KEY})"
+                "put_item",
+                "create",
+                Item=item,
+                ConditionExpression=f"attribute_not_exists({LEASE_KEY})",
             )
             self._known.add(shard.shard_id)  # written now, or by another worker first
 
@@ -150,7 +202,7 @@ class DynamoDBCheckpointStore:
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"ConsistentRead": True}
         while True:
-            page = self._call("scan", **params)
+            page = self._call("scan", "scan", **params)
             items += page.get("Items", [])
             if not page.get("LastEvaluatedKey"):
                 break
@@ -168,24 +220,38 @@ class DynamoDBCheckpointStore:
 
     def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
         switch = seen.owner is not None and seen.owner != owner
-        result = self._conditional(
-            "update_item",
-            Key={LEASE_KEY: {"S": seen.shard_id}},
-            UpdateExpression="SET leaseOwner = :owner, leaseCounter = :next"
-            + (" ADD ownerSwitchesSinceCheckpoint :one" if switch else ""),
-            ConditionExpression="leaseCounter = :seen",
-            ExpressionAttributeValues={
-                ":owner": {"S": owner},
-                ":seen": {"N": str(seen.counter)},
-                ":next": {"N": str(seen.counter + 1)},
-                **({":one": {"N": "1"}} if switch else {}),
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return None if result is None else _lease(result["Attributes"])
+        try:
+            result = self._call(
+                "update_item",
+                "take",
+                Key={LEASE_KEY: {"S": seen.shard_id}},
+                UpdateExpression="SET leaseOwner = :owner, leaseCounter = :next"
+                + (" ADD ownerSwitchesSinceCheckpoint :one" if switch else ""),
+                ConditionExpression="leaseCounter = :seen",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":seen": {"N": str(seen.counter)},
+                    ":next": {"N": str(seen.counter + 1)},
+                    **({":one": {"N": "1"}} if switch else {}),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:  # only ConditionalCheckFailedException comes through
+            # botocore retries a request whose answer was lost, and the retry of a take that
+            # had landed fails its condition: the item then holds this owner at the next
+            # counter. A worker takes a lease once per counter, so that take was this one.
+            item = exc.response.get("Item") or {}
+            if item.get("leaseCounter", {}).get("N") == str(seen.counter + 1) and (
+                item.get("leaseOwner", {}).get("S") == owner
+            ):
+                return _lease(item)
+            return None
+        return _lease(result["Attributes"])
 
     def _owner_update(
         self,
+        purpose: str,
         shard_id: str,
         owner: str,
         counter: int,
@@ -194,6 +260,7 @@ class DynamoDBCheckpointStore:
     ) -> int | None:
         result = self._conditional(
             "update_item",
+            purpose,
             Key={LEASE_KEY: {"S": shard_id}},
             UpdateExpression=expression,
             ConditionExpression="leaseCounter = :seen AND leaseOwner = :owner",
@@ -207,12 +274,13 @@ class DynamoDBCheckpointStore:
         return None if result is None else counter + 1
 
     def renew(self, scope: str, shard_id: str, owner: str, counter: int) -> int | None:
-        return self._owner_update(shard_id, owner, counter, "SET leaseCounter = :next")
+        return self._owner_update("renew", shard_id, owner, counter, "SET leaseCounter = :next")
 
     def checkpoint(
         self, scope: str, shard_id: str, owner: str, counter: int, position: Position
     ) -> int | None:
         return self._owner_update(
+            "checkpoint",
             shard_id,
             owner,
             counter,
@@ -229,7 +297,11 @@ class DynamoDBCheckpointStore:
     def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool:
         return (
             self._owner_update(
-                shard_id, owner, counter, "SET leaseCounter = :next REMOVE leaseOwner"
+                "release",
+                shard_id,
+                owner,
+                counter,
+                "SET leaseCounter = :next REMOVE leaseOwner",
             )
             is not None
         )
