@@ -42,6 +42,8 @@ class Config:
     no_limits: bool = False
     limits_scale: float = 1.0  # multiplies every throughput limit (engine.limits)
     on_demand_window_s: float = 60.0  # ON_DEMAND streams double after this long above half
+    # Testing clients only: SubscribeToShard streams end after this long (AWS: 5 minutes).
+    subscription_max_s: float = 300.0
     max_request_bytes: int = MAX_REQUEST_BYTES
     faults: FaultPlan | None = None  # fault injection, off by default (engine.faults)
     metrics: bool = True  # record stream metrics for /metrics and /dashboard (shardflow.metrics)
@@ -58,6 +60,8 @@ class Config:
             raise ValueError("shard limit must be at least 1")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("a TLS certificate needs its key, and a key its certificate")
+        if self.subscription_max_s <= 0:
+            raise ValueError("subscription_max_s must be positive")
         for name in ("create_stream_ms", "delete_stream_ms", "update_stream_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

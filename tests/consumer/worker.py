@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from shardflow.consumer import (
     AsyncConsumer,
@@ -41,6 +42,7 @@ async def main(args: argparse.Namespace) -> None:
         idle_interval=0.1,
         stop_at_tip=args.stop_at_tip,
         read_limits=not args.no_read_limits,
+        fan_out=args.fan_out,
     )
     async with consumer:
         async for batch in consumer:
@@ -51,6 +53,7 @@ async def main(args: argparse.Namespace) -> None:
                     "seq": r.sequence_number,
                     "sub": r.subsequence_number,
                     "data": r.data.decode(),
+                    "t": round(time.time(), 3),  # when it was handed out
                 }
                 out.write(json.dumps(line) + "\n")
             out.flush()
@@ -72,6 +75,7 @@ if __name__ == "__main__":
     parser.add_argument("--pause", type=float, default=0.0)
     parser.add_argument("--stop-at-tip", action="store_true")
     parser.add_argument("--no-read-limits", action="store_true")
+    parser.add_argument("--fan-out", default=None, help="read with enhanced fan-out as NAME")
     parser.add_argument("--verbose", action="store_true", help="log leases taken and lost")
     arguments = parser.parse_args()
     if arguments.verbose:

@@ -70,6 +70,14 @@ from shardflow.model.stream_spec import StreamSpecError, parse_stream_specs
     help="ON_DEMAND streams double their shards after this long above half their capacity.",
 )
 @click.option(
+    "--testing-subscription-max-s",
+    "subscription_max_s",
+    default=300.0,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Testing clients only: end SubscribeToShard streams after this many seconds"
+    " (AWS: 300), so that resubscription can be tested in seconds.",
+)
+@click.option(
     "--faults",
     default=None,
     metavar="JSON|@FILE",
@@ -127,6 +135,7 @@ def serve(
     no_limits: bool,
     limits_scale: float,
     on_demand_window_s: float,
+    subscription_max_s: float,
     faults: str | None,
     no_metrics: bool,
     tls: bool,
@@ -172,6 +181,7 @@ def serve(
         no_limits=no_limits,
         limits_scale=limits_scale,
         on_demand_window_s=on_demand_window_s,
+        subscription_max_s=subscription_max_s,
         faults=plan,
         metrics=not no_metrics,
         log_level=log_level,

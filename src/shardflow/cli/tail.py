@@ -37,6 +37,32 @@ def client_options(fn: F) -> F:
     return fn
 
 
+def fan_out_options(fn: F) -> F:
+    """``--fan-out NAME`` (enhanced fan-out) and ``--deregister``."""
+    fn = click.option(
+        "--deregister",
+        is_flag=True,
+        help="With --fan-out: deregister the stream consumer when done (other readers using"
+        " it stop receiving).",
+    )(fn)
+    fn = click.option(
+        "--fan-out",
+        "fan_out",
+        default=None,
+        metavar="NAME",
+        help="Read with enhanced fan-out (SubscribeToShard) as stream consumer NAME,"
+        " registered if missing and kept afterwards [default: GetRecords].",
+    )(fn)
+    return fn
+
+
+def fan_out_settings(fan_out: str | None, deregister: bool) -> dict[str, Any]:
+    """The consumer options of ``fan_out_options``."""
+    if deregister and fan_out is None:
+        raise click.UsageError("--deregister goes with --fan-out.")
+    return {"fan_out": fan_out, "deregister_on_close": deregister}
+
+
 class CannotRead(click.ClickException):
     """The stream could not be read: exit 3, apart from 1 (verify found a problem) and 2 (usage)."""
 
@@ -160,6 +186,7 @@ class Printer:
 )
 @click.option("--shard", "shards", multiple=True, help="Only this shard (id or number); repeat.")
 @click.option("--max-records", type=click.IntRange(1), default=None, help="Stop after N records.")
+@fan_out_options
 @client_options
 @lease_table_option
 def tail(
@@ -168,12 +195,15 @@ def tail(
     fmt: str,
     shards: tuple[str, ...],
     max_records: int | None,
+    fan_out: str | None,
+    deregister: bool,
     endpoint_url: str | None,
     region: str | None,
     lease_table: str | None,
 ) -> None:
     """Print the records of STREAM as they arrive, until Ctrl-C."""
     begin = parse_start(start)
+    reading = fan_out_settings(fan_out, deregister)
     printer = Printer(fmt)
     seen = {"records": 0}
 
@@ -188,6 +218,7 @@ def tail(
             start=begin,
             shard_ids=tuple(shard_id(s) for s in shards) or None,
             idle_interval=0.5,
+            **reading,
         )
         async with consumer:
             if sys.stderr.isatty():

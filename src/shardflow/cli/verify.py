@@ -14,7 +14,13 @@ import click
 import orjson
 
 from shardflow.cli.lease_table import checkpoint_store, lease_table_option
-from shardflow.cli.tail import client_options, run_consumer, shard_id
+from shardflow.cli.tail import (
+    client_options,
+    fan_out_options,
+    fan_out_settings,
+    run_consumer,
+    shard_id,
+)
 
 PROGRESS_EVERY_S = 0.5
 MAX_SHARD_ROWS = 16  # more shards than this are summarised, so the report fits a screen
@@ -106,6 +112,7 @@ def _print_report(report: Any, elapsed: float) -> None:
 )
 @click.option("--shard", "shards", multiple=True, help="Only this shard (id or number); repeat.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@fan_out_options
 @client_options
 @lease_table_option
 def verify(
@@ -114,6 +121,8 @@ def verify(
     counter_field: str | None,
     shards: tuple[str, ...],
     as_json: bool,
+    fan_out: str | None,
+    deregister: bool,
     endpoint_url: str | None,
     region: str | None,
     lease_table: str | None,
@@ -128,6 +137,7 @@ def verify(
     """
     from shardflow.consumer.verification import Verifier
 
+    reading = fan_out_settings(fan_out, deregister)
     verifier = Verifier(key_field, counter_field)
     progress = _Progress()
     started = time.monotonic()
@@ -144,6 +154,7 @@ def verify(
             start="trim-horizon",
             shard_ids=tuple(shard_id(s) for s in shards) or None,
             stop_at_tip=True,
+            **reading,
         )
         async with consumer:
             strategies.add(consumer.record_distribution)

@@ -40,6 +40,9 @@ class ConsumerConfig:
     max_pending_batches: int = 16  # pages read ahead of the application, over all shards
     # how often RecordDistributionStrategy is read again (also after every reshard seen)
     strategy_refresh: float = 60.0
+    # enhanced fan-out: read with SubscribeToShard as this stream consumer (registered if missing)
+    fan_out: str | None = None
+    deregister_on_close: bool = False  # fan-out: deregister the stream consumer on close
 
     def __post_init__(self) -> None:
         if isinstance(self.start, str) and self.start not in ("trim-horizon", "latest"):
@@ -50,6 +53,10 @@ class ConsumerConfig:
             raise ValueError("lease_duration and checkpoint_interval must be positive")
         if self.strategy_refresh <= 0:
             raise ValueError("strategy_refresh must be positive")
+        if self.fan_out is not None and not self.fan_out:
+            raise ValueError("fan_out must name the stream consumer")
+        if self.deregister_on_close and self.fan_out is None:
+            raise ValueError("deregister_on_close applies to fan_out only")
 
     @property
     def renew_interval(self) -> float:

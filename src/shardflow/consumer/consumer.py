@@ -36,11 +36,13 @@ from typing import Any, TypeVar
 from botocore.config import Config as BotoConfig
 
 from shardflow.aws import ClientSetupError, endpoint_override, kinesis_client
+from shardflow.consumer import fanout
 from shardflow.consumer import leases as lease_plan
 from shardflow.consumer import shards as shard_graph
 from shardflow.consumer.config import ConsumerConfig
 from shardflow.consumer.errors import ConsumerError, LeaseLost, SetupError, translate
 from shardflow.consumer.expiry import LeaseExpiry
+from shardflow.consumer.initial_response import tolerate_missing_initial_response
 from shardflow.consumer.limits import Backoff, ReadPacer, Unpaced
 from shardflow.consumer.reader import AT_TIP, ShardReader
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
@@ -52,6 +54,7 @@ log = logging.getLogger("shardflow.consumer")
 T = TypeVar("T")
 
 API_THREADS = 32  # blocking botocore calls run here; one in flight per shard reader
+EVENT_THREADS = 1024  # fan-out: one per subscription, each blocked until its next event
 STARTUP_ATTEMPTS = 4  # retriable failures of the first ListShards before giving up
 
 
@@ -60,7 +63,7 @@ class ShardState:
     """What this worker knows about one shard it holds a lease on."""
 
     lease: Lease
-    reader: ShardReader | None = None
+    reader: ShardReader | fanout.FanOutReader | None = None
     task: asyncio.Task[str] | None = None
     delivered: Position | None = None  # last record handed to the application
     processed: Position | None = None  # last record the application is done with
@@ -129,6 +132,9 @@ class AsyncConsumer:
         self._tasks: list[asyncio.Task[None]] = []
         self._api_pool: ThreadPoolExecutor | None = None
         self._store_pool: ThreadPoolExecutor | None = None
+        self._events_pool: ThreadPoolExecutor | None = None  # fan-out: event streams are read here
+        #: The ARN of the stream consumer reading with enhanced fan-out (``fan_out``).
+        self.consumer_arn: str | None = None
         self._last: tuple[ShardState, Batch] | None = None
         self._failure: BaseException | None = None
         self._stopped = False
@@ -188,6 +194,13 @@ class AsyncConsumer:
 
             self._store = await self._db(SQLiteCheckpointStore)
         summary = await self._startup_call("describe_stream_summary", StreamName=self.stream)
+        if self.config.fan_out is not None:
+            self._events_pool = ThreadPoolExecutor(
+                EVENT_THREADS, thread_name_prefix="shardflow-sub"
+            )
+            arn = summary["StreamDescriptionSummary"]["StreamARN"]
+            tolerate_missing_initial_response(self._client)
+            self.consumer_arn = await fanout.stream_consumer(self._api, arn, self.config.fan_out)
         created = summary["StreamDescriptionSummary"].get("StreamCreationTimestamp")
         stamp = int(created.timestamp() * 1000) if created is not None else 0
         # A stream deleted and created again under the same name starts from scratch.
@@ -240,10 +253,20 @@ class AsyncConsumer:
                     await self._release(state)
             if self._own_store:
                 await self._db(self.store.close)
+        if self.config.deregister_on_close and self.consumer_arn is not None:
+            with contextlib.suppress(Exception):
+                await self.deregister_stream_consumer()
         self._queue.put_nowait(_Stop())
-        for pool in (self._api_pool, self._store_pool):
+        for pool in (self._api_pool, self._store_pool, self._events_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    async def deregister_stream_consumer(self) -> None:
+        """Deregister the fan-out stream consumer (``fan_out``): its subscriptions end, and
+        every worker reading as it stops receiving. Never done unless asked."""
+        if self.consumer_arn is None:
+            raise ConsumerError("this consumer does not read with enhanced fan-out")
+        await fanout.deregister(self._api, self.consumer_arn)
 
     async def __aenter__(self) -> AsyncConsumer:
         await self.start()
@@ -332,19 +355,7 @@ class AsyncConsumer:
 
     def _start_reader(self, lease: Lease) -> None:
         state = ShardState(lease)
-        pacer = ReadPacer() if self.config.read_limits else Unpaced()
-        info = next((s for s in self.shards if s.shard_id == lease.shard_id), None)
-        state.reader = ShardReader(
-            stream=self.stream,
-            shard_id=lease.shard_id,
-            checkpoint=lease.checkpoint,
-            call=self._api,
-            deliver=functools.partial(self._deliver, state),
-            config=self.config,
-            pacer=pacer,
-            endpoint=self.endpoint,
-            hash_range=info.hash_range if info is not None and self._by_key(info) else None,
-        )
+        state.reader = self._reader(state, lease)
         state.task = asyncio.create_task(self._read(state), name=f"shardflow-{lease.shard_id}")
         self._states[lease.shard_id] = state
         log.info(
@@ -353,6 +364,27 @@ class AsyncConsumer:
             lease.shard_id,
             lease.checkpoint or self.config.start,
         )
+
+    def _reader(self, state: ShardState, lease: Lease) -> ShardReader | fanout.FanOutReader:
+        """A GetRecords reader, or a SubscribeToShard one with ``fan_out``."""
+        info = next((s for s in self.shards if s.shard_id == lease.shard_id), None)
+        common: dict[str, Any] = dict(
+            stream=self.stream,
+            shard_id=lease.shard_id,
+            checkpoint=lease.checkpoint,
+            call=self._api,
+            deliver=functools.partial(self._deliver, state),
+            config=self.config,
+            endpoint=self.endpoint,
+            hash_range=info.hash_range if info is not None and self._by_key(info) else None,
+        )
+        if self.consumer_arn is not None:
+            assert self._events_pool is not None
+            return fanout.FanOutReader(
+                consumer_arn=self.consumer_arn, events_pool=self._events_pool, **common
+            )
+        pacer = ReadPacer() if self.config.read_limits else Unpaced()
+        return ShardReader(pacer=pacer, **common)
 
     async def _read(self, state: ShardState) -> str:
         assert state.reader is not None

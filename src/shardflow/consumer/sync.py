@@ -102,6 +102,14 @@ class Consumer:
     def checkpoint(self, record: Record | Batch | None = None) -> None:
         self._run(self._async.checkpoint(record))
 
+    def deregister_stream_consumer(self) -> None:
+        """See AsyncConsumer.deregister_stream_consumer (``fan_out`` only)."""
+        self._run(self._async.deregister_stream_consumer())
+
+    @property
+    def consumer_arn(self) -> str | None:
+        return self._async.consumer_arn
+
     @property
     def millis_behind_latest(self) -> dict[str, int | None]:
         return self._async.millis_behind_latest

@@ -88,7 +88,8 @@ class Subscriptions:
         self.active: dict[tuple[str, int], Subscription] = {}
         self._by_shard: dict[tuple[str, str], set[Subscription]] = {}
         self._calls: dict[tuple[str, int], TokenBucket] = {}  # the 1 call/s per consumer and shard
-        self.max_duration_s = MAX_DURATION_S  # tests may shorten it in-process
+        # ``serve --testing-subscription-max-s`` shortens it so clients' resubscription is testable
+        self.max_duration_s = engine.config.subscription_max_s
 
     # -- starting ----------------------------------------------------------------------------
 
