@@ -23,7 +23,12 @@ from shardflow.cli.main import main
 from tests.conftest import REGION
 from tests.support import free_port
 
-PEERS_SCRIPTS = Path(os.environ.get("SHARDFLOW_PEERS_SCRIPTS", "/work/shared/peers"))
+# shared/ sits beside the project checkout (as in CI); SHARDFLOW_PEERS_SCRIPTS points elsewhere.
+PEERS_SCRIPTS = Path(
+    os.environ.get(
+        "SHARDFLOW_PEERS_SCRIPTS", Path(__file__).resolve().parents[1].parent / "shared" / "peers"
+    )
+)
 PEERS = ("kinesalite", "kinesis-local")  # kinesis-local: kinesis-mock from npm
 RECORDS = 300
 # What the consumer says when an endpoint lacks enhanced fan-out (consumer.fanout).
@@ -36,7 +41,7 @@ def installed() -> None:
         f"no peer scripts in {PEERS_SCRIPTS}: set SHARDFLOW_PEERS_SCRIPTS"
     )
     subprocess.run(
-        [str(PEERS_SCRIPTS / "install.sh")], check=True, capture_output=True, timeout=600
+        ["bash", str(PEERS_SCRIPTS / "install.sh")], check=True, capture_output=True, timeout=600
     )
 
 
@@ -46,7 +51,7 @@ def peer(request: pytest.FixtureRequest, installed: None) -> Iterator[tuple[str,
     name = request.param
     port = _free_pair() if name == "kinesis-local" else free_port()
     started = subprocess.run(
-        [str(PEERS_SCRIPTS / "start.sh"), name, str(port)],
+        ["bash", str(PEERS_SCRIPTS / "start.sh"), name, str(port)],
         capture_output=True,
         text=True,
         timeout=90,
@@ -56,7 +61,9 @@ def peer(request: pytest.FixtureRequest, installed: None) -> Iterator[tuple[str,
     try:
         yield name, f"http://127.0.0.1:{port}"
     finally:
-        subprocess.run([str(PEERS_SCRIPTS / "stop.sh"), pid], capture_output=True, timeout=30)
+        subprocess.run(
+            ["bash", str(PEERS_SCRIPTS / "stop.sh"), pid], capture_output=True, timeout=30
+        )
 
 
 def _free_pair() -> int:
