@@ -1,0 +1,120 @@
+"""The AWS SDK for Java v2 (`software.amazon.awssdk:kinesis`) against the server.
+
+clients/java-sdk (the SDK's BOM pinned in its pom.xml) runs in two modes:
+- ``sync``: KinesisClient (Apache HTTP client) over http, the data plane. The SDK speaks CBOR by
+  default; with the `aws.cborEnabled=false` system property or CBOR_ENABLED=false in the
+  environment (SdkSystemSetting.CBOR_ENABLED; AWS_CBOR_DISABLE is SDK v1's) it speaks JSON.
+  The program records each operation's request and response Content-Type, and each
+  record's ApproximateArrivalTimestamp (a CBOR tag-1 timestamp when CBOR is on).
+- ``fanout``: KinesisAsyncClient with the Netty client over HTTPS + HTTP/2 against
+  `serve --tls`, trusting only DATA_DIR/tls/ca.pem (a truststore made from it), then
+  RegisterStreamConsumer and SubscribeToShard on every shard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sdk.support import (
+    CLIENTS,
+    build,
+    check_consumer,
+    check_round_trip,
+    kinesis_for,
+    program_env,
+    run_program,
+    stream_name,
+    toolchain,
+)
+from tests.support import ServerProcess
+
+JAVA_DIR = CLIENTS / "java-sdk"
+RECORDS = 20
+BUILD_TIMEOUT_S = 900
+CBOR = "application/x-amz-cbor-1.1"
+JSON = "application/x-amz-json-1.1"
+DATA_PLANE = (
+    "CreateStream",
+    "DescribeStreamSummary",
+    "PutRecord",
+    "PutRecords",
+    "ListShards",
+    "GetShardIterator",
+    "GetRecords",
+)
+
+
+@pytest.fixture(scope="session")
+def java_command() -> list[str]:
+    """`java -cp ... Main`, compiled once per run (Maven skips what is up to date)."""
+    java, mvn = toolchain("java"), toolchain("mvn")
+    build([mvn, "-B", "-q", "compile"], JAVA_DIR, BUILD_TIMEOUT_S)
+    classpath = (JAVA_DIR / "target" / "classpath.txt").read_text().strip()
+    return [java, "-cp", f"{JAVA_DIR / 'target' / 'classes'}:{classpath}"]
+
+
+def _run(
+    java_command: list[str],
+    mode: str,
+    server: ServerProcess,
+    tmp_path: Path,
+    props: tuple[str, ...] = (),
+    **env: str,
+) -> dict[str, Any]:
+    cmd = [java_command[0], *props, *java_command[1:], "shardflow.sdkcheck.Main", mode]
+    return run_program([*cmd, stream_name(f"java-{mode}")], program_env(server, tmp_path, **env))
+
+
+def _check_arrival_times(summary: dict[str, Any], stored: dict[str, list[dict[str, Any]]]) -> None:
+    """The timestamps the SDK decoded are the server's, to the millisecond."""
+    for shard, records in stored.items():
+        theirs = [r["arrival_ms"] for r in summary["get_records"][shard]]
+        ours = [round(r["ApproximateArrivalTimestamp"].timestamp() * 1000) for r in records]
+        assert theirs == ours, shard
+        assert all(t >= summary["started_ms"] - 5_000 for t in theirs), "arrival before the run"
+
+
+def test_java_sdk_cbor_by_default(
+    java_command: list[str], sdk_server: ServerProcess, tmp_path: Path
+) -> None:
+    summary = _run(java_command, "sync", sdk_server, tmp_path)
+    stored = check_round_trip(summary, kinesis_for(sdk_server), RECORDS)
+    _check_arrival_times(summary, stored)
+    for op in DATA_PLANE:
+        assert summary["content_types"][op] == f"{CBOR} -> {CBOR}", op
+
+
+@pytest.mark.parametrize(
+    ("props", "env"),
+    [(("-Daws.cborEnabled=false",), {}), ((), {"CBOR_ENABLED": "false"})],
+    ids=["system-property", "environment"],
+)
+def test_java_sdk_cbor_disabled(
+    java_command: list[str],
+    sdk_server: ServerProcess,
+    tmp_path: Path,
+    props: tuple[str, ...],
+    env: dict[str, str],
+) -> None:
+    summary = _run(java_command, "sync", sdk_server, tmp_path, props, **env)
+    stored = check_round_trip(summary, kinesis_for(sdk_server), RECORDS)
+    _check_arrival_times(summary, stored)
+    for op in DATA_PLANE:
+        assert summary["content_types"][op] == f"{JSON} -> {JSON}", op
+
+
+def test_java_sdk_subscribe_to_shard_netty_https_http2(
+    java_command: list[str], sdk_tls_server: ServerProcess, tmp_path: Path
+) -> None:
+    summary = _run(java_command, "fanout", sdk_tls_server, tmp_path)
+    kinesis = kinesis_for(sdk_tls_server)
+    check_round_trip(summary, kinesis, RECORDS)
+    check_consumer(summary, kinesis)
+    assert summary["content_types"]["PutRecords"] == f"{CBOR} -> {CBOR}"
+    # The SDK sends the event-stream operation as JSON, and the answer is an event stream.
+    assert summary["content_types"]["SubscribeToShard"] == (
+        f"{JSON} -> application/vnd.amazon.eventstream"
+    )
