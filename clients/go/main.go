@@ -3,25 +3,29 @@
 //
 // Usage: shardflow-go-sdk-check STREAM, with SHARDFLOW_ENDPOINT (http:// or https://) and, for
 // https, SHARDFLOW_CA_FILE (the server's DATA_DIR/tls/ca.pem). It creates STREAM with two shards,
-// writes with PutRecord and PutRecords, reads every shard back with ListShards, GetShardIterator
-// and GetRecords, registers a consumer and reads every shard again with SubscribeToShard, then
-// prints one JSON summary on stdout for tests/sdk/test_go_sdk.py. It also reports the HTTP
-// protocol each SubscribeToShard response came over.
+// subscribes to every shard at LATEST, writes with PutRecord and PutRecords, reads every shard
+// back from the subscriptions and with GetShardIterator + GetRecords, then with SubscribeToShard
+// again from TRIM_HORIZON (a second consumer), then prints one JSON summary on stdout for
+// tests/sdk/test_go_sdk.py. It also reports the HTTP protocol each SubscribeToShard response came
+// over, and how the SDK surfaced two refusals.
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -46,7 +50,47 @@ type summary struct {
 	GetRecords      map[string][]string `json:"get_records"`
 	ConsumerARN     string              `json:"consumer_arn"`
 	Subscribe       map[string][]string `json:"subscribe"`
+	SubscribeLive   map[string][]string `json:"subscribe_live"`
 	SubscribeProtos []string            `json:"subscribe_protocols"`
+	Errors          map[string]refusal  `json:"errors"`
+}
+
+// refusal is an error as the SDK surfaces it: its Go type, AWS's error code and message.
+type refusal struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Status  int    `json:"status"`
+}
+
+const (
+	missingShard = "shardId-000000000009"
+	badSequence  = "1"
+)
+
+// refusals makes two calls the server must refuse and reports how the SDK surfaced them.
+func refusals(ctx context.Context, kc *kinesis.Client, stream string) (map[string]refusal, error) {
+	out := map[string]refusal{}
+	calls := map[string]*kinesis.GetShardIteratorInput{
+		"missing_shard": {StreamName: &stream, ShardId: aws.String(missingShard),
+			ShardIteratorType: types.ShardIteratorTypeTrimHorizon},
+		"bad_sequence": {StreamName: &stream, ShardId: aws.String("shardId-000000000000"),
+			ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: aws.String(badSequence)},
+	}
+	for name, in := range calls {
+		_, err := kc.GetShardIterator(ctx, in)
+		var apiErr smithy.APIError
+		if err == nil || !errors.As(err, &apiErr) {
+			return nil, fmt.Errorf("%s: not refused with an API error: %v", name, err)
+		}
+		r := refusal{Type: fmt.Sprintf("%T", apiErr), Code: apiErr.ErrorCode(), Message: apiErr.ErrorMessage()}
+		var respErr *awshttp.ResponseError
+		if errors.As(err, &respErr) {
+			r.Status = respErr.HTTPStatusCode()
+		}
+		out[name] = r
+	}
+	return out, nil
 }
 
 // newClient trusts only SHARDFLOW_CA_FILE when it is set (an https endpoint).
@@ -173,17 +217,20 @@ func protocolOf(proto *string) func(*middleware.Stack) error {
 	}
 }
 
-// subscribeShard reads a shard with SubscribeToShard from TRIM_HORIZON until expected records came.
-func subscribeShard(ctx context.Context, kc *kinesis.Client, arn, shard string, expected int) ([]string, string, error) {
-	var proto string
+// subscribe opens a SubscribeToShard stream at position; proto gets the response's HTTP protocol.
+func subscribe(ctx context.Context, kc *kinesis.Client, arn, shard string, position types.ShardIteratorType,
+	proto *string) (*kinesis.SubscribeToShardEventStream, error) {
 	out, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
-		ConsumerARN: &arn, ShardId: &shard,
-		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
-	}, func(o *kinesis.Options) { o.APIOptions = append(o.APIOptions, protocolOf(&proto)) })
+		ConsumerARN: &arn, ShardId: &shard, StartingPosition: &types.StartingPosition{Type: position},
+	}, func(o *kinesis.Options) { o.APIOptions = append(o.APIOptions, protocolOf(proto)) })
 	if err != nil {
-		return nil, proto, err
+		return nil, err
 	}
-	stream := out.GetStream()
+	return out.GetStream(), nil
+}
+
+// collect reads a subscription's records until expected have come, then closes it.
+func collect(stream *kinesis.SubscribeToShardEventStream, shard string, expected int) ([]string, error) {
 	defer stream.Close()
 	data := []string{}
 	timeout := time.After(deadline)
@@ -191,7 +238,7 @@ func subscribeShard(ctx context.Context, kc *kinesis.Client, arn, shard string, 
 		select {
 		case event, ok := <-stream.Events():
 			if !ok {
-				return data, proto, stream.Err()
+				return data, fmt.Errorf("SubscribeToShard %s ended after %d of %d records: %v", shard, len(data), expected, stream.Err())
 			}
 			switch e := event.(type) {
 			case *types.SubscribeToShardEventStreamMemberSubscribeToShardEvent:
@@ -199,29 +246,49 @@ func subscribeShard(ctx context.Context, kc *kinesis.Client, arn, shard string, 
 					data = append(data, string(r.Data))
 				}
 			default:
-				return nil, proto, fmt.Errorf("unexpected event %T", event)
+				return nil, fmt.Errorf("unexpected event %T", event)
 			}
 		case <-timeout:
-			return data, proto, fmt.Errorf("SubscribeToShard %s: %d of %d records in %s", shard, len(data), expected, deadline)
+			return data, fmt.Errorf("SubscribeToShard %s: %d of %d records in %s", shard, len(data), expected, deadline)
 		}
 	}
-	return data, proto, nil
+	return data, nil
 }
 
+func register(ctx context.Context, kc *kinesis.Client, streamARN *string, name string) (string, error) {
+	reg, err := kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{
+		StreamARN: streamARN, ConsumerName: aws.String(name),
+	})
+	if err != nil {
+		return "", err
+	}
+	return *reg.Consumer.ConsumerARN, waitConsumerActive(ctx, kc, *reg.Consumer.ConsumerARN)
+}
+
+func countIn(put []written, shard string) int {
+	n := 0
+	for _, w := range put {
+		if w.Shard == shard {
+			n++
+		}
+	}
+	return n
+}
+
+// run: one consumer subscribes to every shard at LATEST before anything is written (the
+// records are pushed to it); after GetRecords, a second one reads every shard from TRIM_HORIZON.
 func run(ctx context.Context, stream string) (*summary, error) {
 	endpoint := os.Getenv("SHARDFLOW_ENDPOINT")
 	kc, err := newClient(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
-	s := &summary{Stream: stream, Endpoint: endpoint, GetRecords: map[string][]string{}, Subscribe: map[string][]string{}}
+	s := &summary{Stream: stream, Endpoint: endpoint, GetRecords: map[string][]string{},
+		Subscribe: map[string][]string{}, SubscribeLive: map[string][]string{}}
 	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(2)}); err != nil {
 		return nil, err
 	}
 	if err := waitActive(ctx, kc, stream); err != nil {
-		return nil, err
-	}
-	if s.Put, err = write(ctx, kc, stream); err != nil {
 		return nil, err
 	}
 	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &stream})
@@ -230,37 +297,50 @@ func run(ctx context.Context, stream string) (*summary, error) {
 	}
 	for _, sh := range shards.Shards {
 		s.Shards = append(s.Shards, *sh.ShardId)
-		if s.GetRecords[*sh.ShardId], err = readShard(ctx, kc, stream, *sh.ShardId); err != nil {
-			return nil, err
-		}
 	}
 	desc, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &stream})
 	if err != nil {
 		return nil, err
 	}
-	reg, err := kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{
-		StreamARN: desc.StreamDescriptionSummary.StreamARN, ConsumerName: aws.String("go-efo"),
-	})
+	liveARN, err := register(ctx, kc, desc.StreamDescriptionSummary.StreamARN, "go-efo-live")
 	if err != nil {
 		return nil, err
 	}
-	s.ConsumerARN = *reg.Consumer.ConsumerARN
-	if err := waitConsumerActive(ctx, kc, s.ConsumerARN); err != nil {
+	if s.ConsumerARN, err = register(ctx, kc, desc.StreamDescriptionSummary.StreamARN, "go-efo"); err != nil {
+		return nil, err
+	}
+	live := map[string]*kinesis.SubscribeToShardEventStream{}
+	for _, shard := range s.Shards {
+		var proto string
+		if live[shard], err = subscribe(ctx, kc, liveARN, shard, types.ShardIteratorTypeLatest, &proto); err != nil {
+			return nil, err
+		}
+		s.SubscribeProtos = append(s.SubscribeProtos, proto)
+	}
+	if s.Put, err = write(ctx, kc, stream); err != nil {
 		return nil, err
 	}
 	for _, shard := range s.Shards {
-		expected := 0
-		for _, w := range s.Put {
-			if w.Shard == shard {
-				expected++
-			}
+		if s.SubscribeLive[shard], err = collect(live[shard], shard, countIn(s.Put, shard)); err != nil {
+			return nil, err
 		}
-		data, proto, err := subscribeShard(ctx, kc, s.ConsumerARN, shard, expected)
+		if s.GetRecords[shard], err = readShard(ctx, kc, stream, shard); err != nil {
+			return nil, err
+		}
+	}
+	if s.Errors, err = refusals(ctx, kc, stream); err != nil {
+		return nil, err
+	}
+	for _, shard := range s.Shards {
+		var proto string
+		replay, err := subscribe(ctx, kc, s.ConsumerARN, shard, types.ShardIteratorTypeTrimHorizon, &proto)
 		if err != nil {
 			return nil, err
 		}
-		s.Subscribe[shard] = data
 		s.SubscribeProtos = append(s.SubscribeProtos, proto)
+		if s.Subscribe[shard], err = collect(replay, shard, countIn(s.Put, shard)); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

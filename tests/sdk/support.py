@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
 from tests.support import ServerProcess
 
@@ -138,10 +139,11 @@ def check_round_trip(
             got = summary["get_records"][shard]
             got_data = [g["data"] if isinstance(g, dict) else g for g in got]
             assert got_data == data, f"{shard}: GetRecords through the SDK read {got_data}"
-        if "subscribe" in summary:
-            assert summary["subscribe"][shard] == data, (
-                f"{shard}: SubscribeToShard through the SDK read {summary['subscribe'][shard]}"
-            )
+        for key in ("subscribe", "subscribe_live"):  # from TRIM_HORIZON; at LATEST, then written
+            if key in summary:
+                assert summary[key][shard] == data, (
+                    f"{shard}: SubscribeToShard ({key}) through the SDK read {summary[key][shard]}"
+                )
     assert sum(len(v) for v in stored.values()) == records
     return stored
 
@@ -152,3 +154,29 @@ def check_consumer(summary: dict[str, Any], kinesis: Any) -> None:
     consumer = described["ConsumerDescription"]
     assert consumer["ConsumerStatus"] == "ACTIVE"
     assert f":stream/{summary['stream']}" in consumer["StreamARN"]
+
+
+# The refusals each program provokes (clients/*: "errors"), as boto3 makes them.
+REFUSALS = {
+    "missing_shard": {"ShardId": "shardId-000000000009", "ShardIteratorType": "TRIM_HORIZON"},
+    "bad_sequence": {
+        "ShardId": "shardId-000000000000",
+        "ShardIteratorType": "AT_SEQUENCE_NUMBER",
+        "StartingSequenceNumber": "1",
+    },
+}
+
+
+def check_refusals(summary: dict[str, Any], kinesis: Any) -> None:
+    """The SDK surfaced each refusal as its modeled exception, with AWS's code and the message
+    boto3 gets for the same call."""
+    assert set(summary["errors"]) == set(REFUSALS)
+    for name, params in REFUSALS.items():
+        with pytest.raises(ClientError) as refused:
+            kinesis.get_shard_iterator(StreamName=summary["stream"], **params)
+        error = refused.value.response["Error"]
+        theirs = summary["errors"][name]
+        assert theirs["code"] == error["Code"], name
+        assert theirs["message"] == error["Message"], name
+        assert theirs["status"] == 400, name
+        assert theirs["type"].endswith(error["Code"]), f"{name}: surfaced as {theirs['type']}"

@@ -16,6 +16,7 @@ from tests.sdk.support import (
     CLIENTS,
     build,
     check_consumer,
+    check_refusals,
     check_round_trip,
     kinesis_for,
     program_env,
@@ -54,4 +55,5 @@ def test_go_sdk_data_plane_and_subscribe_to_shard(
     kinesis = kinesis_for(server)
     check_round_trip(summary, kinesis, RECORDS)
     check_consumer(summary, kinesis)
-    assert summary["subscribe_protocols"] == [protocol] * len(summary["shards"])
+    check_refusals(summary, kinesis)
+    assert summary["subscribe_protocols"] == [protocol] * 2 * len(summary["shards"])

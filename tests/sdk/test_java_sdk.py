@@ -6,9 +6,10 @@ clients/java-sdk (the SDK's BOM pinned in its pom.xml) runs in two modes:
   environment (SdkSystemSetting.CBOR_ENABLED; AWS_CBOR_DISABLE is SDK v1's) it speaks JSON.
   The program records each operation's request and response Content-Type, and each
   record's ApproximateArrivalTimestamp (a CBOR tag-1 timestamp when CBOR is on).
-- ``fanout``: KinesisAsyncClient with the Netty client over HTTPS + HTTP/2 against
-  `serve --tls`, trusting only DATA_DIR/tls/ca.pem (a truststore made from it), then
-  RegisterStreamConsumer and SubscribeToShard on every shard.
+- ``fanout``: KinesisAsyncClient with the Netty client over HTTP/2: HTTPS against `serve --tls`,
+  trusting only DATA_DIR/tls/ca.pem (a truststore made from it), and h2c (prior knowledge)
+  against plain `serve`. Two consumers: one subscribes to every shard at LATEST before the
+  records are written (they are pushed to it), the other afterwards from TRIM_HORIZON.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.sdk.support import (
     CLIENTS,
     build,
     check_consumer,
+    check_refusals,
     check_round_trip,
     kinesis_for,
     program_env,
@@ -81,8 +83,10 @@ def test_java_sdk_cbor_by_default(
     java_command: list[str], sdk_server: ServerProcess, tmp_path: Path
 ) -> None:
     summary = _run(java_command, "sync", sdk_server, tmp_path)
-    stored = check_round_trip(summary, kinesis_for(sdk_server), RECORDS)
+    kinesis = kinesis_for(sdk_server)
+    stored = check_round_trip(summary, kinesis, RECORDS)
     _check_arrival_times(summary, stored)
+    check_refusals(summary, kinesis)
     for op in DATA_PLANE:
         assert summary["content_types"][op] == f"{CBOR} -> {CBOR}", op
 
@@ -100,17 +104,21 @@ def test_java_sdk_cbor_disabled(
     env: dict[str, str],
 ) -> None:
     summary = _run(java_command, "sync", sdk_server, tmp_path, props, **env)
-    stored = check_round_trip(summary, kinesis_for(sdk_server), RECORDS)
+    kinesis = kinesis_for(sdk_server)
+    stored = check_round_trip(summary, kinesis, RECORDS)
     _check_arrival_times(summary, stored)
+    check_refusals(summary, kinesis)
     for op in DATA_PLANE:
         assert summary["content_types"][op] == f"{JSON} -> {JSON}", op
 
 
-def test_java_sdk_subscribe_to_shard_netty_https_http2(
-    java_command: list[str], sdk_tls_server: ServerProcess, tmp_path: Path
+@pytest.mark.parametrize("server_fixture", ["sdk_tls_server", "sdk_server"], ids=["https", "h2c"])
+def test_java_sdk_subscribe_to_shard_netty_http2(
+    java_command: list[str], server_fixture: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    summary = _run(java_command, "fanout", sdk_tls_server, tmp_path)
-    kinesis = kinesis_for(sdk_tls_server)
+    server: ServerProcess = request.getfixturevalue(server_fixture)
+    summary = _run(java_command, "fanout", server, tmp_path)
+    kinesis = kinesis_for(server)
     check_round_trip(summary, kinesis, RECORDS)
     check_consumer(summary, kinesis)
     assert summary["content_types"]["PutRecords"] == f"{CBOR} -> {CBOR}"

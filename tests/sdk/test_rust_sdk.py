@@ -16,6 +16,7 @@ from tests.sdk.support import (
     CLIENTS,
     build,
     check_consumer,
+    check_refusals,
     check_round_trip,
     kinesis_for,
     program_env,
@@ -48,3 +49,4 @@ def test_rust_sdk_data_plane_and_subscribe_to_shard(
     kinesis = kinesis_for(server)
     check_round_trip(summary, kinesis, RECORDS)
     check_consumer(summary, kinesis)
+    check_refusals(summary, kinesis)

@@ -5,15 +5,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.TrustManager;
-import org.reactivestreams.Subscriber;
-import org.reactivestreams.Subscription;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.SdkBytes;
@@ -25,12 +21,9 @@ import software.amazon.awssdk.services.kinesis.model.ConsumerStatus;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsRequestEntry;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsResultEntry;
-import software.amazon.awssdk.services.kinesis.model.Record;
 import software.amazon.awssdk.services.kinesis.model.Shard;
 import software.amazon.awssdk.services.kinesis.model.ShardIteratorType;
 import software.amazon.awssdk.services.kinesis.model.StreamStatus;
-import software.amazon.awssdk.services.kinesis.model.SubscribeToShardEvent;
-import software.amazon.awssdk.services.kinesis.model.SubscribeToShardEventStream;
 import software.amazon.awssdk.services.kinesis.model.SubscribeToShardResponseHandler;
 
 /** Enhanced fan-out with the async client: Netty, HTTPS + HTTP/2, SubscribeToShard on every shard. */
@@ -40,32 +33,47 @@ final class FanOutCheck {
     private FanOutCheck() {}
 
     static Map<String, Object> run(String endpoint, String caFile, String stream) throws Exception {
-        TrustManager[] trust = Trust.onlyCa(Path.of(caFile));
+        NettyNioAsyncHttpClient.Builder http = NettyNioAsyncHttpClient.builder().protocol(Protocol.HTTP2);
+        if (caFile != null) {
+            TrustManager[] trust = Trust.onlyCa(Path.of(caFile));
+            http.tlsTrustManagersProvider(() -> trust);
+        }
         ContentTypes contentTypes = new ContentTypes();
         try (KinesisAsyncClient kinesis = KinesisAsyncClient.builder()
                 .endpointOverride(URI.create(endpoint))
                 .region(Region.US_EAST_1)
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDSHARDFLOW", "secret")))
-                .httpClientBuilder(NettyNioAsyncHttpClient.builder()
-                        .protocol(Protocol.HTTP2)
-                        .tlsTrustManagersProvider(() -> trust))
+                .httpClientBuilder(http)
                 .overrideConfiguration(c -> c.addExecutionInterceptor(contentTypes))
                 .build()) {
             kinesis.createStream(r -> r.streamName(stream).shardCount(2)).join();
             waitActive(kinesis, stream);
-            List<Map<String, Object>> put = write(kinesis, stream);
             String streamArn = kinesis.describeStreamSummary(r -> r.streamName(stream)).join()
                     .streamDescriptionSummary().streamARN();
-            String consumerArn = kinesis.registerStreamConsumer(r -> r.streamARN(streamArn).consumerName("java-efo"))
-                    .join().consumer().consumerARN();
-            waitConsumerActive(kinesis, consumerArn);
+            String liveArn = register(kinesis, streamArn, "java-efo-live");
+            String consumerArn = register(kinesis, streamArn, "java-efo");
             List<String> shards = new ArrayList<>();
-            Map<String, Object> subscribed = new LinkedHashMap<>();
             for (Shard shard : kinesis.listShards(r -> r.streamName(stream)).join().shards()) {
-                String id = shard.shardId();
+                shards.add(shard.shardId());
+            }
+            // Live: subscribed at LATEST before anything is written, the records are pushed.
+            Map<String, ShardSubscriber> live = new LinkedHashMap<>();
+            for (String id : shards) {
+                live.put(id, subscribe(kinesis, liveArn, id, ShardIteratorType.LATEST));
+                live.get(id).ready.get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+            }
+            List<Map<String, Object>> put = write(kinesis, stream);
+            Map<String, Object> pushed = new LinkedHashMap<>();
+            for (String id : shards) {
                 long expected = put.stream().filter(w -> id.equals(w.get("shard"))).count();
-                shards.add(id);
-                subscribed.put(id, subscribe(kinesis, consumerArn, id, expected));
+                pushed.put(id, live.get(id).await(expected, DEADLINE));
+            }
+            // Replay: a second consumer reads every shard from TRIM_HORIZON.
+            Map<String, Object> subscribed = new LinkedHashMap<>();
+            for (String id : shards) {
+                long expected = put.stream().filter(w -> id.equals(w.get("shard"))).count();
+                subscribed.put(id, subscribe(kinesis, consumerArn, id, ShardIteratorType.TRIM_HORIZON)
+                        .await(expected, DEADLINE));
             }
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("stream", stream);
@@ -75,6 +83,7 @@ final class FanOutCheck {
             summary.put("put", put);
             summary.put("consumer_arn", consumerArn);
             summary.put("subscribe", subscribed);
+            summary.put("subscribe_live", pushed);
             summary.put("content_types", contentTypes.seen());
             return summary;
         }
@@ -116,48 +125,24 @@ final class FanOutCheck {
         return out;
     }
 
-    /** Records of one shard from TRIM_HORIZON until `expected` have arrived, then cancel. */
-    static List<String> subscribe(KinesisAsyncClient kinesis, String consumerArn, String shard, long expected)
-            throws Exception {
-        List<String> data = Collections.synchronizedList(new ArrayList<>());
-        CompletableFuture<List<String>> done = new CompletableFuture<>();
+    static String register(KinesisAsyncClient kinesis, String streamArn, String name) throws InterruptedException {
+        String arn = kinesis.registerStreamConsumer(r -> r.streamARN(streamArn).consumerName(name))
+                .join().consumer().consumerARN();
+        waitConsumerActive(kinesis, arn);
+        return arn;
+    }
+
+    /** Subscribes to one shard at `position`; the subscriber collects what arrives. */
+    static ShardSubscriber subscribe(KinesisAsyncClient kinesis, String consumerArn, String shard,
+            ShardIteratorType position) {
+        ShardSubscriber subscriber = new ShardSubscriber();
         SubscribeToShardResponseHandler handler = SubscribeToShardResponseHandler.builder()
-                .onError(done::completeExceptionally)
-                .onEventStream(publisher -> publisher.subscribe(new Subscriber<SubscribeToShardEventStream>() {
-                    private Subscription subscription;
-
-                    @Override
-                    public void onSubscribe(Subscription s) {
-                        subscription = s;
-                        s.request(1);
-                    }
-
-                    @Override
-                    public void onNext(SubscribeToShardEventStream event) {
-                        if (event instanceof SubscribeToShardEvent e) {
-                            for (Record r : e.records()) data.add(r.data().asUtf8String());
-                        }
-                        if (data.size() >= expected) {
-                            subscription.cancel();
-                            done.complete(data);
-                        } else {
-                            subscription.request(1);
-                        }
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                        done.completeExceptionally(t);
-                    }
-
-                    @Override
-                    public void onComplete() {
-                        done.complete(data);
-                    }
-                }))
+                .onResponse(response -> subscriber.ready.complete(null))
+                .onError(subscriber::fail)
+                .onEventStream(publisher -> publisher.subscribe(subscriber))
                 .build();
         kinesis.subscribeToShard(r -> r.consumerARN(consumerArn).shardId(shard)
-                .startingPosition(p -> p.type(ShardIteratorType.TRIM_HORIZON)), handler);
-        return new ArrayList<>(done.get(DEADLINE.toSeconds(), TimeUnit.SECONDS));
+                .startingPosition(p -> p.type(position)), handler);
+        return subscriber;
     }
 }

@@ -13,6 +13,7 @@ import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.kinesis.KinesisClient;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
+import software.amazon.awssdk.services.kinesis.model.KinesisException;
 import software.amazon.awssdk.services.kinesis.model.PutRecordResponse;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsRequestEntry;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsResponse;
@@ -52,9 +53,38 @@ final class SyncCheck {
             summary.put("shards", shards);
             summary.put("put", put);
             summary.put("get_records", got);
+            summary.put("errors", errors(kinesis, stream));
             summary.put("content_types", contentTypes.seen());
             return summary;
         }
+    }
+
+    /** Two refusals, as the SDK surfaces them: its exception class, AWS's error code and message. */
+    static Map<String, Object> errors(KinesisClient kinesis, String stream) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("missing_shard", refusal(() -> kinesis.getShardIterator(r -> r.streamName(stream)
+                .shardId(MISSING_SHARD).shardIteratorType(ShardIteratorType.TRIM_HORIZON))));
+        out.put("bad_sequence", refusal(() -> kinesis.getShardIterator(r -> r.streamName(stream)
+                .shardId("shardId-000000000000").shardIteratorType(ShardIteratorType.AT_SEQUENCE_NUMBER)
+                .startingSequenceNumber(BAD_SEQUENCE))));
+        return out;
+    }
+
+    static final String MISSING_SHARD = "shardId-000000000009";
+    static final String BAD_SEQUENCE = "1";
+
+    static Map<String, Object> refusal(Runnable call) {
+        try {
+            call.run();
+        } catch (KinesisException e) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("type", e.getClass().getSimpleName());
+            out.put("code", e.awsErrorDetails().errorCode());
+            out.put("message", e.awsErrorDetails().errorMessage());
+            out.put("status", e.statusCode());
+            return out;
+        }
+        throw new IllegalStateException("the call was not refused");
     }
 
     static void waitActive(KinesisClient kinesis, String stream) throws InterruptedException {
