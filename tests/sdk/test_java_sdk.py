@@ -14,6 +14,9 @@ clients/java-sdk (the SDK's BOM pinned in its pom.xml) runs in two modes:
 
 from __future__ import annotations
 
+import re
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +129,26 @@ def test_java_sdk_subscribe_to_shard_netty_http2(
     assert summary["content_types"]["SubscribeToShard"] == (
         f"{JSON} -> application/vnd.amazon.eventstream"
     )
+
+
+def test_java_sdk_https_with_the_truststore_serve_prints(
+    java_command: list[str], sdk_tls_server: ServerProcess, tmp_path: Path
+) -> None:
+    """`serve --tls` prints how a Java program trusts its CA; done as printed, the sync client
+    (Apache, default JSSE trust) works over https. The recipe once lacked the store password:
+    keytool then prompted for one, and a JVM that reads a PKCS12 truststore without its
+    password finds no certificate in it ('the trustAnchors parameter must be non-empty')."""
+    assert sdk_tls_server.log_path is not None
+    printed = sdk_tls_server.log_path.read_text()
+    keytool_line = re.search(r"^\s*Java:\s+(keytool .*)$", printed, re.MULTILINE)
+    assert keytool_line, printed[:2000]
+    keytool = shlex.split(keytool_line.group(1))
+    keytool[0] = toolchain("keytool")
+    done = subprocess.run(keytool, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    flags = tuple(re.findall(r"-Djavax\.net\.ssl\.\S+", printed))
+    assert len(flags) == 2, flags
+
+    summary = _run(java_command, "sync", sdk_tls_server, tmp_path, flags)
+    assert summary["endpoint"].startswith("https://")
+    check_round_trip(summary, kinesis_for(sdk_tls_server), RECORDS)
