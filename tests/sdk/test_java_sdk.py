@@ -4,8 +4,9 @@ clients/java-sdk (the SDK's BOM pinned in its pom.xml) runs in two modes:
 - ``sync``: KinesisClient (Apache HTTP client) over http, the data plane. The SDK speaks CBOR by
   default; with the `aws.cborEnabled=false` system property or CBOR_ENABLED=false in the
   environment (SdkSystemSetting.CBOR_ENABLED; AWS_CBOR_DISABLE is SDK v1's) it speaks JSON.
-  The program records each operation's request and response Content-Type, and each
-  record's ApproximateArrivalTimestamp (a CBOR tag-1 timestamp when CBOR is on).
+  The program records each operation's request and response Content-Type, each record's
+  ApproximateArrivalTimestamp and the stream's creation time (CBOR tag-1 timestamps when CBOR is
+  on), and reads with AT_TIMESTAMP iterators (a timestamp the SDK encodes).
 - ``fanout``: KinesisAsyncClient with the Netty client over HTTP/2: HTTPS against `serve --tls`,
   trusting only DATA_DIR/tls/ca.pem (a truststore made from it), and h2c (prior knowledge)
   against plain `serve`. Two consumers: one subscribes to every shard at LATEST before the
@@ -82,6 +83,18 @@ def _check_arrival_times(summary: dict[str, Any], stored: dict[str, list[dict[st
         assert all(t >= summary["started_ms"] - 5_000 for t in theirs), "arrival before the run"
 
 
+def _check_timestamps(summary: dict[str, Any], stored: dict[str, Any], kinesis: Any) -> None:
+    """Timestamps both ways: the creation time the SDK decoded (DescribeStreamSummary and
+    ListStreams) is boto3's, and AT_TIMESTAMP iterators it sent read all records from before the
+    run and none from after the writes."""
+    times = summary["timestamps"]
+    described = kinesis.describe_stream_summary(StreamName=summary["stream"])
+    created = described["StreamDescriptionSummary"]["StreamCreationTimestamp"]
+    assert times["created_ms"] == times["listed_created_ms"] == round(created.timestamp() * 1000)
+    assert times["at_timestamp_before_run"] == {shard: len(r) for shard, r in stored.items()}
+    assert times["at_timestamp_after_writes"] == dict.fromkeys(stored, 0)
+
+
 def test_java_sdk_cbor_by_default(
     java_command: list[str], sdk_server: ServerProcess, tmp_path: Path
 ) -> None:
@@ -89,6 +102,7 @@ def test_java_sdk_cbor_by_default(
     kinesis = kinesis_for(sdk_server)
     stored = check_round_trip(summary, kinesis, RECORDS)
     _check_arrival_times(summary, stored)
+    _check_timestamps(summary, stored, kinesis)
     check_refusals(summary, kinesis)
     for op in DATA_PLANE:
         assert summary["content_types"][op] == f"{CBOR} -> {CBOR}", op
@@ -110,6 +124,7 @@ def test_java_sdk_cbor_disabled(
     kinesis = kinesis_for(sdk_server)
     stored = check_round_trip(summary, kinesis, RECORDS)
     _check_arrival_times(summary, stored)
+    _check_timestamps(summary, stored, kinesis)
     check_refusals(summary, kinesis)
     for op in DATA_PLANE:
         assert summary["content_types"][op] == f"{JSON} -> {JSON}", op

@@ -54,6 +54,7 @@ final class SyncCheck {
             summary.put("put", put);
             summary.put("get_records", got);
             summary.put("errors", errors(kinesis, stream));
+            summary.put("timestamps", timestamps(kinesis, stream, shards, started));
             summary.put("content_types", contentTypes.seen());
             return summary;
         }
@@ -67,6 +68,40 @@ final class SyncCheck {
         out.put("bad_sequence", refusal(() -> kinesis.getShardIterator(r -> r.streamName(stream)
                 .shardId("shardId-000000000000").shardIteratorType(ShardIteratorType.AT_SEQUENCE_NUMBER)
                 .startingSequenceNumber(BAD_SEQUENCE))));
+        return out;
+    }
+
+    /**
+     * Timestamps both ways: the stream's creation time as DescribeStreamSummary and ListStreams
+     * report it, and the records read from an AT_TIMESTAMP iterator a little before the run
+     * began (all of them) and now, after the writes (none).
+     */
+    static Map<String, Object> timestamps(KinesisClient kinesis, String stream, List<String> shards, Instant started) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("created_ms", kinesis.describeStreamSummary(r -> r.streamName(stream)).streamDescriptionSummary()
+                .streamCreationTimestamp().toEpochMilli());
+        out.put("listed_created_ms", kinesis.listStreams(r -> r.limit(1000)).streamSummaries().stream()
+                .filter(s -> s.streamName().equals(stream)).findFirst().orElseThrow()
+                .streamCreationTimestamp().toEpochMilli());
+        Instant after = Instant.now(); // every record arrived before (AWS refuses a future time)
+        Map<String, Object> before = new LinkedHashMap<>();
+        Map<String, Object> later = new LinkedHashMap<>();
+        for (String shard : shards) {
+            before.put(shard, readAt(kinesis, stream, shard, started.minusSeconds(5)).size());
+            later.put(shard, readAt(kinesis, stream, shard, after).size());
+        }
+        out.put("at_timestamp_before_run", before);
+        out.put("at_timestamp_after_writes", later);
+        return out;
+    }
+
+    static List<String> readAt(KinesisClient kinesis, String stream, String shard, Instant at) {
+        String iterator = kinesis.getShardIterator(r -> r.streamName(stream).shardId(shard)
+                .shardIteratorType(ShardIteratorType.AT_TIMESTAMP).timestamp(at)).shardIterator();
+        List<String> out = new ArrayList<>();
+        for (Record record : kinesis.getRecords(r -> r.shardIterator(iterator)).records()) {
+            out.add(record.data().asUtf8String());
+        }
         return out;
     }
 
