@@ -8,8 +8,9 @@ import java.util.Map;
  *
  * <p>Usage: {@code Main sync STREAM} (KinesisClient, Apache HTTP client: CBOR by default,
  * JSON with {@code -Daws.cborEnabled=false}) or {@code Main fanout STREAM} (KinesisAsyncClient,
- * Netty over HTTPS + HTTP/2, SubscribeToShard). SHARDFLOW_ENDPOINT names the server and, for
- * https, SHARDFLOW_CA_FILE the CA to trust.
+ * Netty HTTP/2: over HTTPS, or h2c to an http endpoint; SubscribeToShard). SHARDFLOW_ENDPOINT
+ * names the server and, for the fanout mode over https, SHARDFLOW_CA_FILE the only CA to trust
+ * (the sync mode uses the JVM's trust: {@code -Djavax.net.ssl.trustStore}).
  */
 public final class Main {
     static final int RECORDS = 20;
