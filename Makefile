@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-sdks lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(STAMP)  ## lint, type-check and run the whole suite against real servers
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+test-sdks: $(STAMP)  ## build the SDK programs in clients/ (Java, Go, Rust) and run them against servers
+	$(BIN)/python -m pytest -q -m sdk tests/sdk
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
