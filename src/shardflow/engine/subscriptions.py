@@ -89,6 +89,8 @@ class Subscriptions:
         self._by_shard: dict[tuple[str, str], set[Subscription]] = {}
         self._calls: dict[tuple[str, int], TokenBucket] = {}  # the 1 call/s per consumer and shard
         self.max_duration_s = MAX_DURATION_S  # tests may shorten it in-process
+        # the server lowers it to what a stream may hold undelivered (server.flow)
+        self.event_max_bytes = EVENT_MAX_BYTES
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -248,7 +250,8 @@ class Subscriptions:
                             return
                         continue
                 sub.wake.clear()  # before the read: records stored after it wake us
-                max_bytes = min(EVENT_MAX_BYTES, int(tokens)) if limits.enabled else EVENT_MAX_BYTES
+                cap = self.event_max_bytes
+                max_bytes = min(cap, int(tokens)) if limits.enabled else cap
                 result = engine.read_shard(
                     sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
                 )

@@ -20,9 +20,13 @@ from shardflow.engine.engine import Engine
 from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.server.app import KinesisApp
+from shardflow.server.connections import Supervisor, connection_limit
+from shardflow.server.flow import FlowControl
+from shardflow.server.memory import return_freed_memory
 from shardflow.storage.sqlite import SqliteStore
 
 log = logging.getLogger("shardflow")
+FD_RESERVE = 48  # descriptors kept for the database, its WAL, logs and TLS files
 
 
 def _memory_dir() -> Path:
@@ -48,9 +52,11 @@ def claim_port(host: str, port: int) -> int:
 async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or until the task is cancelled)."""
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
+    from granian.http import HTTP1Settings, HTTP2Settings
     from granian.server.embed import Server
 
     port = claim_port(config.host, config.port)
+    return_freed_memory()
 
     data_dir = _memory_dir() if config.in_memory else config.data_dir
     durability = "memory" if config.in_memory else config.durability
@@ -65,7 +71,13 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     )
     if recorder is not None:
         await recorder.start(engine.events)
+    max_connections, limit_reason = connection_limit(config.max_connections, FD_RESERVE)
+    supervisor = Supervisor(port, config.idle_timeout_s, max_connections, limit_reason)
+    engine.subscriptions.event_max_bytes = config.subscriber_buffer_bytes
     app = KinesisApp(engine, recorder=recorder)
+    app.flow = FlowControl(
+        supervisor.delivered, config.subscriber_buffer_bytes, config.subscriber_stall_s
+    )
     server = Server(
         app,
         address=config.host,
@@ -74,6 +86,16 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         http=HTTPModes.auto,
         websockets=False,
         backlog=1024,
+        backpressure=max_connections,  # granian's semaphore: connections held at once
+        http1_settings=HTTP1Settings(
+            header_read_timeout=max(1, round(config.header_timeout_s * 1000)),
+            keep_alive=True,
+            max_buffer_size=config.max_header_bytes,  # hyper answers 431 past it
+        ),
+        http2_settings=HTTP2Settings(
+            max_concurrent_streams=config.max_streams,
+            max_headers_size=config.max_header_bytes,  # SETTINGS_MAX_HEADER_LIST_SIZE: 431
+        ),
         log_enabled=False,
         ssl_cert=config.tls_cert,
         ssl_key=config.tls_key,
@@ -93,11 +115,13 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         where,
         durability,
     )
+    supervisor.start()
     if ready is not None:
         ready.set()
     try:
         await server.serve()
     finally:
+        await supervisor.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         if recorder is not None:
