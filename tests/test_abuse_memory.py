@@ -208,11 +208,6 @@ def test_subscribers_that_never_read(server: ServerProcess) -> None:
 # -- slow bodies ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="granian collects a partial body in Rust; after the 408s its allocator keeps about"
-    " 60 MiB of the freed memory (peak bound holds, the return to +10 % does not)",
-    strict=False,
-)
 def test_slow_bodies(server: ServerProcess) -> None:
     """200 requests that declare 16 MB bodies, send 256 KiB of them and stop."""
     _warm(server)

@@ -51,12 +51,12 @@ def claim_port(host: str, port: int) -> int:
 
 async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or until the task is cancelled)."""
+    return_freed_memory()  # before granian loads: its allocator reads its settings then
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.http import HTTP1Settings, HTTP2Settings
     from granian.server.embed import Server
 
     port = claim_port(config.host, config.port)
-    return_freed_memory()
 
     data_dir = _memory_dir() if config.in_memory else config.data_dir
     durability = "memory" if config.in_memory else config.durability
