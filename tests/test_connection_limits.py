@@ -16,7 +16,7 @@ import h2.connection
 import h2.events
 import h2.settings
 import pytest
-from hyperframe.frame import Frame, HeadersFrame
+from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame, RstStreamFrame
 
 from tests.conftest import make_client
 from tests.helpers import FAKE_AMZ_DATE, FAKE_AUTHORIZATION
@@ -165,6 +165,8 @@ def _frames(sock: socket.socket, seconds: float) -> list[Frame]:
             data = sock.recv(65536)
         except TimeoutError:
             continue
+        except ConnectionResetError:
+            break
         if not data:
             break
         buf += data
@@ -194,22 +196,42 @@ def test_http2_advertises_and_enforces_its_stream_limit(server: ServerProcess) -
     assert refused and min(refused) > 2 * MAX_STREAMS - 1, resets
 
 
-def test_an_oversized_http2_header_list_is_refused(server: ServerProcess) -> None:
+def test_an_oversized_http2_header_list_gets_431(server: ServerProcess) -> None:
+    """A header list over the limit, in HEADERS + CONTINUATION frames: a 431 on the stream."""
     sock, h2c = _h2(server)
     with sock:
-        big = _request_headers([("x-big", "a" * (MAX_HEADER_BYTES * 2))])
-        block = h2c.encoder.encode(big)
-        sock.sendall(HeadersFrame(1, data=block, flags=["END_HEADERS", "END_STREAM"]).serialize())
+        block = h2c.encoder.encode(_request_headers([("x-big", "a" * (MAX_HEADER_BYTES * 2))]))
+        chunks = [block[i : i + 16384] for i in range(0, len(block), 16384)]
+        sock.sendall(HeadersFrame(1, data=chunks[0], flags=["END_STREAM"]).serialize())
+        for i, chunk in enumerate(chunks[1:], 2):
+            flags = ["END_HEADERS"] if i == len(chunks) else []
+            sock.sendall(ContinuationFrame(1, data=chunk, flags=flags).serialize())
         frames = _frames(sock, 2.0)
-    dec = h2c.decoder
     statuses = [
-        dict(dec.decode(f.data)).get(b":status")
+        dict(h2c.decoder.decode(f.data)).get(":status")
         for f in frames
         if f.type == 0x1 and f.stream_id == 1
     ]
-    resets = [f.error_code for f in frames if f.type == 0x3 and f.stream_id == 1]
+    assert statuses == ["431"], [(f.type, f.stream_id) for f in frames]
+
+
+def test_an_http2_reset_flood_gets_enhance_your_calm(server: ServerProcess) -> None:
+    """Streams opened and reset at once, by the thousand (the "rapid reset" attack): hyper's
+    own limit answers GOAWAY ENHANCE_YOUR_CALM and closes the connection."""
+    sock, h2c = _h2(server)
+    with sock:
+        block = h2c.encoder.encode(_request_headers())
+        try:
+            for stream_id in range(1, 8001, 2):
+                sock.sendall(
+                    HeadersFrame(stream_id, data=block, flags=["END_HEADERS"]).serialize()
+                    + RstStreamFrame(stream_id, error_code=0x8).serialize()  # CANCEL
+                )
+        except OSError:
+            pass  # the server closed the connection
+        frames = _frames(sock, 2.0)
     goaway = [f.error_code for f in frames if f.type == 0x7]
-    assert statuses == [b"431"] or resets or goaway, (statuses, resets, goaway)
+    assert goaway == [0xB], goaway  # ENHANCE_YOUR_CALM
 
 
 # -- descriptors ---------------------------------------------------------------------------
