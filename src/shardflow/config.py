@@ -19,6 +19,15 @@ DEFAULT_ON_DEMAND_STREAM_LIMIT = 50  # AWS's default on-demand streams per accou
 # PutRecords carries up to 10 MiB of data, 13.4 MiB once base64-encoded in JSON, plus keys.
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DURABILITY_MODES = ("memory", "process", "fsync")
+# Connection limits (docs/operations.md): what a hostile or broken client may hold.
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # an HTTP/1.1 head, or an HTTP/2 header list
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_IDLE_TIMEOUT_S = 60.0
+DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_MAX_STREAMS = 100  # concurrent HTTP/2 streams per connection
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_SUBSCRIBER_BUFFER_BYTES = 256 * 1024  # SubscribeToShard bytes sent, not delivered
+DEFAULT_SUBSCRIBER_STALL_S = 30.0
 
 
 def default_data_dir() -> Path:
@@ -52,6 +61,15 @@ class Config:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     create_streams: tuple[StreamSpec, ...] = ()  # ACTIVE before the port opens (serve.py)
+    # Connection limits (server.serve, server.connections, docs/operations.md)
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S  # 0: never
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    max_streams: int = DEFAULT_MAX_STREAMS
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    subscriber_buffer_bytes: int = DEFAULT_SUBSCRIBER_BUFFER_BYTES
+    subscriber_stall_s: float = DEFAULT_SUBSCRIBER_STALL_S
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_MODES:

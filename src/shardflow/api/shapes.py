@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 from typing import Any
 
 import orjson
@@ -49,14 +51,30 @@ def shard_page(
     return shards[:limit], len(shards) > limit
 
 
-def encode_token(fields: dict[str, Any]) -> str:
-    """An opaque pagination token carrying its issue time."""
-    return base64.b64encode(orjson.dumps({**fields, "t": now_ms()})).decode("ascii")
+_TOKEN_MAC_BYTES = 16
 
 
-def decode_token(token: str, *, ttl_ms: int | None, operation: str) -> dict[str, Any]:
+def _token_mac(key: bytes, body: bytes) -> bytes:
+    return hashlib.blake2b(
+        body, digest_size=_TOKEN_MAC_BYTES, key=key, person=b"nexttoken"
+    ).digest()
+
+
+def encode_token(key: bytes, fields: dict[str, Any]) -> str:
+    """An opaque pagination token carrying its issue time, authenticated with the server's key
+    (the shard iterators' key): a token the server did not issue is refused before its fields
+    are used, so a forged one cannot carry a value of the wrong type into a handler."""
+    body = orjson.dumps({**fields, "t": now_ms()})
+    return base64.b64encode(body + _token_mac(key, body)).decode("ascii")
+
+
+def decode_token(key: bytes, token: str, *, ttl_ms: int | None, operation: str) -> dict[str, Any]:
     try:
-        fields = orjson.loads(base64.b64decode(token, validate=True))
+        raw = base64.b64decode(token, validate=True)
+        body, mac = raw[:-_TOKEN_MAC_BYTES], raw[-_TOKEN_MAC_BYTES:]
+        if len(raw) <= _TOKEN_MAC_BYTES or not hmac.compare_digest(_token_mac(key, body), mac):
+            raise ValueError(token)
+        fields = orjson.loads(body)
         if not isinstance(fields, dict) or not isinstance(fields.get("t"), int):
             raise ValueError(token)
     except (binascii.Error, ValueError):

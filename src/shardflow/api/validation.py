@@ -235,6 +235,21 @@ def _to_java_int(v: int | float, bounds: tuple[int, int]) -> int:
     return lo if v < lo else hi if v > hi else int(v)
 
 
+# Java turns the seconds into a long of milliseconds, saturating (``(long) double``); kept a
+# little inside that range so that ``round(seconds * 1000)`` stays a valid SQLite integer.
+_TS_LIMIT_S = 9.2e15
+
+
+def _timestamp_seconds(v: int | float) -> float:
+    """A timestamp as float seconds, out-of-range values held at the far past or future."""
+    if type(v) is int and not -_TS_LIMIT_S <= v <= _TS_LIMIT_S:
+        return _TS_LIMIT_S if v > 0 else -_TS_LIMIT_S
+    seconds = float(v)
+    if seconds != seconds:  # NaN (CBOR can carry one)
+        raise _serialization_error("NaN is not a timestamp")
+    return max(-_TS_LIMIT_S, min(_TS_LIMIT_S, seconds))
+
+
 def _parse_value(node: _Node, v: Any) -> Any:
     """Check one non-null JSON value against ``node`` and return its converted form."""
     kind = node.kind
@@ -278,7 +293,7 @@ def _parse_value(node: _Node, v: Any) -> Any:
     elif kind is _TS:
         # JSON 1.1 timestamps are epoch seconds; AWS refuses strings here (kinesalite helpers).
         if t is int or t is float:
-            return float(v)
+            return _timestamp_seconds(v)
         if t is datetime:
             return v.timestamp()  # CBOR tag 1, as cbor2 decodes it
     elif kind is _BOOL:
@@ -494,10 +509,13 @@ def _compile_list_check(node: _Node) -> Check | None:
     # test/removeTagsFromStream.js: "Member must satisfy constraint: [...]" at 'tagKeys').
     ok = _scalar_ok(member)
     together = f"Member must satisfy constraint: [{', '.join(_constraint_texts(member))}]"
-    if ok is None and sizes is None:
-        return None
 
     def check_scalars(v: Any, prefix: str, name: Any, errs: Errors) -> None:
+        if None in v:  # a null element never reaches a handler
+            base = _join(prefix, name)
+            for i, x in enumerate(v, 1):
+                if x is None:
+                    _add(errs, member, None, base, f"{i}.member", _NOT_NULL)
         if sizes is not None:
             sizes(v, _join(prefix, name)[:-1], errs)
         if ok is not None and not all(x is None or ok(x) for x in v):
@@ -515,11 +533,13 @@ def _compile_map_check(node: _Node) -> Check | None:
     keys_text = f"Map keys must satisfy constraint: [{', '.join(_constraint_texts(key))}]"
     values_text = f"Map value must satisfy constraint: [{', '.join(_constraint_texts(value))}]"
     element = value.check if value.kind in (_STRUCT, _LIST, _MAP) else None
-    if sizes is None and key_ok is None and value_ok is None and element is None:
-        return None
 
     def check(v: Any, prefix: str, name: Any, errs: Errors) -> None:
         path = _join(prefix, name)[:-1]
+        if None in v.values():  # a null map value never reaches a handler
+            for k, x in v.items():
+                if x is None:
+                    _add(errs, value, None, f"{path}.", str(k), _NOT_NULL)
         if sizes is not None:
             sizes(v, path, errs)
         if key_ok is not None and not all(key_ok(k) for k in v):

@@ -11,10 +11,18 @@ import click
 
 from shardflow.config import (
     DEFAULT_ACCOUNT_ID,
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_STREAMS,
     DEFAULT_PORT,
     DEFAULT_REGION,
     DEFAULT_SHARD_LIMIT,
+    DEFAULT_SUBSCRIBER_BUFFER_BYTES,
+    DEFAULT_SUBSCRIBER_STALL_S,
     DURABILITY_MODES,
     Config,
     default_data_dir,
@@ -115,6 +123,54 @@ from shardflow.model.stream_spec import StreamSpecError, parse_stream_specs
     " before the server answers; repeatable, or several separated by commas.",
 )
 @click.option(
+    "--max-header-bytes",
+    default=DEFAULT_MAX_HEADER_BYTES,
+    type=click.IntRange(8192, 16 * 1024 * 1024),
+    help="Largest HTTP/1.1 request head or HTTP/2 header list (431 beyond it).",
+)
+@click.option(
+    "--header-timeout-s",
+    default=DEFAULT_HEADER_TIMEOUT_S,
+    type=click.FloatRange(0.001, 60),
+    help="An HTTP/1.1 request head must arrive within this (else the connection is closed).",
+)
+@click.option(
+    "--idle-timeout-s",
+    default=DEFAULT_IDLE_TIMEOUT_S,
+    type=click.FloatRange(0),
+    help="Close connections with no byte either way for this long (0: never).",
+)
+@click.option(
+    "--body-timeout-s",
+    default=DEFAULT_BODY_TIMEOUT_S,
+    type=click.FloatRange(0.001),
+    help="A request body must arrive within this (else 408 and the connection closes).",
+)
+@click.option(
+    "--max-streams",
+    default=DEFAULT_MAX_STREAMS,
+    type=click.IntRange(1),
+    help="Concurrent HTTP/2 streams per connection (REFUSED_STREAM beyond it).",
+)
+@click.option(
+    "--max-connections",
+    default=DEFAULT_MAX_CONNECTIONS,
+    type=click.IntRange(1),
+    help="Connections held at once (lowered to fit RLIMIT_NOFILE); more wait in the backlog.",
+)
+@click.option(
+    "--subscriber-buffer-bytes",
+    default=DEFAULT_SUBSCRIBER_BUFFER_BYTES,
+    type=click.IntRange(64 * 1024),
+    help="SubscribeToShard bytes sent but not yet delivered before the stream pauses.",
+)
+@click.option(
+    "--subscriber-stall-s",
+    default=DEFAULT_SUBSCRIBER_STALL_S,
+    type=click.FloatRange(0.1),
+    help="A SubscribeToShard stream paused this long ends with an error event.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -142,6 +198,14 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     create_streams: tuple[str, ...],
+    max_header_bytes: int,
+    header_timeout_s: float,
+    idle_timeout_s: float,
+    body_timeout_s: float,
+    max_streams: int,
+    max_connections: int,
+    subscriber_buffer_bytes: int,
+    subscriber_stall_s: float,
     log_level: str,
 ) -> None:
     """Run the Kinesis-compatible server (HTTP/1.1 and HTTP/2 on one port; --tls for HTTPS)."""
@@ -188,6 +252,14 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         create_streams=initial_streams,
+        max_header_bytes=max_header_bytes,
+        header_timeout_s=header_timeout_s,
+        idle_timeout_s=idle_timeout_s,
+        body_timeout_s=body_timeout_s,
+        max_streams=max_streams,
+        max_connections=max_connections,
+        subscriber_buffer_bytes=subscriber_buffer_bytes,
+        subscriber_stall_s=subscriber_stall_s,
     )
     try:
         uvloop.run(run(config))

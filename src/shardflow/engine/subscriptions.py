@@ -90,6 +90,8 @@ class Subscriptions:
         self._calls: dict[tuple[str, int], TokenBucket] = {}  # the 1 call/s per consumer and shard
         # ``serve --testing-subscription-max-s`` shortens it so clients' resubscription is testable
         self.max_duration_s = engine.config.subscription_max_s
+        # the server lowers it to what a stream may hold undelivered (server.flow)
+        self.event_max_bytes = EVENT_MAX_BYTES
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -249,7 +251,8 @@ class Subscriptions:
                             return
                         continue
                 sub.wake.clear()  # before the read: records stored after it wake us
-                max_bytes = min(EVENT_MAX_BYTES, int(tokens)) if limits.enabled else EVENT_MAX_BYTES
+                cap = self.event_max_bytes
+                max_bytes = min(cap, int(tokens)) if limits.enabled else cap
                 result = engine.read_shard(
                     sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
                 )

@@ -31,6 +31,8 @@ from shardflow.metrics.recorder import MetricsRecorder
 from shardflow.model import iterators
 from shardflow.model.shard_ids import shard_id
 from shardflow.server import admin
+from shardflow.server.flow import FlowControl
+from shardflow.server.ratelog import RateLimitedLog
 from shardflow.server.response import Response
 from shardflow.wire import auth, cbor_codec, eventstream, json_codec
 
@@ -46,6 +48,8 @@ JSON_TYPES = (json_codec.CONTENT_TYPE, "application/json")
 CBOR_TYPE = "application/x-amz-cbor-1.1"
 _JSON_CONTENT_TYPE = ("content-type", json_codec.CONTENT_TYPE)
 _CBOR_CONTENT_TYPE = ("content-type", CBOR_TYPE)
+_TIMEOUT_HEADERS = [("content-type", "text/plain"), ("connection", "close")]
+_SLOW_BODY = "408 to a request body slower than %.0f s (--body-timeout-s); the connection closes"
 # AWS names the error's namespace after the type in x-amzn-ErrorType; SDKs strip it.
 ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazonaws.kinesis.v20131202/"
 
@@ -68,6 +72,9 @@ class KinesisApp:
         self.schema = schema or RequestSchema()
         self.cbor = cbor_codec.CborCodec()  # timestamp plans per operation, for CBOR 1.1
         self.max_body = engine.config.max_request_bytes
+        self.body_timeout_s = engine.config.body_timeout_s
+        self._slow_log = RateLimitedLog(log)
+        self.flow: FlowControl | None = None  # set by server.serve: streamed responses' pacing
         self.routes: dict[str, Callable[[], Response]] = {"/healthz": _healthz}
         # GET routes that read the query string: /dashboard, its JSON, /metrics
         self.query_routes: dict[str, web.Route] = web.routes(engine, recorder)
@@ -81,15 +88,29 @@ class KinesisApp:
         headers = dict(scope.headers.items())
         declared = headers.get("content-length")
         body: bytes | None
-        if declared is None or not declared.isdigit():
-            body = await _read_chunks(proto, self.max_body)
-        elif int(declared) <= self.max_body:
-            body = await proto()
-        else:
-            body = None  # refused before a byte of it is read
+        try:
+            async with asyncio.timeout(self.body_timeout_s):  # a slow body holds nothing long
+                if declared is None or not declared.isdigit():
+                    body = await _read_chunks(proto, self.max_body)
+                elif int(declared) <= self.max_body:
+                    body = await proto()
+                else:
+                    body = None  # refused before a byte of it is read
+        except TimeoutError:
+            self._slow_log.warning("body", _SLOW_BODY, self.body_timeout_s)
+            proto.response_bytes(408, _TIMEOUT_HEADERS, b"request body timed out\n")
+            return
         response = await self.handle(scope.method, scope.path, headers, scope.query_string, body)
         if response.stream is not None:
-            await _stream_rsgi(proto, response)
+            flow = self.flow
+            if flow is None or not flow.open(scope.client):
+                await _stream_rsgi(proto, response)
+                return
+            try:
+                stalled = _stall_frame(headers.get("content-type", ""), flow.stall_s)
+                await _stream_rsgi(proto, response, lambda n: flow.room(scope.client, n), stalled)
+            finally:
+                flow.close(scope.client)
             return
         proto.response_bytes(response.status, response.headers, response.body)
 
@@ -391,19 +412,45 @@ def _amz_id_2() -> str:
     return b64encode(_ids.randbytes(72)).decode("ascii")
 
 
-async def _stream_rsgi(proto: Any, response: Response) -> None:
-    """Send a streamed response over RSGI until it ends or the client goes away."""
+async def _stream_rsgi(
+    proto: Any,
+    response: Response,
+    room: Callable[[int], Awaitable[bool]] | None = None,
+    stalled: bytes = b"",
+) -> None:
+    """Send a streamed response over RSGI until it ends or the client goes away; with ``room``
+    (server.flow), each chunk waits for the client to take the earlier ones, and a client that
+    stalls gets ``stalled`` (an error event) instead of the rest."""
     assert response.stream is not None
     transport = proto.response_stream(response.status, response.headers)
     try:
         if response.body:
             await transport.send_bytes(response.body)
         async for chunk in response.stream:
+            if room is not None and not await room(len(chunk)):
+                await transport.send_bytes(stalled)
+                break
             await transport.send_bytes(chunk)
     except Exception as exc:  # the client went away (RSGIProtocolClosed) or the source failed
         log.debug("streamed response ended early: %r", exc)
     finally:
         await response.stream.aclose()  # type: ignore[attr-defined]
+
+
+def _stall_frame(content_type: str, stall_s: float) -> bytes:
+    """The event that ends a stream whose client stopped reading (InternalFailureException is
+    the event stream's only general error)."""
+    body = {
+        "message": f"The subscriber read nothing for {stall_s:g} s; the subscription ended."
+        " Subscribe again to continue."
+    }
+    if content_type.startswith(CBOR_TYPE):
+        return eventstream.exception(
+            "InternalFailureException", cbor_codec.encode_value(body), CBOR_TYPE
+        )
+    return eventstream.exception(
+        "InternalFailureException", json_codec.encode(body), json_codec.CONTENT_TYPE
+    )
 
 
 async def _stream_asgi(

@@ -24,9 +24,13 @@ from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.metrics.bounds import exists_in
 from shardflow.server.app import KinesisApp
+from shardflow.server.connections import Supervisor, connection_limit
+from shardflow.server.flow import FlowControl
+from shardflow.server.memory import return_freed_memory
 from shardflow.storage.sqlite import SqliteStore
 
 log = logging.getLogger("shardflow")
+FD_RESERVE = 48  # descriptors kept for the database, its WAL, logs and TLS files
 
 
 def _memory_dir() -> Path:
@@ -57,7 +61,9 @@ async def serve(
     ``ready`` is set once the streams of ``config.create_streams`` are ACTIVE and the port is
     about to be bound.
     """
+    return_freed_memory()  # before granian loads: its allocator reads its settings then
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
+    from granian.http import HTTP1Settings, HTTP2Settings
     from granian.server.embed import Server
 
     port = claim_port(config.host, config.port)
@@ -84,7 +90,13 @@ async def serve(
     )
     if recorder is not None:
         await recorder.start(engine.events)
+    max_connections, limit_reason = connection_limit(config.max_connections, FD_RESERVE)
+    supervisor = Supervisor(port, config.idle_timeout_s, max_connections, limit_reason)
+    engine.subscriptions.event_max_bytes = config.subscriber_buffer_bytes
     app = KinesisApp(engine, recorder=recorder)
+    app.flow = FlowControl(
+        supervisor.delivered, config.subscriber_buffer_bytes, config.subscriber_stall_s
+    )
     server = Server(
         app,
         address=config.host,
@@ -93,6 +105,16 @@ async def serve(
         http=HTTPModes.auto,
         websockets=False,
         backlog=1024,
+        backpressure=max_connections,  # granian's semaphore: connections held at once
+        http1_settings=HTTP1Settings(
+            header_read_timeout=max(1, round(config.header_timeout_s * 1000)),
+            keep_alive=True,
+            max_buffer_size=config.max_header_bytes,  # hyper answers 431 past it
+        ),
+        http2_settings=HTTP2Settings(
+            max_concurrent_streams=config.max_streams,
+            max_headers_size=config.max_header_bytes,  # SETTINGS_MAX_HEADER_LIST_SIZE: 431
+        ),
         log_enabled=False,
         ssl_cert=config.tls_cert,
         ssl_key=config.tls_key,
@@ -119,11 +141,13 @@ async def serve(
         where,
         durability,
     )
+    supervisor.start()
     if ready is not None:
         ready.set()
     try:
         await server.serve()
     finally:
+        await supervisor.stop()
         for sig in signals:
             loop.remove_signal_handler(sig)
         if stopper is not None:

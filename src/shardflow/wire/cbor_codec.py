@@ -89,11 +89,17 @@ def decode(body: bytes) -> Any:
         raise ValueError(f"not CBOR: {exc}") from None
 
 
+_MILLIS_LIMIT = 2**63  # beyond a Java long: RequestSchema.parse holds it at its limit
+
+
 def _seconds(value: Any) -> Any:
     """A timestamp member's value as JSON 1.1 has it (float seconds), if it is a number."""
     if type(value) is Millis:
         value = value.value
-    if type(value) is int or type(value) is float:
+    if type(value) is int:
+        # a bignum (tag 2/3) is an int too: out of range, held at the far past or future
+        return value / 1000 if -_MILLIS_LIMIT <= value <= _MILLIS_LIMIT else value // 1000
+    if type(value) is float:
         if not math.isfinite(value):
             raise errors.SerializationException(None)
         return value / 1000

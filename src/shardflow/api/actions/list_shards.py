@@ -24,7 +24,9 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
             raise errors.InvalidArgumentException(
                 "NextToken and ExclusiveStartShardId cannot be provided together."
             )
-        state = decode_token(token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListShards")
+        state = decode_token(
+            engine.iterator_key, token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListShards"
+        )
         stream = engine.find({"StreamName": state.get("stream")})
         if stream.uid != state.get("uid"):
             raise errors.ResourceNotFoundException(
@@ -46,12 +48,13 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"Shards": [s.describe() for s in page]}
     if has_more:
         out["NextToken"] = encode_token(
+            engine.iterator_key,
             {
                 "stream": stream.name,
                 "uid": stream.uid,
                 "after": page[-1].index,
                 "filter": shard_filter,
-            }
+            },
         )
     return out
 

@@ -16,7 +16,9 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream, consumers = engine.consumers.listing(params)
     token = params.get("NextToken")
     if token is not None:
-        state = decode_token(token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListStreamConsumers")
+        state = decode_token(
+            engine.iterator_key, token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListStreamConsumers"
+        )
         if state.get("uid") != stream.uid:
             raise errors.InvalidArgumentException(f"Invalid ListStreamConsumers NextToken: {token}")
         after = (state.get("ms", -1), state.get("name", ""))
@@ -27,6 +29,6 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if len(consumers) > limit:
         last = page[-1]
         out["NextToken"] = encode_token(
-            {"uid": stream.uid, "ms": last.created_ms, "name": last.name}
+            engine.iterator_key, {"uid": stream.uid, "ms": last.created_ms, "name": last.name}
         )
     return out

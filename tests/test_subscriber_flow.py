@@ -1,0 +1,104 @@
+"""SubscribeToShard flow control (issue 14, server/flow.py): a subscriber that stops reading is
+paused, then its stream ends with an error event; one that reads gets everything."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_client
+from tests.helpers import FAKE_AMZ_DATE, FAKE_AUTHORIZATION
+from tests.support import ServerProcess, server_of_its_own
+
+STALL_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from server_of_its_own(
+        tmp_path_factory.mktemp("flow") / "data",
+        f"--subscriber-stall-s={STALL_S}",
+        "--subscriber-buffer-bytes=65536",
+    )
+
+
+def _consumer(client: Any, stream: str) -> str:
+    client.create_stream(StreamName=stream, ShardCount=1)
+    client.get_waiter("stream_exists").wait(StreamName=stream)
+    arn = client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = client.register_stream_consumer(StreamARN=arn, ConsumerName="slow")["Consumer"]
+    time.sleep(0.5)  # ACTIVE
+    return str(consumer["ConsumerARN"])
+
+
+def _subscribe(server: ServerProcess, consumer_arn: str) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    body = json.dumps(
+        {
+            "ConsumerARN": consumer_arn,
+            "ShardId": "shardId-000000000000",
+            "StartingPosition": {"Type": "TRIM_HORIZON"},
+        }
+    ).encode()
+    sock.sendall(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        b"X-Amz-Target: Kinesis_20131202.SubscribeToShard\r\n"
+        + f"X-Amz-Date: {FAKE_AMZ_DATE}\r\nAuthorization: {FAKE_AUTHORIZATION}\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return sock
+
+
+def _read_all(sock: socket.socket, quiet_s: float, total_s: float = 30.0) -> bytes:
+    """Everything the server sends until it is quiet for ``quiet_s``, closes, or ``total_s``."""
+    sock.settimeout(quiet_s)
+    out = b""
+    deadline = time.monotonic() + total_s
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(1 << 20)
+        except TimeoutError:
+            return out
+        if not data:
+            return out
+        out += data
+        if out.endswith(b"\r\n0\r\n\r\n"):  # the chunked response's end
+            return out
+    return out
+
+
+def test_a_subscriber_that_stops_reading_gets_an_error_event(server: ServerProcess) -> None:
+    client: Any = make_client(server.endpoint)
+    arn = _consumer(client, "flow-stalled")
+    for _ in range(8):  # 8 x 5 x 100 KB: far more than the 64 KiB the stream may hold
+        client.put_records(
+            StreamName="flow-stalled", Records=[{"Data": b"d" * 100_000, "PartitionKey": "k"}] * 5
+        )
+    with _subscribe(server, arn) as sock:
+        time.sleep(STALL_S + 3)  # reading nothing
+        received = _read_all(sock, quiet_s=3.0)
+    assert b"InternalFailureException" in received, received[-300:]
+    assert b"read nothing for 2 s" in received
+    assert received.count(b"SubscribeToShardEvent") < 40, "the stream was not paused"
+    assert "ended: its client read nothing" in server.log()
+
+
+def test_a_subscriber_that_reads_gets_every_record(server: ServerProcess) -> None:
+    client: Any = make_client(server.endpoint)
+    arn = _consumer(client, "flow-reading")
+    for _ in range(8):
+        client.put_records(
+            StreamName="flow-reading", Records=[{"Data": b"d" * 100_000, "PartitionKey": "k"}] * 5
+        )
+    with _subscribe(server, arn) as sock:
+        received = _read_all(sock, quiet_s=1.0, total_s=STALL_S + 6)  # past a heartbeat
+    assert b"InternalFailureException" not in received
+    assert received.count(b'"SequenceNumber"') == 40
