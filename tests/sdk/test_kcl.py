@@ -14,6 +14,7 @@ import json
 import random
 import ssl
 import threading
+import time
 import urllib.request
 import uuid
 from collections import defaultdict
@@ -191,7 +192,8 @@ def test_two_workers_split_and_kill(
         parent = sorted(held)[0]
         shard = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]
         assert shard["ShardId"] == parent
-        low, high = (int(x) for x in shard["HashKeyRange"].values())
+        hash_range = shard["HashKeyRange"]
+        low, high = int(hash_range["StartingHashKey"]), int(hash_range["EndingHashKey"])
         kinesis.split_shard(
             StreamName=stream, ShardToSplit=parent, NewStartingHashKey=str((low + high) // 2 + 1)
         )
@@ -217,6 +219,7 @@ def test_two_workers_split_and_kill(
         victim_shards = {s for s, w in held.items() if w == victim}
         assert victim_shards, why("the victim holds no lease")
         workers[victim].kill()
+        killed_ms = time.time() * 1000  # the app's log lines carry wall-clock milliseconds
         open_shards = set(held)
         assert wait_for(
             lambda: kcl_log.holders(kcl_log.read_events([outs[survivor]])).keys() >= open_shards,
@@ -230,7 +233,7 @@ def test_two_workers_split_and_kill(
         writer.stop()
     assert not writer.errors, writer.errors
 
-    # 4. Everything acknowledged gets processed, and the survivor checkpoints each shard's end.
+    # 4. Everything acknowledged gets processed, and each open shard is checkpointed at its end.
     last_acked: dict[str, int] = {}
     for shard_id, seq in writer.acked:
         last_acked[shard_id] = max(last_acked.get(shard_id, -1), int(seq))
@@ -239,8 +242,8 @@ def test_two_workers_split_and_kill(
         done = events()
         checkpointed: dict[str, int] = {}
         for e in done:
-            if e["ev"] == "ckpt" and e["worker"] == survivor:
-                checkpointed[e["shard"]] = int(e["seq"])
+            if e["ev"] == "ckpt":
+                checkpointed[e["shard"]] = max(checkpointed.get(e["shard"], -1), int(e["seq"]))
         return writer.acked.keys() <= kcl_log.processed(done).keys() and all(
             checkpointed.get(s) == last_acked[s] for s in open_shards if s in last_acked
         )
@@ -264,6 +267,7 @@ def test_two_workers_split_and_kill(
 
     # The victim's shards were resumed by the survivor from a checkpoint, not from the start.
     inits = [e for e in done if e["ev"] == "init" and e["worker"] == survivor]
+    inits = [e for e in inits if e["ms"] > killed_ms]
     resumed = [e for e in inits if e["shard"] in victim_shards]
     assert {e["shard"] for e in resumed} == victim_shards
     assert all(e["seq"].isdigit() for e in resumed), resumed
@@ -285,10 +289,11 @@ def test_two_workers_split_and_kill(
 
     # The lease table agrees: the parent at SHARD_END, each open shard at its last record.
     table = lease_checkpoints(dynamodb.endpoint, app)
-    assert table[parent] == kcl_log.SHARD_END
+    # (the KCL deletes a finished parent's lease once its children have progressed: minutes)
+    assert table.get(parent, kcl_log.SHARD_END) == kcl_log.SHARD_END
     for s in open_shards - {parent}:
         if s in last_acked:
-            assert table[s] == str(last_acked[s]).zfill(56) or int(table[s]) == last_acked[s]
+            assert int(table[s]) == last_acked[s], (s, table[s])
 
 
 def requests_by_outcome(server: ServerProcess, stream: str) -> dict[tuple[str, str], float]:
