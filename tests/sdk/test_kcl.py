@@ -1,6 +1,7 @@
 """The Kinesis Client Library 3.x against Shardflow: two workers, a split, a ``kill -9``.
 
-clients/kcl is a KCL record processor app (leases in moto's DynamoDB, metrics off). For each
+clients/kcl is a KCL record processor app (leases in moto's DynamoDB, metrics off), run against
+servers with AWS's per-shard limits on. For each
 retrieval mode, polling (GetRecords over HTTP/1.1) and enhanced fan-out (SubscribeToShard over
 HTTP/2 and TLS, which is how the AWS SDK for Java speaks it), this test writes keyed, counted
 records into 8 shards while two workers read them, splits a shard mid-run, kills one worker
@@ -62,12 +63,12 @@ def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    yield from server_of_its_own(tmp_path_factory.mktemp("kcl-tls") / "data", "--tls")
+    yield from server_of_its_own(tmp_path_factory.mktemp("kcl-tls") / "data", "--tls", limits=True)
 
 
 @pytest.fixture(scope="module")
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    yield from server_of_its_own(tmp_path_factory.mktemp("kcl-http") / "data")
+    yield from server_of_its_own(tmp_path_factory.mktemp("kcl-http") / "data", limits=True)
 
 
 @dataclass
