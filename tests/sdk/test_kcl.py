@@ -1,12 +1,12 @@
 """The Kinesis Client Library 3.x against Shardflow: two workers, a split, a ``kill -9``.
 
 clients/kcl is a KCL record processor app (leases in moto's DynamoDB, metrics off), run against
-servers with AWS's per-shard limits on. For each
-retrieval mode, polling (GetRecords over HTTP/1.1) and enhanced fan-out (SubscribeToShard over
-HTTP/2 and TLS, which is how the AWS SDK for Java speaks it), this test writes keyed, counted
-records into 8 shards while two workers read them, splits a shard mid-run, kills one worker
-with SIGKILL, and then checks what the KCL promises: every acknowledged record processed, each
-key's records in order within a shard, checkpoints that only advance, parents before children.
+servers with AWS's per-shard limits on. For each retrieval mode, polling (GetRecords over
+HTTP/1.1) and enhanced fan-out (SubscribeToShard over HTTP/2 and TLS, which is how the AWS SDK
+for Java speaks it), this test writes keyed, counted records into 8 shards while two workers
+read them, splits a shard mid-run, kills one worker with SIGKILL, and then checks what the KCL
+promises: every acknowledged record processed, each key's records in order within a shard,
+checkpoints that only advance, parents before children.
 """
 
 from __future__ import annotations
