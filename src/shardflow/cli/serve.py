@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -20,6 +23,21 @@ from shardflow.config import (
     default_data_dir,
 )
 from shardflow.engine.faults import FaultPlan, FaultPlanError
+from shardflow.storage import datadir
+from shardflow.storage.refusal import EXIT_CODE, DataDirError
+
+
+@contextlib.contextmanager
+def refusals(debug: bool) -> Iterator[None]:
+    """A data-directory refusal ends the command with one line and exit code 2 (``--debug``:
+    with its traceback first)."""
+    try:
+        yield
+    except DataDirError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"shardflow: cannot start: {exc.line()}", err=True)
+        sys.exit(EXIT_CODE)
 
 
 @click.command(context_settings={"auto_envvar_prefix": "SHARDFLOW", "show_default": True})
@@ -97,6 +115,12 @@ from shardflow.engine.faults import FaultPlan, FaultPlanError
     help="The PEM private key of --tls-cert.",
 )
 @click.option(
+    "--accept-data-loss",
+    is_flag=True,
+    help="Start read-only when acknowledged records are missing, instead of refusing to start.",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of a start-up refusal.")
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -122,6 +146,8 @@ def serve(
     tls: bool,
     tls_cert: Path | None,
     tls_key: Path | None,
+    accept_data_loss: bool,
+    debug: bool,
     log_level: str,
 ) -> None:
     """Run the Kinesis-compatible server (HTTP/1.1 and HTTP/2 on one port; --tls for HTTPS)."""
@@ -141,6 +167,8 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
     if tls and tls_cert is None:
+        with refusals(debug):
+            datadir.prepare(data_dir)  # 0700 before the CA's files go in
         tls_cert, tls_key = _local_ca_certificate(data_dir, host)
     config = Config(
         host=host,
@@ -162,9 +190,11 @@ def serve(
         log_level=log_level,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        accept_data_loss=accept_data_loss,
     )
     try:
-        uvloop.run(run(config))
+        with refusals(debug):
+            uvloop.run(run(config))
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}."

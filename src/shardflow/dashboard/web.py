@@ -113,7 +113,9 @@ def _prometheus(engine: Engine, recorder: MetricsRecorder | None) -> Route:
             503, [("content-type", "text/plain; charset=utf-8")], f"{METRICS_OFF}\n".encode()
         )
     from shardflow.metrics import prometheus
+    from shardflow.metrics.storage_health import StorageHealthCollector
 
     registry = prometheus.make_registry(recorder, engine.live_streams)
+    registry.register(StorageHealthCollector(engine.store))
     headers = [("content-type", prometheus.CONTENT_TYPE)]
     return lambda _q: Response(200, headers, prometheus.exposition(registry))

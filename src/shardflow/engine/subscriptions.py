@@ -249,9 +249,13 @@ class Subscriptions:
                         continue
                 sub.wake.clear()  # before the read: records stored after it wake us
                 max_bytes = min(EVENT_MAX_BYTES, int(tokens)) if limits.enabled else EVENT_MAX_BYTES
-                result = engine.read_shard(
-                    sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
-                )
+                try:
+                    result = engine.read_shard(
+                        sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
+                    )
+                except errors.InternalFailureException as exc:  # a damaged record: never sent
+                    yield Delivery(error=exc)
+                    return
                 at_end = result.next_iterator is None
                 if result.records or at_end or now - last_sent >= HEARTBEAT_S:
                     if result.records:

@@ -12,6 +12,7 @@ import logging
 import shutil
 import signal
 import socket
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from shardflow.engine.engine import Engine
 from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.server.app import KinesisApp
+from shardflow.storage import datadir
+from shardflow.storage.refusal import DataDirError
 from shardflow.storage.sqlite import SqliteStore
 
 log = logging.getLogger("shardflow")
@@ -57,14 +60,13 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     store = SqliteStore(data_dir, durability)
     store.open()
     engine = Engine(config, store)
-    await engine.start()
-    recorder = (
-        MetricsRecorder(data_dir / METRICS_FILE, shard_metrics=enabled_on(engine.streams))
-        if config.metrics
-        else None
-    )
-    if recorder is not None:
-        await recorder.start(engine.events)
+    try:
+        await engine.start()
+        recorder = await _start_recorder(config, data_dir, engine) if config.metrics else None
+    except BaseException:
+        await engine.stop()
+        store.close(refused=True)
+        raise
     app = KinesisApp(engine, recorder=recorder)
     server = Server(
         app,
@@ -107,3 +109,19 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         if config.in_memory:
             shutil.rmtree(data_dir, ignore_errors=True)
         log.info("shardflow stopped")
+
+
+async def _start_recorder(config: Config, data_dir: Path, engine: Engine) -> MetricsRecorder:
+    """The metrics recorder, its database checked first (a refusal names it, not a traceback)."""
+    path = data_dir / METRICS_FILE
+    remedy = "delete it (it holds only metric history) or move it away"
+    try:
+        datadir.prepare_database(path)
+    except DataDirError as exc:
+        raise DataDirError(path, exc.problem, remedy) from exc
+    recorder = MetricsRecorder(path, shard_metrics=enabled_on(engine.streams))
+    try:
+        await recorder.start(engine.events)
+    except sqlite3.DatabaseError as exc:
+        raise DataDirError(path, f"SQLite cannot read it ({exc})", remedy) from exc
+    return recorder
