@@ -54,16 +54,23 @@ def fill(data_dir: Path, records: int = 400, *args: str) -> Filled:
     return Filled(data_dir, acked)
 
 
-def write(client, start: int, count: int) -> dict[str, list[bytes]]:  # type: ignore[no-untyped-def]
+def write(  # type: ignore[no-untyped-def]
+    client, start: int, count: int, sequences: list[str] | None = None
+) -> dict[str, list[bytes]]:
+    """Write records ``start`` .. ``start + count - 1``; their payloads per shard, in order
+    (and their sequence numbers appended to ``sequences``)."""
     acked: dict[str, list[bytes]] = {}
     for first in range(start, start + count, 100):
         batch = [payload(i) for i in range(first, min(first + 100, start + count))]
         out = client.put_records(
-            StreamName=STREAM, Records=[{"Data": d, "PartitionKey": str(hash(d))} for d in batch]
+            StreamName=STREAM,
+            Records=[{"Data": d, "PartitionKey": d[9:16].decode()} for d in batch],
         )
         assert out.get("FailedRecordCount", 0) == 0
         for result, data in zip(out["Records"], batch, strict=True):
             acked.setdefault(result["ShardId"], []).append(data)
+            if sequences is not None:
+                sequences.append(result["SequenceNumber"])
     return acked
 
 
@@ -110,6 +117,20 @@ def start_expecting_refusal(data_dir: Path, *args: str, timeout: float = 60) -> 
     return Refusal(done.returncode, done.stderr)
 
 
+def start_or_refusal(data_dir: Path, *args: str) -> ServerProcess | Refusal:
+    """A running server (the caller stops it), or the refusal of one that exited."""
+    server = ServerProcess(data_dir, *args)
+    try:
+        server.start()
+    except RuntimeError:
+        assert server.proc is not None
+        code = server.proc.wait(10)
+        if code is None or code == 0:
+            raise
+        return Refusal(code, server.log())
+    return server
+
+
 def check_data(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "shardflow", "check-data", "--data-dir", str(data_dir), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -152,6 +173,16 @@ def overwrite_random_pages(data_dir: Path, pages: int, seed: int) -> None:
         for page in rng.sample(range(1, count), min(pages, count - 1)):
             f.seek(page * PAGE)
             f.write(rng.randbytes(PAGE))
+
+
+def flip_random_bytes(data_dir: Path, count: int, seed: int) -> None:
+    """Flip ``count`` random bytes anywhere past the database header page."""
+    path = data_dir / DB
+    raw = bytearray(path.read_bytes())
+    rng = random.Random(seed)
+    for at in rng.sample(range(PAGE, len(raw)), count):
+        raw[at] ^= 1 << rng.randrange(8)
+    path.write_bytes(bytes(raw))
 
 
 def run_sql(data_dir: Path, *statements: str) -> None:

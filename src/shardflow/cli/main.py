@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from shardflow import __version__
+from shardflow.cli.check_data import check_data
 from shardflow.cli.create_stream import create_stream
 from shardflow.cli.demo import demo
 from shardflow.cli.metrics import metrics
@@ -27,3 +28,4 @@ main.add_command(verify)
 main.add_command(metrics)
 main.add_command(create_stream)
 main.add_command(produce)
+main.add_command(check_data)

@@ -45,7 +45,7 @@ def refusals(debug: bool) -> Iterator[None]:
 @click.option("--port", default=DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to bind.")
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by storage.datadir: a refusal in one line
     default=None,
     help=f"Where the database lives [default: {default_data_dir()}].",
 )

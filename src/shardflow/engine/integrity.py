@@ -15,13 +15,14 @@ naming the shard and sequence number, the log says the same once per record, and
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shardflow import errors
 from shardflow.engine.streams import Shard, Stream
 from shardflow.model import sequence
-from shardflow.storage.acklog import missing_count
+from shardflow.storage.acklog import AckLog, missing_count
 from shardflow.storage.checksum import CorruptRecord
 from shardflow.storage.refusal import ACCEPT, CHECK, REPAIR, RESTORE, DataDirError
 from shardflow.storage.sqlite import SqliteStore
@@ -46,9 +47,15 @@ class Loss:
         return f"{self.where}: {count} acknowledged records missing{after}"
 
 
-def find_losses(store: SqliteStore, streams: Iterable[Stream], now_ms: int) -> list[Loss]:
-    """Every shard whose acknowledged records are not all in the database."""
-    marks = store.acklog.marks
+def find_losses(
+    acklog: AckLog,
+    last_record: Callable[[int], tuple[int, int] | None],
+    streams: Iterable[Stream],
+    now_ms: int,
+) -> list[Loss]:
+    """Every shard whose acknowledged records (``acklog``) are not all in the database (whose
+    newest record per shard uid ``last_record`` gives)."""
+    marks = acklog.marks
     if not marks:
         return []
     shards: dict[int, tuple[Stream, Shard]] = {
@@ -57,18 +64,21 @@ def find_losses(store: SqliteStore, streams: Iterable[Stream], now_ms: int) -> l
     losses = []
     for uid, mark in sorted(marks.items()):
         found = shards.get(uid)
-        stored = store.last_record(uid)
+        try:
+            stored = last_record(uid)
+        except sqlite3.DatabaseError:  # unreadable: none of its records can be counted on
+            stored = None
         stored_position = stored[0] if stored else None
         if stored_position is not None and stored_position >= mark.position:
             continue
         if found is None:
-            missing, exact = missing_count(store.acklog, uid, stored_position)
+            missing, exact = missing_count(acklog, uid, stored_position)
             losses.append(Loss(f"shard uid {uid} (in no stream)", missing, exact, None))
             continue
         stream, shard = found
         if mark.arrival_ms < now_ms - stream.retention_hours * 3_600_000:
             continue  # past retention: deleted on purpose
-        missing, exact = missing_count(store.acklog, uid, stored_position)
+        missing, exact = missing_count(acklog, uid, stored_position)
         after = None if stored_position is None else sequence.encode(shard.index, stored_position)
         where = f"stream {stream.name} shard {shard.shard_id}"
         losses.append(Loss(where, missing, exact, after))
@@ -83,7 +93,7 @@ def check_at_start(
     if store.damage is not None:
         problem = f"SQLite's integrity check fails ({store.damage})"
         _refuse_or_read_only(store, problem, accept, "a damaged database")
-    losses = find_losses(store, streams, now_ms)
+    losses = find_losses(store.acklog, store.last_record, streams, now_ms)
     if not losses:
         return
     total = sum(loss.missing for loss in losses)

@@ -41,6 +41,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -179,11 +180,15 @@ class SqliteStore:
             row = conn.execute("SELECT value FROM meta WHERE key='position'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('position', 0)")
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, f"SQLite cannot read it ({exc})") from exc
+        try:
             self._state.position = max(int(row[0]) if row else 0, _newest_position(conn))
             top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
             self._state.last_arrival_ms = int(top or 0)
-        except sqlite3.DatabaseError as exc:
-            raise damaged(self.path, f"SQLite cannot read it ({exc})") from exc
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # damaged records:
+            # start-up refuses, or starts read-only (--accept-data-loss)
+            self.damage = self.damage or f"the records cannot be read: {exc}"
         self.acklog.load()
         self._state.marks = self.acklog.marks
         self._writer = conn
@@ -464,7 +469,7 @@ class SqliteStore:
                 if size > max_bytes and out:
                     break
                 out.append(StoredRecord(rid & mask, arrival, key, data))
-        except (sqlite3.DatabaseError, TypeError, AttributeError) as exc:
+        except (sqlite3.DatabaseError, TypeError, AttributeError, struct.error) as exc:
             # A damaged page: SQLite's own error, or a field that no longer has its type.
             after = out[-1].position + 1 if out else from_position
             raise CorruptRecord(shard_uid, after, f"the records cannot be read ({exc})") from exc
