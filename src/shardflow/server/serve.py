@@ -22,6 +22,7 @@ from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.server.app import KinesisApp
 from shardflow.storage import datadir
+from shardflow.storage.diskspace import full_disk_refusal
 from shardflow.storage.refusal import DataDirError
 from shardflow.storage.sqlite import SqliteStore
 
@@ -123,5 +124,6 @@ async def _start_recorder(config: Config, data_dir: Path, engine: Engine) -> Met
     try:
         await recorder.start(engine.events)
     except sqlite3.DatabaseError as exc:
-        raise DataDirError(path, f"SQLite cannot read it ({exc})", remedy) from exc
+        full = full_disk_refusal(path, exc)
+        raise full or DataDirError(path, f"SQLite cannot read it ({exc})", remedy) from exc
     return recorder

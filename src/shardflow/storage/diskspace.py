@@ -14,10 +14,14 @@ import sqlite3
 from pathlib import Path
 
 from shardflow import errors
+from shardflow.storage.refusal import DataDirError
 
 log = logging.getLogger(__name__)
 
 SQLITE_FULL = 13  # sqlite3.h: "Insertion failed because database is full"
+# At start-up, an error opening a database with less than this free is put down to the disk
+# (SQLite reports a -shm or -wal it cannot create as a "disk I/O error", not SQLITE_FULL).
+LOW_SPACE_BYTES = 1024 * 1024
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -35,6 +39,18 @@ def free_bytes(directory: Path) -> int | None:
         return None
 
 
+def full_disk_refusal(path: Path, exc: BaseException) -> DataDirError | None:
+    """The start-up refusal for a database that cannot be opened because its disk is full."""
+    free = free_bytes(path.parent)
+    if is_disk_full(exc) or (free is not None and free < LOW_SPACE_BYTES):
+        return DataDirError(
+            path,
+            f"cannot be opened: the disk holding it is full ({free} bytes free; {exc})",
+            "free space on that disk and start again",
+        )
+    return None
+
+
 class DiskFullEpisodes:
     """Logs the start and the end of each stretch of time the disk stays full (not every write)."""
 
@@ -43,6 +59,7 @@ class DiskFullEpisodes:
         self.full = False
         self.refused = 0  # writes refused in the current episode
         self.episodes = 0
+        self.checkpoint_blocked = False  # the checkpointer hit the full disk (logged once)
 
     def error(self) -> errors.ServiceUnavailable:
         """AWS's shape for a temporary server-side failure, saying why and what happens next."""
@@ -62,6 +79,18 @@ class DiskFullEpisodes:
                 free_bytes(self.directory),
             )
         self.refused += count
+
+    def checkpoint_failed(self) -> None:
+        """The checkpointer could not copy the WAL into the database (it retries)."""
+        if not self.checkpoint_blocked:
+            self.checkpoint_blocked = True
+            log.warning(
+                "disk full: checkpoints of %s wait for space (the WAL grows meanwhile)",
+                self.directory,
+            )
+
+    def checkpoint_done(self) -> None:
+        self.checkpoint_blocked = False
 
     def committed(self) -> None:
         if self.full:

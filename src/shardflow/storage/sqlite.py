@@ -54,7 +54,7 @@ from shardflow.storage import datadir, schema
 from shardflow.storage.acklog import FILE_NAME as ACK_LOG_FILE
 from shardflow.storage.acklog import AckLog, Mark
 from shardflow.storage.checksum import CorruptRecord, record_crc
-from shardflow.storage.diskspace import DiskFullEpisodes, is_disk_full
+from shardflow.storage.diskspace import DiskFullEpisodes, full_disk_refusal, is_disk_full
 from shardflow.storage.refusal import damaged
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,9 @@ class SqliteStore:
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('position', 0)")
         except sqlite3.DatabaseError as exc:
-            raise damaged(self.path, f"SQLite cannot read it ({exc})") from exc
+            raise full_disk_refusal(self.path, exc) or damaged(
+                self.path, f"SQLite cannot read it ({exc})"
+            ) from exc
         try:
             self._state.position = max(int(row[0]) if row else 0, _newest_position(conn))
             top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
@@ -324,9 +326,14 @@ class SqliteStore:
                     _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     if frames > WAL_TRUNCATE_FRAMES:
                         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                except sqlite3.Error:
-                    log.exception("checkpoint failed; retrying later")
+                except sqlite3.Error as exc:
+                    if is_disk_full(exc):
+                        self.disk.checkpoint_failed()
+                    else:
+                        log.exception("checkpoint failed; retrying later")
                     self._wrote = True
+                else:
+                    self.disk.checkpoint_done()
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, state: _WriterState, jobs: list[_Job]) -> None:
