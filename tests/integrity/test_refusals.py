@@ -200,3 +200,10 @@ def test_stream_document_with_wrong_types(filled: Filled) -> None:
     run_sql(filled.data_dir, f"UPDATE streams SET doc = '{conn_doc.decode()}'")
     line = assert_one_line_refusal(start_expecting_refusal(filled.data_dir), DB)
     assert "the document of stream uid 1 is damaged" in line
+
+
+def test_acknowledgement_log_that_is_a_directory(filled: Filled) -> None:
+    (filled.data_dir / "acknowledged.log").unlink()
+    (filled.data_dir / "acknowledged.log").mkdir()
+    line = assert_one_line_refusal(start_expecting_refusal(filled.data_dir), "acknowledged.log")
+    assert "is a directory where a file belongs" in line

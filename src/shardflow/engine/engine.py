@@ -110,8 +110,11 @@ class Engine:
             key = os.urandom(32).hex()
             if self.store.read_only is None:
                 await self.store.execute([("INSERT INTO meta VALUES ('iterator_key', ?)", (key,))])
-        self.iterator_key = bytes.fromhex(key)
-        self.account.load(meta)
+        try:
+            self.iterator_key = bytes.fromhex(key)
+            self.account.load(meta)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise damaged(self.store.path, f"the meta table is damaged ({exc!r})") from exc
         if self.store.read_only is not None:
             return  # no retention sweeps or purges: they would write
         self._sweeper = asyncio.create_task(self._sweep_forever())
