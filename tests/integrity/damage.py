@@ -118,7 +118,8 @@ def start_expecting_refusal(data_dir: Path, *args: str, timeout: float = 60) -> 
 
 
 def start_or_refusal(data_dir: Path, *args: str) -> ServerProcess | Refusal:
-    """A running server (the caller stops it), or the refusal of one that exited."""
+    """A running server (the caller stops it, without `with`, which would start it again), or
+    the refusal of one that exited."""
     server = ServerProcess(data_dir, *args)
     try:
         server.start()

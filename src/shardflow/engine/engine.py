@@ -441,7 +441,10 @@ class Engine:
                     f" currentTimestampInMillis. timestampInMillis: {ts_ms},"
                     f" currentTimestampInMillis: {now}"
                 )
-            found = self.store.first_position_at(shard.uid, ts_ms)
+            try:
+                found = self.store.first_position_at(shard.uid, ts_ms)
+            except sqlite3.DatabaseError as exc:
+                raise self._unreadable(stream, shard, 0, exc) from None
             position = found if found is not None else self.store.position + 1
         else:
             if start_seq is not None:
@@ -537,7 +540,10 @@ class Engine:
         records = read
         if read and read[0].arrival_ms < cutoff:
             records = [r for r in read if r.arrival_ms >= cutoff]
-        last = self.store.last_record(shard.uid)
+        try:
+            last = self.store.last_record(shard.uid)
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(stream, shard, next_position, exc) from None
         behind = 0
         if records and last is not None and last[0] > records[-1].position:
             behind = max(0, now - records[-1].arrival_ms)
@@ -553,6 +559,13 @@ class Engine:
                 s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)
             ]
         return ReadResult(records, stream.name, shard.index, next_iterator, behind, children)
+
+    def _unreadable(
+        self, stream: Stream, shard: Shard, position: int, exc: Exception
+    ) -> errors.KinesisError:
+        """The error for a shard whose stored records SQLite cannot read (a damaged page)."""
+        damage = CorruptRecord(shard.uid, position, f"the records cannot be read ({exc})")
+        return integrity.corrupt_read(self.store, stream, shard, damage, self.config.account_id)
 
     # -- maintenance -----------------------------------------------------------------------
 
