@@ -15,7 +15,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_client
-from tests.integrity.damage import STREAM, read_all
+from tests.integrity.damage import (
+    STREAM,
+    assert_one_line_refusal,
+    read_all,
+    start_expecting_refusal,
+)
 from tests.support import ServerProcess
 
 FS_BYTES = 8 * 1024 * 1024
@@ -98,3 +103,15 @@ def test_full_disk_refuses_writes_clearly_and_recovers(small_disk: Path) -> None
         back = read_all(server.endpoint)
     assert not back.errors
     assert [d for records in back.served.values() for d in records] == acked
+
+
+def test_start_on_a_full_disk_is_refused_in_one_line(small_disk: Path) -> None:
+    with (small_disk / "ballast").open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass  # full
+    refusal = start_expecting_refusal(small_disk)
+    line = assert_one_line_refusal(refusal, "shardflow.sqlite3")
+    assert "the disk holding it is full" in line and "free space on that disk" in line
