@@ -57,6 +57,8 @@ class Config:
     faults: FaultPlan | None = None  # fault injection, off by default (engine.faults)
     metrics: bool = True  # record stream metrics for /metrics and /dashboard (shardflow.metrics)
     log_level: str = "info"
+    # Start read-only when acknowledged records are missing, instead of refusing to start.
+    accept_data_loss: bool = False
     # HTTPS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext: a PEM certificate and its key.
     tls_cert: Path | None = None
     tls_key: Path | None = None

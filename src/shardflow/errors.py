@@ -16,6 +16,7 @@ may retry. Exactly one place (``server.responses``) turns an exception into a re
     │   └── RequestEntityTooLarge (413)
     └── ServerError
         ├── InternalFailure (500)
+        ├── InternalFailureException (500)
         └── ServiceUnavailable (503)
 """
 
@@ -91,3 +92,10 @@ class InternalFailure(ServerError):
 class ServiceUnavailable(ServerError):
     error_type = "ServiceUnavailable"
     status = 503
+
+
+class InternalFailureException(ServerError):
+    """The modeled 500 of GetRecords and SubscribeToShard's event stream (a damaged record)."""
+
+    error_type = "InternalFailureException"
+    status = 500

@@ -21,6 +21,7 @@ COMMANDS = {
     "metrics": "shardflow.cli.metrics:metrics",
     "create-stream": "shardflow.cli.create_stream:create_stream",
     "produce": "shardflow.cli.produce:produce",
+    "check-data": "shardflow.cli.check_data:check_data",
 }
 
 

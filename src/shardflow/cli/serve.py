@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -29,6 +32,21 @@ from shardflow.config import (
 )
 from shardflow.engine.faults import FaultPlan, FaultPlanError
 from shardflow.model.stream_spec import StreamSpecError, parse_stream_specs
+from shardflow.storage import datadir
+from shardflow.storage.refusal import EXIT_CODE, DataDirError
+
+
+@contextlib.contextmanager
+def refusals(debug: bool) -> Iterator[None]:
+    """A data-directory refusal ends the command with one line and exit code 2 (``--debug``:
+    with its traceback first)."""
+    try:
+        yield
+    except DataDirError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"shardflow: cannot start: {exc.line()}", err=True)
+        sys.exit(EXIT_CODE)
 
 
 @click.command(context_settings={"auto_envvar_prefix": "SHARDFLOW", "show_default": True})
@@ -36,7 +54,7 @@ from shardflow.model.stream_spec import StreamSpecError, parse_stream_specs
 @click.option("--port", default=DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to bind.")
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by storage.datadir: a refusal in one line
     default=None,
     help=f"Where the database lives [default: {default_data_dir()}].",
 )
@@ -171,6 +189,12 @@ from shardflow.model.stream_spec import StreamSpecError, parse_stream_specs
     help="A SubscribeToShard stream paused this long ends with an error event.",
 )
 @click.option(
+    "--accept-data-loss",
+    is_flag=True,
+    help="Start read-only when acknowledged records are missing, instead of refusing to start.",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of a start-up refusal.")
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -206,6 +230,8 @@ def serve(
     max_connections: int,
     subscriber_buffer_bytes: int,
     subscriber_stall_s: float,
+    accept_data_loss: bool,
+    debug: bool,
     log_level: str,
 ) -> None:
     """Run the Kinesis-compatible server (HTTP/1.1 and HTTP/2 on one port; --tls for HTTPS)."""
@@ -229,6 +255,8 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
     if tls and tls_cert is None:
+        with refusals(debug):
+            datadir.prepare(data_dir)  # 0700 before the CA's files go in
         tls_cert, tls_key = _local_ca_certificate(data_dir, host)
     config = Config(
         host=host,
@@ -260,9 +288,11 @@ def serve(
         max_connections=max_connections,
         subscriber_buffer_bytes=subscriber_buffer_bytes,
         subscriber_stall_s=subscriber_stall_s,
+        accept_data_loss=accept_data_loss,
     )
     try:
-        uvloop.run(run(config))
+        with refusals(debug):
+            uvloop.run(run(config))
     except StreamSpecError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:

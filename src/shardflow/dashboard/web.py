@@ -137,12 +137,14 @@ def _prometheus(engine: Engine, recorder: MetricsRecorder | None) -> Route:
             503, [("content-type", "text/plain; charset=utf-8")], f"{METRICS_OFF}\n".encode()
         )
     from shardflow.metrics import prometheus
+    from shardflow.metrics.storage_health import StorageHealthCollector
 
+    storage = StorageHealthCollector(engine.store)  # counters and a statvfs: fine off the loop
     headers = [("content-type", prometheus.CONTENT_TYPE)]
 
     async def scrape(_query: str) -> Response:
         snapshot = recorder.snapshot([_info(stream) for stream in engine.live_streams()])
-        return await off_loop(lambda: Response(200, headers, prometheus.render(snapshot)))
+        return await off_loop(lambda: Response(200, headers, prometheus.render(snapshot, storage)))
 
     return scrape
 

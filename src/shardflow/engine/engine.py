@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
-from shardflow.engine import encryption
+from shardflow.engine import encryption, integrity
 from shardflow.engine.account import AccountSettings
 from shardflow.engine.consumers import Consumers
 from shardflow.engine.events import EventBus
@@ -33,6 +34,8 @@ from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, iterators, sequence
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
+from shardflow.storage.checksum import CorruptRecord
+from shardflow.storage.refusal import damaged
 from shardflow.storage.sqlite import (
     MAX_SHARD_UID,
     NewRecord,
@@ -89,25 +92,57 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load metadata from the store and start background maintenance."""
-        meta, stream_rows, shard_rows = self.store.load()
+        """Load metadata from the store, check that no acknowledged record is missing
+        (``engine.integrity``) and start background maintenance.
+
+        Raises ``DataDirError`` (a one-line refusal) on damaged metadata or lost records."""
+        try:
+            meta, stream_rows, shard_rows = self.store.load()
+            self._load(stream_rows, shard_rows)
+            integrity.check_at_start(
+                self.store, self.streams.values(), now_ms(), self.config.accept_data_loss
+            )
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.store.path, f"SQLite cannot read it ({exc})") from exc
+        self.store.start_writing()
         key = meta.get("iterator_key")
         if key is None:
             key = os.urandom(32).hex()
-            await self.store.execute([("INSERT INTO meta VALUES ('iterator_key', ?)", (key,))])
-        self.iterator_key = bytes.fromhex(key)
-        self.account.load(meta)
-        shards_by_stream: dict[int, list[Shard]] = {}
-        for uid, stream_uid, doc in shard_rows:
-            shards_by_stream.setdefault(stream_uid, []).append(Shard.from_doc(orjson.loads(doc)))
-            self._next_shard_uid = max(self._next_shard_uid, uid + 1)
-        for uid, doc in stream_rows:
-            stream = Stream.from_doc(orjson.loads(doc), shards_by_stream.get(uid, []))
-            self.streams[stream.name] = stream
-            self._next_stream_uid = max(self._next_stream_uid, uid + 1)
+            if self.store.read_only is None:
+                await self.store.execute([("INSERT INTO meta VALUES ('iterator_key', ?)", (key,))])
+        try:
+            self.iterator_key = bytes.fromhex(key)
+            self.account.load(meta)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise damaged(self.store.path, f"the meta table is damaged ({exc!r})") from exc
+        if self.store.read_only is not None:
+            return  # no retention sweeps or purges: they would write
         self._sweeper = asyncio.create_task(self._sweep_forever())
         self._purger = asyncio.create_task(self.store.purge_forever())
         self.on_demand.start()
+
+    def _load(
+        self, stream_rows: list[tuple[int, str]], shard_rows: list[tuple[int, int, str]]
+    ) -> None:
+        """Rebuild streams and shards from their stored documents (refused if one is damaged)."""
+        shards_by_stream: dict[int, list[Shard]] = {}
+        what = "shard"
+        try:
+            for uid, stream_uid, doc in shard_rows:
+                what = f"the document of shard uid {uid}"
+                shard = Shard.from_doc(orjson.loads(doc))
+                shards_by_stream.setdefault(stream_uid, []).append(shard)
+                self._next_shard_uid = max(self._next_shard_uid, uid + 1)
+            for uid, doc in stream_rows:
+                what = f"the document of stream uid {uid}"
+                stream = Stream.from_doc(orjson.loads(doc), shards_by_stream.get(uid, []))
+                if not stream.shards:
+                    raise ValueError("the stream has no shards")
+                self.streams[stream.name] = stream
+                self._next_stream_uid = max(self._next_stream_uid, uid + 1)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise damaged(self.store.path, f"{what} is damaged ({detail})") from exc
 
     async def stop(self) -> None:
         await self.on_demand.stop()
@@ -303,6 +338,7 @@ class Engine:
             del self.streams[stream.name]
         for shard in stream.shards:
             self.limits.forget(shard.uid)
+        self.store.forget_shards([shard.uid for shard in stream.shards])
         await self.store.execute(
             [
                 ("DELETE FROM streams WHERE uid=?", (stream.uid,)),
@@ -416,7 +452,10 @@ class Engine:
                     f" currentTimestampInMillis. timestampInMillis: {ts_ms},"
                     f" currentTimestampInMillis: {now}"
                 )
-            found = self.store.first_position_at(shard.uid, ts_ms)
+            try:
+                found = self.store.first_position_at(shard.uid, ts_ms)
+            except sqlite3.DatabaseError as exc:
+                raise self._unreadable(stream, shard, 0, exc) from None
             position = found if found is not None else self.store.position + 1
         else:
             if start_seq is not None:
@@ -500,14 +539,22 @@ class Engine:
         children once a closed shard is read to its end."""
         now = now_ms()
         cutoff = now - stream.retention_hours * 3_600_000
-        read = self.store.read(shard.uid, position, limit, max_bytes)
+        try:
+            read = self.store.read(shard.uid, position, limit, max_bytes)
+        except CorruptRecord as exc:
+            raise integrity.corrupt_read(
+                self.store, stream, shard, exc, self.config.account_id
+            ) from None
         # The iterator moves past everything read, including records past retention that the
         # sweep has not deleted yet (they are not returned).
         next_position = read[-1].position + 1 if read else position
         records = read
         if read and read[0].arrival_ms < cutoff:
             records = [r for r in read if r.arrival_ms >= cutoff]
-        last = self.store.last_record(shard.uid)
+        try:
+            last = self.store.last_record(shard.uid)
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(stream, shard, next_position, exc) from None
         behind = 0
         if records and last is not None and last[0] > records[-1].position:
             behind = max(0, now - records[-1].arrival_ms)
@@ -523,6 +570,13 @@ class Engine:
                 s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)
             ]
         return ReadResult(records, stream.name, shard.index, next_iterator, behind, children)
+
+    def _unreadable(
+        self, stream: Stream, shard: Shard, position: int, exc: Exception
+    ) -> errors.KinesisError:
+        """The error for a shard whose stored records SQLite cannot read (a damaged page)."""
+        damage = CorruptRecord(shard.uid, position, f"the records cannot be read ({exc})")
+        return integrity.corrupt_read(self.store, stream, shard, damage, self.config.account_id)
 
     # -- maintenance -----------------------------------------------------------------------
 

@@ -253,9 +253,13 @@ class Subscriptions:
                 sub.wake.clear()  # before the read: records stored after it wake us
                 cap = self.event_max_bytes
                 max_bytes = min(cap, int(tokens)) if limits.enabled else cap
-                result = engine.read_shard(
-                    sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
-                )
+                try:
+                    result = engine.read_shard(
+                        sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
+                    )
+                except errors.InternalFailureException as exc:  # a damaged record: never sent
+                    yield Delivery(error=exc)
+                    return
                 at_end = result.next_iterator is None
                 if result.records or at_end or now - last_sent >= HEARTBEAT_S:
                     if result.records:

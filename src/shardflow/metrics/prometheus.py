@@ -280,13 +280,16 @@ def _le(bound: float) -> str:
     return repr(float(bound))
 
 
-def render(snapshot: Snapshot) -> bytes:
-    """The text of a scrape: Shardflow's figures, then the standard process and Python ones.
+def render(snapshot: Snapshot, *extra: Collector) -> bytes:
+    """The text of a scrape: Shardflow's figures, ``extra`` collectors, then the standard process
+    and Python ones.
 
-    Runs in a worker thread (web.py): it reads only the snapshot and /proc.
+    Runs in a worker thread (web.py): it reads only the snapshot, plain counters and /proc.
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ShardflowCollector(snapshot))
+    for collector in extra:
+        registry.register(collector)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

@@ -12,6 +12,7 @@ import logging
 import shutil
 import signal
 import socket
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable
@@ -27,6 +28,9 @@ from shardflow.server.app import KinesisApp
 from shardflow.server.connections import Supervisor, connection_limit
 from shardflow.server.flow import FlowControl
 from shardflow.server.memory import return_freed_memory
+from shardflow.storage import datadir
+from shardflow.storage.diskspace import full_disk_refusal
+from shardflow.storage.refusal import DataDirError
 from shardflow.storage.sqlite import SqliteStore
 
 log = logging.getLogger("shardflow")
@@ -73,23 +77,17 @@ async def serve(
     store = SqliteStore(data_dir, durability)
     store.open()
     engine = Engine(config, store)
-    await engine.start()
     try:
+        await engine.start()
         await create_initial_streams(engine, config.create_streams)
+        recorder = await _start_recorder(config, data_dir, engine) if config.metrics else None
+    except DataDirError:
+        await engine.stop()
+        store.close(refused=True)  # leave a refused data directory exactly as found
+        raise
     except BaseException:
         await _close(engine, store, data_dir, config.in_memory)
         raise
-    recorder = (
-        MetricsRecorder(
-            data_dir / METRICS_FILE,
-            shard_metrics=enabled_on(engine.streams),
-            exists=exists_in(engine.streams),
-        )
-        if config.metrics
-        else None
-    )
-    if recorder is not None:
-        await recorder.start(engine.events)
     max_connections, limit_reason = connection_limit(config.max_connections, FD_RESERVE)
     supervisor = Supervisor(port, config.idle_timeout_s, max_connections, limit_reason)
     engine.subscriptions.event_max_bytes = config.subscriber_buffer_bytes
@@ -168,3 +166,22 @@ async def _close(engine: Engine, store: SqliteStore, data_dir: Path, in_memory: 
 async def _stop_when(event: asyncio.Event, stop: Callable[[], None]) -> None:
     await event.wait()
     stop()
+
+
+async def _start_recorder(config: Config, data_dir: Path, engine: Engine) -> MetricsRecorder:
+    """The metrics recorder, its database checked first (a refusal names it, not a traceback)."""
+    path = data_dir / METRICS_FILE
+    remedy = "delete it (it holds only metric history) or move it away"
+    try:
+        datadir.prepare_database(path)
+    except DataDirError as exc:
+        raise DataDirError(path, exc.problem, remedy) from exc
+    recorder = MetricsRecorder(
+        path, shard_metrics=enabled_on(engine.streams), exists=exists_in(engine.streams)
+    )
+    try:
+        await recorder.start(engine.events)
+    except sqlite3.DatabaseError as exc:
+        full = full_disk_refusal(path, exc)
+        raise full or DataDirError(path, f"SQLite cannot read it ({exc})", remedy) from exc
+    return recorder

@@ -27,6 +27,11 @@ writer runs depends on the durability mode:
 
 A checkpointer thread copies the WAL into the database in the background (PASSIVE checkpoints),
 so no commit ever pays for a checkpoint. Readers use their own connection.
+
+Integrity (docs/operations.md): every record carries a CRC32C checked on every read
+(``storage.checksum``); each commit's newest position per shard goes to the acknowledgement log
+(``storage.acklog``) so start-up can tell when acknowledged records are missing; a full disk
+refuses writes with a message and resumes by itself (``storage.diskspace``).
 """
 
 from __future__ import annotations
@@ -36,12 +41,21 @@ import contextlib
 import logging
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from shardflow import errors
+from shardflow.storage import datadir, schema
+from shardflow.storage.acklog import FILE_NAME as ACK_LOG_FILE
+from shardflow.storage.acklog import AckLog, Mark
+from shardflow.storage.checksum import CorruptRecord, record_crc
+from shardflow.storage.diskspace import DiskFullEpisodes, full_disk_refusal, is_disk_full
+from shardflow.storage.refusal import damaged
 
 log = logging.getLogger(__name__)
 
@@ -59,26 +73,6 @@ CHECKPOINT_INTERVAL_S = 0.5  # how often the checkpointer looks for new WAL fram
 WAL_TRUNCATE_FRAMES = 16_384
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 PURGE_BATCH_ROWS = 20_000  # records deleted per commit: bounds the pause and the WAL growth
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS streams (uid INTEGER PRIMARY KEY, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS shards (
-    uid INTEGER PRIMARY KEY,
-    stream_uid INTEGER NOT NULL,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS shards_by_stream ON shards (stream_uid);
-CREATE TABLE IF NOT EXISTS records (
-    id INTEGER PRIMARY KEY,
-    arrival_ms INTEGER NOT NULL,
-    partition_key TEXT NOT NULL,
-    data BLOB NOT NULL
-);
--- Record ranges waiting to be deleted (deleted streams, expired records), worked off in
--- bounded batches in the background; rows survive a crash, so deletion resumes on restart.
-CREATE TABLE IF NOT EXISTS purges (shard_uid INTEGER PRIMARY KEY, up_to INTEGER NOT NULL);
-"""
 
 
 def now_ms() -> int:
@@ -131,6 +125,8 @@ class _WriterState:
     last_arrival_ms: int = 0
     dirty: bool = False
     pending: list[_Job] = field(default_factory=list)
+    marks: dict[int, Mark] = field(default_factory=dict)  # acknowledged, per shard
+    touched: dict[int, Mark] = field(default_factory=dict)  # new marks of this commit
 
 
 class SqliteStore:
@@ -159,20 +155,44 @@ class SqliteStore:
         self._wrote = False  # since the last checkpoint
         self._purge_wanted = asyncio.Event()
         self._purge_wanted.set()  # finish what a previous run left scheduled
+        self.acklog = AckLog(directory / ACK_LOG_FILE)
+        self.disk = DiskFullEpisodes(directory)
+        self.read_only: str | None = None  # why writes are refused (--accept-data-loss)
+        self.corrupt_reads = 0  # reads refused because a record failed its checksum
+        self.damage: str | None = None  # what SQLite's integrity check found at open
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create or open the database and start the writer and checkpointer."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        conn = self._connect()
-        conn.executescript(_SCHEMA)
-        row = conn.execute("SELECT value FROM meta WHERE key='position'").fetchone()
-        if row is None:
-            conn.execute("INSERT INTO meta VALUES ('position', 0)")
-        self._state.position = max(int(row[0]) if row else 0, _newest_position(conn))
-        top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
-        self._state.last_arrival_ms = int(top or 0)
+        """Create or open the database and start the writer and checkpointer.
+
+        Raises ``DataDirError`` (one line: the file, what is wrong, what to do) when the data
+        directory cannot be served: not a directory, not a database, missing tables, ...
+        """
+        datadir.prepare(self.directory)
+        datadir.prepare_database(self.path)
+        datadir.check_regular(self.acklog.path)
+        datadir.secure_files(self.directory)
+        try:
+            conn = self._connect()
+            schema.create_or_migrate(conn, self.path)
+            self.damage = schema.quick_check(conn, self.path)
+            row = conn.execute("SELECT value FROM meta WHERE key='position'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('position', 0)")
+        except sqlite3.DatabaseError as exc:
+            raise full_disk_refusal(self.path, exc) or damaged(
+                self.path, f"SQLite cannot read it ({exc})"
+            ) from exc
+        try:
+            self._state.position = max(int(row[0]) if row else 0, _newest_position(conn))
+            top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
+            self._state.last_arrival_ms = int(top or 0)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # damaged records:
+            # start-up refuses, or starts read-only (--accept-data-loss)
+            self.damage = self.damage or f"the records cannot be read: {exc}"
+        self.acklog.load()
+        self._state.marks = self.acklog.marks
         self._writer = conn
         self._reader = self._connect()
         if not self._inline:
@@ -203,8 +223,16 @@ class SqliteStore:
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
 
-    def close(self) -> None:
-        """Finish every queued write, checkpoint, and close every connection."""
+    def start_writing(self) -> None:
+        """Open the acknowledgement log for appending (after the start-up loss check)."""
+        if self.read_only is None:
+            self.acklog.open()
+
+    def close(self, *, refused: bool = False) -> None:
+        """Finish every queued write, checkpoint, and close every connection.
+
+        ``refused``: start-up refused the data directory; leave the database exactly as found.
+        """
         with self._cond:
             self._closing = True
             self._cond.notify()
@@ -215,17 +243,19 @@ class SqliteStore:
         self._checkpoints.set()
         if self._checkpointer is not None:
             self._checkpointer.join()
-        if self._writer is not None:
+        if self._writer is not None and not refused and self.read_only is None:
             with contextlib.suppress(sqlite3.Error):
                 self._writer.execute(
                     "UPDATE meta SET value=? WHERE key='position'", (self._state.position,)
                 )
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self._writer is not None:
             self._writer.close()
             self._writer = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        self.acklog.close()
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -233,6 +263,8 @@ class SqliteStore:
         self, run: Callable[[sqlite3.Connection, _WriterState], Any], *, atomic: bool = True
     ) -> asyncio.Future[Any]:
         """Queue ``run(conn, state)`` for the writer; the future resolves after its commit."""
+        if self.read_only is not None:
+            raise errors.ServiceUnavailable(self.read_only)
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -294,14 +326,20 @@ class SqliteStore:
                     _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     if frames > WAL_TRUNCATE_FRAMES:
                         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                except sqlite3.Error:
-                    log.exception("checkpoint failed; retrying later")
+                except sqlite3.Error as exc:
+                    if is_disk_full(exc):
+                        self.disk.checkpoint_failed()
+                    else:
+                        log.exception("checkpoint failed; retrying later")
                     self._wrote = True
+                else:
+                    self.disk.checkpoint_done()
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, state: _WriterState, jobs: list[_Job]) -> None:
         start_position = state.position
         start_arrival = state.last_arrival_ms
+        state.touched = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
@@ -327,13 +365,23 @@ class SqliteStore:
             conn.execute("COMMIT")
             self._wrote = True
         except sqlite3.Error as exc:
-            log.exception("commit failed; %d writes refused", len(jobs))
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             state.position = start_position
             state.last_arrival_ms = start_arrival
+            error: BaseException = exc
+            if is_disk_full(exc):
+                self.disk.refused_writes(len(jobs))
+                error = self.disk.error()
+            else:
+                log.exception("commit failed; %d writes refused", len(jobs))
             for job in jobs:
-                job.error = exc
+                job.error = error
+            return
+        if state.touched:  # before anything is acknowledged
+            self.acklog.record(state.touched)
+        if self.disk.full:
+            self.disk.committed()
 
     # -- deleting records in the background ----------------------------------------------
 
@@ -350,6 +398,11 @@ class SqliteStore:
             " ON CONFLICT (shard_uid) DO UPDATE SET up_to = max(up_to, excluded.up_to)",
             (shard_uid, up_to),
         )
+
+    def forget_shards(self, shard_uids: list[int]) -> None:
+        """Stop expecting records of shards about to be deleted (before the deletion commits)."""
+        if self.read_only is None:
+            self.acklog.forget(shard_uids)
 
     def wake_purger(self) -> None:
         self._purge_wanted.set()
@@ -400,23 +453,37 @@ class SqliteStore:
     def read(
         self, shard_uid: int, from_position: int, limit: int, max_bytes: int
     ) -> list[StoredRecord]:
-        """Up to ``limit`` records of a shard from ``from_position`` on, within ``max_bytes``."""
+        """Up to ``limit`` records of a shard from ``from_position`` on, within ``max_bytes``.
+
+        Every record is checked against its CRC32C: one that fails (or rows SQLite cannot read)
+        raises ``CorruptRecord`` instead of being returned.
+        """
         lo = record_id(shard_uid, from_position)
         hi = shard_bounds(shard_uid)[1]
-        cur = self.reader.execute(
-            "SELECT id, arrival_ms, partition_key, data FROM records"
-            " WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?",
-            (lo, hi, limit),
-        )
         mask = (1 << POSITION_BITS) - 1
         out: list[StoredRecord] = []
         size = 0
-        for rid, arrival, key, data in cur:
-            size += len(data) + len(key)
-            if size > max_bytes and out:
-                break
-            out.append(StoredRecord(rid & mask, arrival, key, data))
+        try:
+            cur = self.reader.execute(
+                "SELECT id, arrival_ms, partition_key, data, crc FROM records"
+                " WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?",
+                (lo, hi, limit),
+            )
+            for rid, arrival, key, data, crc in cur:
+                if crc is not None and record_crc(rid, arrival, key, data) != crc:
+                    raise CorruptRecord(shard_uid, rid & mask, "the record fails its checksum")
+                size += len(data) + len(key)
+                if size > max_bytes and out:
+                    break
+                out.append(StoredRecord(rid & mask, arrival, key, data))
+        except (sqlite3.DatabaseError, TypeError, AttributeError, struct.error) as exc:
+            # A damaged page: SQLite's own error, or a field that no longer has its type.
+            after = out[-1].position + 1 if out else from_position
+            raise CorruptRecord(shard_uid, after, f"the records cannot be read ({exc})") from exc
         return out
+
+    def count_corrupt_read(self) -> None:
+        self.corrupt_reads += 1
 
     def last_record(self, shard_uid: int) -> tuple[int, int] | None:
         """(position, arrival_ms) of a shard's newest record, or None if it has none."""
@@ -486,12 +553,30 @@ def _append(
     state.last_arrival_ms = arrival
     first = state.position + 1
     state.position += len(records)
+    rows = []
+    counts: dict[int, int] = {}
+    newest: dict[int, int] = {}
+    for i, r in enumerate(records):
+        uid = r.shard_uid
+        rid = (uid << POSITION_BITS) | (first + i)
+        rows.append(
+            (
+                rid,
+                arrival,
+                r.partition_key,
+                r.data,
+                record_crc(rid, arrival, r.partition_key, r.data),
+            )
+        )
+        counts[uid] = counts.get(uid, 0) + 1
+        newest[uid] = first + i
+    touched = state.touched
+    for uid, added in counts.items():
+        mark = touched.get(uid) or state.marks.get(uid)
+        touched[uid] = Mark(newest[uid], (mark.count if mark else 0) + added, arrival)
     conn.executemany(
-        "INSERT INTO records (id, arrival_ms, partition_key, data) VALUES (?, ?, ?, ?)",
-        [
-            ((r.shard_uid << POSITION_BITS) | (first + i), arrival, r.partition_key, r.data)
-            for i, r in enumerate(records)
-        ],
+        "INSERT INTO records (id, arrival_ms, partition_key, data, crc) VALUES (?, ?, ?, ?, ?)",
+        rows,
     )
     return [(first + i, arrival) for i in range(len(records))]
 
