@@ -31,7 +31,7 @@ _API_VERSION = "2013-12-02"
 def compile_inputs() -> dict[str, Node]:
     """Every operation of the model -> its compiled input shape (an empty one if it has none)."""
     model = Loader().load_service_model(_SERVICE, "service-2", api_version=_API_VERSION)
-    compiler = Compiler(model["shapes"])
+    compiler = _Compiler(model["shapes"])
     inputs: dict[str, Node] = {}
     for op, spec in model["operations"].items():
         shape = spec.get("input", {}).get("shape")
@@ -40,7 +40,7 @@ def compile_inputs() -> dict[str, Node]:
     return inputs
 
 
-class Compiler:
+class _Compiler:
     """Turns botocore shape dicts into linked ``Node`` objects, once per shape."""
 
     def __init__(self, shapes: dict[str, Any]) -> None:

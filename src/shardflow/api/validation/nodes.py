@@ -22,7 +22,6 @@ KINDS = {
     "structure": STRUCT,
 }
 
-
 Errors = list[str]
 # check(value, prefix, name, errors): the value sits at ``prefix + name``; ``name`` is an int
 # for a list element (see _join in constraints). Paths are joined only when a message needs one.
