@@ -171,12 +171,8 @@ class Consumers:
         arn = params.get("ConsumerARN")
         if arn is not None:
             return self._by_consumer_arn(arn)
-        stream_arn = params.get("StreamARN")
-        name = params.get("ConsumerName")
-        if stream_arn is None or name is None:
-            raise errors.InvalidArgumentException(
-                "Either ConsumerARN or both ConsumerName and StreamARN must be provided."
-            )
+        # Both present: the API's validation refuses a request naming neither way.
+        stream_arn, name = params["StreamARN"], params["ConsumerName"]
         stream = self.engine.find({"StreamARN": stream_arn})
         for consumer in stream.live_consumers():
             if consumer.name == name:

@@ -245,19 +245,11 @@ class StreamSettings:
             "WarmThroughput": warm_throughput(stream),
         }
 
-    def check_new_stream_capacity(
-        self, name: str, mode: str, warm: int | None, strategy: str | None
-    ) -> None:
-        """CreateStream's capacity fields: AWS's refusals, before anything is created."""
-        if strategy == "AUTO" and mode != "ON_DEMAND":
-            raise errors.InvalidArgumentException(
-                f"{AUTO_NEEDS_ON_DEMAND} Stream {name} is using {mode} mode."
-            )
-        if warm is not None:
-            if mode != "ON_DEMAND":
-                raise errors.InvalidArgumentException(WARM_NEEDS_ON_DEMAND)
-            self.engine.account.require_commitment()
-            self.engine.on_demand.check_warm_throughput(name, warm, 0)
+    def check_warm_throughput_for_new_stream(self, name: str, warm: int) -> None:
+        """CreateStream's WarmThroughputMiBps against the account: AWS's refusals, before
+        anything is created (the request's own rules are the pipeline's, api.validation)."""
+        self.engine.account.require_commitment()
+        self.engine.on_demand.check_warm_throughput(name, warm, 0)
 
     async def update_record_distribution(self, params: dict[str, Any]) -> None:
         """Routing follows the new strategy from the next record; no UPDATING phase (AWS: it

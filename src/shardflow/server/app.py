@@ -2,7 +2,8 @@
 
 Pipeline, top to bottom (the order in which AWS reports problems):
     body size -> method -> content type -> empty body -> parse -> X-Amz-Target -> auth shape
-    -> type checks -> constraint checks -> handler -> encode
+    -> type checks -> constraint checks -> fault plan -> control-plane rates
+    -> cross-field checks (api.validation.checks) -> handler -> encode
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import cbor2
 
 from shardflow import errors
 from shardflow.api.registry import HANDLERS
-from shardflow.api.validation import RequestSchema
+from shardflow.api.validation import RequestSchema, run_checks
 from shardflow.cloudwatch import CloudWatchApi
 from shardflow.dashboard import web
 from shardflow.engine.engine import Engine
@@ -170,6 +171,7 @@ class KinesisApp:
                 await _inject(self.engine, rule, params)
             if not self.engine.limits.admit_control(operation, _stream_named(params)):
                 raise errors.LimitExceededException(_rate_message(self.engine, params))
+            run_checks(operation, params, self.engine.config.account_id)
             result = await HANDLERS[operation](self.engine, params)
             events = result.get("EventStream")
             if isinstance(events, eventstream.Events):  # SubscribeToShard

@@ -15,15 +15,7 @@ DEFAULT_MAX_RESULTS = 1000  # AWS default page size for ListShards
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     token = params.get("NextToken")
-    if token is not None:
-        if params.get("StreamName") is not None or params.get("StreamARN") is not None:
-            raise errors.InvalidArgumentException(
-                "NextToken and StreamName cannot be provided together."
-            )
-        if params.get("ExclusiveStartShardId") is not None:
-            raise errors.InvalidArgumentException(
-                "NextToken and ExclusiveStartShardId cannot be provided together."
-            )
+    if token is not None:  # alone: the pipeline's checks refuse it with a stream or a start
         state = decode_token(
             engine.iterator_key, token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListShards"
         )
