@@ -18,22 +18,52 @@ STREAM_LEVEL = ""  # the key of the stream's own metrics in a Point (the others 
 CONSUMER_LEVEL = "consumer/"  # + a consumer's name: its level in a Point (names have no "/")
 
 
+# ``add`` and ``add_stat`` run per metric and fold: ``Stat.add`` and ``Stat.fold`` inlined.
+
+
 def add(metrics: Metrics, name: str, value: float) -> None:
     """Add one sample to ``metrics[name]``."""
     stat = metrics.get(name)
     if stat is None:
-        metrics[name] = Stat.of(value)
-    else:
-        stat.add(value)
+        metrics[name] = Stat(1, value, value, value)
+        return
+    stat.count += 1
+    stat.sum += value
+    if value < stat.min:
+        stat.min = value
+    if value > stat.max:
+        stat.max = value
 
 
 def add_stat(metrics: Metrics, name: str, stat: Stat) -> None:
     """Fold ``stat`` into ``metrics[name]`` (a copy when new: one stat may go under several)."""
     mine = metrics.get(name)
     if mine is None:
-        metrics[name] = stat.copy()
-    else:
-        mine.fold(stat)
+        metrics[name] = Stat(stat.count, stat.sum, stat.min, stat.max)
+        return
+    mine.count += stat.count
+    mine.sum += stat.sum
+    if stat.min < mine.min:
+        mine.min = stat.min
+    if stat.max > mine.max:
+        mine.max = stat.max
+
+
+def add_fresh(metrics: Metrics, name: str, stat: Stat) -> None:
+    """``add_stat`` for a stat made for this fold: a new entry keeps it instead of a copy.
+
+    Its maker may still add it elsewhere (``add_stat`` copies) but must not change it after.
+    """
+    mine = metrics.get(name)
+    if mine is None:
+        metrics[name] = stat
+        return
+    mine.count += stat.count
+    mine.sum += stat.sum
+    if stat.min < mine.min:
+        mine.min = stat.min
+    if stat.max > mine.max:
+        mine.max = stat.max
 
 
 def merge(into: Point, point: Point) -> None:

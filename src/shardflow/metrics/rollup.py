@@ -34,6 +34,7 @@ from shardflow.metrics.points import (
     Metrics,
     Point,
     add,
+    add_fresh,
     add_stat,
     level_of,
 )
@@ -136,7 +137,7 @@ class Rollup:
                 key = (event.stream, event.shard_id, event.operation)
                 found = stored.get(key)
                 if found is None:
-                    stored[key] = (Stat.of(records), Stat.of(size))
+                    stored[key] = (Stat(1, records, records, records), Stat(1, size, size, size))
                     continue
                 counted, sized = found
                 counted.count += 1
@@ -180,8 +181,8 @@ class Rollup:
         for (stream, shard, operation), (records_stat, bytes_stat) in stored.items():
             point = self._point(stream)
             m = level_of(point, STREAM_LEVEL)
-            add_stat(m, "IncomingRecords", records_stat)
-            add_stat(m, "IncomingBytes", bytes_stat)
+            add_fresh(m, "IncomingRecords", records_stat)  # the others copy them
+            add_fresh(m, "IncomingBytes", bytes_stat)
             add_stat(m, _PUT_BYTES[operation], bytes_stat)
             enabled = self._enabled(stream)
             if "IncomingRecords" in enabled:
@@ -223,11 +224,11 @@ class Rollup:
             return
         m = level_of(self._point(stream), STREAM_LEVEL)
         ms = Stat(count, timed.sum * 1000.0, timed.min * 1000.0, timed.max * 1000.0)
-        add_stat(m, latency_name, ms)
+        add_fresh(m, latency_name, ms)
         # A PutRecords call's success comes with its outcome (at least one record stored).
         if operation != "PutRecords" or not success:
             value = 1 if success else 0
-            add_stat(m, _SUCCESS[operation], Stat(count, value * count, value, value))
+            add_fresh(m, _SUCCESS[operation], Stat(count, value * count, value, value))
 
     def _enabled(self, stream: str) -> Collection[str]:
         """The stream's enabled shard-level metrics, asked once per fold."""
