@@ -24,7 +24,8 @@ from shardflow.aws import (
     endpoint_override,
     kinesis_client,
 )
-from shardflow.cli.metrics_reader import NoSuchStream, read
+from shardflow.cli.metrics_reader import RANGES, NoSuchStream, read
+from shardflow.metrics.table import CONSUMER_METRICS, SHARD_METRICS
 
 WATCH_INTERVAL_S = 1.0
 TIMEOUT_S = 5.0
@@ -32,25 +33,10 @@ TIMEOUT_S = 5.0
 ENABLE_COMMAND = (
     "aws kinesis enable-enhanced-monitoring --stream-name {stream} --shard-level-metrics ALL"
 )
-_SHOWN_SHARD_METRICS = (
-    ("IncomingRecords", "in rec"),
-    ("IncomingBytes", "in bytes"),
-    ("OutgoingRecords", "out rec"),
-    ("OutgoingBytes", "out bytes"),
-    ("IteratorAgeMilliseconds", "age ms"),
-    ("WriteProvisionedThroughputExceeded", "w thr"),
-    ("ReadProvisionedThroughputExceeded", "r thr"),
-)
-
-# Enhanced fan-out figures per registered consumer (SubscribeToShard), as the table shows them.
-_SHOWN_CONSUMER_METRICS = (
-    ("SubscribeToShard.Success", "subscribed"),
-    ("SubscribeToShard.RateExceeded", "refused"),
-    ("SubscribeToShardEvent.Success", "events"),
-    ("SubscribeToShardEvent.Records", "records"),
-    ("SubscribeToShardEvent.Bytes", "bytes"),
-    ("SubscribeToShardEvent.MillisBehindLatest", "behind ms"),
-)
+# Columns of the shard and consumer tables: the table's metrics of each level, with their labels.
+_SHOWN_SHARD_METRICS = tuple((m.name, m.column) for m in SHARD_METRICS)
+# Enhanced fan-out figures per registered consumer (SubscribeToShard).
+_SHOWN_CONSUMER_METRICS = tuple((m.name, m.column) for m in CONSUMER_METRICS)
 
 
 def fetch(kinesis: Any, cloudwatch: Any, stream: str, range_name: str) -> dict[str, Any]:
@@ -186,7 +172,7 @@ def _table(rows: list[tuple[str, ...]], right_from: int) -> list[str]:
 @click.option(
     "--range",
     "range_name",
-    type=click.Choice(["5m", "1h", "1d"]),
+    type=click.Choice(list(RANGES)),
     default="5m",
     show_default=True,
     help="Time range of the last column (1d is read at 1 min resolution).",

@@ -18,16 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shardflow.metrics import names
-from shardflow.metrics.names import AVERAGE, MAXIMUM, SUM, MetricInfo
+from shardflow.metrics import table
+from shardflow.metrics.points import CONSUMER_LEVEL as CONSUMER_PREFIX
+from shardflow.metrics.series import RANGES  # as the dashboard's ranges
+from shardflow.metrics.table import AVERAGE, MAXIMUM, NAMESPACE, SUM, MetricInfo
 
-NAMESPACE = "AWS/Kinesis"
-# name -> (step in seconds, points): as the dashboard's ranges
-RANGES = {"5m": (1, 300), "1h": (1, 3600), "1d": (60, 1440)}
 MAX_QUERIES = 500  # GetMetricData's limit per call
 MAX_DATAPOINTS = 100_800  # GetMetricData's default MaxDatapoints per call
 _STATISTICS = {SUM: ("Sum",), AVERAGE: ("Sum", "SampleCount"), MAXIMUM: ("Maximum",)}
-CONSUMER_PREFIX = "consumer/"
 
 
 class NoSuchStream(LookupError):
@@ -57,16 +55,16 @@ def read(
     shard_ids = sorted(set(shard_ids) | {v for k, v in listed if k == "ShardId"})
     consumers = sorted({v for k, v in listed if k == "ConsumerName"})
     base = (("StreamName", stream),)
-    series = [_Series("", m, base) for m in names.STREAM_METRICS]
+    series = [_Series("", m, base) for m in table.STREAM_METRICS]
     series += [
         _Series(shard, m, (*base, ("ShardId", shard)))
         for shard in shard_ids
-        for m in names.SHARD_METRICS
+        for m in table.SHARD_METRICS
     ]
     series += [
         _Series(CONSUMER_PREFIX + c, m, (*base, ("ConsumerName", c)))
         for c in consumers
-        for m in names.CONSUMER_METRICS
+        for m in table.CONSUMER_METRICS
     ]
     data = _fetch(cloudwatch, series, start, end + step, step)
     blocks: dict[str, dict[str, Any]] = {}
@@ -78,7 +76,7 @@ def read(
         blocks.setdefault(s.key, {})[s.info.name] = _block(s.info, points, start, end, step, count)
     shown = {
         m.name
-        for m in names.SHARD_METRICS
+        for m in table.SHARD_METRICS
         if m.name in enabled or any((shard, m.name) in has_data for shard in shard_ids)
     }
     return {
@@ -91,7 +89,7 @@ def read(
         "metrics": blocks[""],
         "shard_level_metrics": enabled,
         "shards": {
-            shard: {m.name: blocks[shard][m.name] for m in names.SHARD_METRICS if m.name in shown}
+            shard: {m.name: blocks[shard][m.name] for m in table.SHARD_METRICS if m.name in shown}
             for shard in shard_ids
         }
         if shown

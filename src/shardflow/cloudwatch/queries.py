@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from shardflow.cloudwatch import errors
-from shardflow.metrics import names
+from shardflow.metrics import table
 from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL, add_stat
 from shardflow.metrics.recorder import MetricsRecorder
-from shardflow.metrics.store import Stat
+from shardflow.metrics.stat import Stat
 
-NAMESPACE = "AWS/Kinesis"
+NAMESPACE = table.NAMESPACE
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 SHORT_PERIODS = (1, 5, 10, 20, 30)  # high-resolution periods; otherwise multiples of 60
 MAX_STATISTICS_DATAPOINTS = 1440  # GetMetricStatistics, per call
@@ -37,6 +37,10 @@ RECENTLY_ACTIVE_S = 3 * 3600  # ListMetrics RecentlyActive=PT3H
 _PERCENTILE = re.compile(r"^(p|tm|wm|tc|ts|pr|tm|iqm)", re.IGNORECASE)
 
 Work = Callable[[], dict[str, Any]]
+# a dimension set -> the level of metrics it names
+_KINDS: dict[frozenset[str | None], str] = {
+    frozenset(names): kind for kind, names in table.DIMENSIONS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,29 +61,29 @@ def resolve(namespace: str, name: str, dimensions: list[dict[str, str]]) -> Metr
     if len(dims) != len(dimensions) or not isinstance(dims.get("StreamName"), str):
         return None
     stream = str(dims["StreamName"])
-    keys = set(dims)
-    if keys == {"StreamName"}:
-        info, level = names.STREAM_BY_NAME.get(name), STREAM_LEVEL
-    elif keys == {"StreamName", "ShardId"}:
-        info, level = names.SHARD_BY_NAME.get(name), str(dims["ShardId"])
-    elif keys == {"StreamName", "ConsumerName"}:
-        info, level = names.CONSUMER_BY_NAME.get(name), CONSUMER_LEVEL + str(dims["ConsumerName"])
-    else:
+    kind = _KINDS.get(frozenset(dims))
+    if kind is None:
         return None
+    info = table.BY_NAME[kind].get(name)
+    if kind == table.SHARD:
+        level = str(dims["ShardId"])
+    elif kind == table.CONSUMER:
+        level = CONSUMER_LEVEL + str(dims["ConsumerName"])
+    else:
+        level = STREAM_LEVEL
     return Metric(stream, level, name, info.unit) if info is not None else None
 
 
 def _value(stat: Stat, statistic: str) -> float:
-    count, total, low, high = stat
     if statistic == "SampleCount":
-        return float(count)
+        return float(stat.count)
     if statistic == "Sum":
-        return float(total)
+        return float(stat.sum)
     if statistic == "Minimum":
-        return float(low)
+        return float(stat.min)
     if statistic == "Maximum":
-        return float(high)
-    return total / count if count else 0.0
+        return float(stat.max)
+    return stat.sum / stat.count if stat.count else 0.0
 
 
 def _window(

@@ -23,11 +23,10 @@ from urllib.parse import parse_qs
 from shardflow.engine.engine import Engine
 from shardflow.engine.streams import Stream
 from shardflow.metrics import series
-from shardflow.metrics.points import STREAM_LEVEL, merge
+from shardflow.metrics.points import STREAM_LEVEL, Point, merge
 from shardflow.metrics.recorder import RANGES, MetricsRecorder
 from shardflow.metrics.render import off_loop
 from shardflow.metrics.snapshot import StreamInfo
-from shardflow.metrics.store import Point
 from shardflow.server.response import Response
 
 # query string in, response out (or a coroutine of it, for the work done in a thread)
@@ -95,7 +94,7 @@ async def _streams(engine: Engine, recorder: MetricsRecorder | None) -> Response
                 merge(merged, point)
             recent = merged.get(STREAM_LEVEL, {})
             summary["last_minute"] = {
-                name: recent[name][1] if name in recent else 0
+                name: recent[name].sum if name in recent else 0
                 for name in ("IncomingRecords", "IncomingBytes", "GetRecords.Records")
             }
         return Response.json(200, {"metrics": recorder is not None, "streams": summaries})

@@ -7,8 +7,7 @@ points per stream; instead each minute, as it closes, notes its metric names her
 
 from __future__ import annotations
 
-from shardflow.metrics.points import by_name
-from shardflow.metrics.store import Point
+from shardflow.metrics.points import Point, by_name
 
 # stream -> level ("" the stream, a shard id, "consumer/NAME") -> metric name -> last minute (s)
 Listing = dict[str, dict[str, dict[str, int]]]

@@ -1,4 +1,4 @@
-"""Data points and how they fold: ``[samples, sum, min, max]`` per metric, per level.
+"""Data points and how they fold: a ``Stat`` per metric, per level, per stream and interval.
 
 A ``Point`` holds one stream's figures for an interval, keyed by level: ``STREAM_LEVEL`` for the
 stream itself, a shard id, or ``CONSUMER_LEVEL`` + a consumer's name. No I/O, no state.
@@ -6,39 +6,64 @@ stream itself, a shard id, or ``CONSUMER_LEVEL`` + a consumer's name. No I/O, no
 
 from __future__ import annotations
 
-from shardflow.metrics import names
-from shardflow.metrics.store import Metrics, Point, Stat
+from shardflow.metrics import table
+from shardflow.metrics.stat import Stat
+from shardflow.metrics.table import MetricInfo
+
+Metrics = dict[str, Stat]  # CloudWatch metric name -> data point
+Point = dict[str, Metrics]  # "" (the stream itself), a shard id or "consumer/NAME" -> metrics
+PlainPoint = dict[str, dict[str, list[float]]]  # a Point as JSON has it (stats as lists)
 
 STREAM_LEVEL = ""  # the key of the stream's own metrics in a Point (the others are shard ids)
 CONSUMER_LEVEL = "consumer/"  # + a consumer's name: its level in a Point (names have no "/")
 
 
+# ``add`` and ``add_stat`` run per metric and fold: ``Stat.add`` and ``Stat.fold`` inlined.
+
+
 def add(metrics: Metrics, name: str, value: float) -> None:
-    """Add one sample to a data point ``[samples, sum, min, max]``."""
+    """Add one sample to ``metrics[name]``."""
     stat = metrics.get(name)
     if stat is None:
-        metrics[name] = [1, value, value, value]
+        metrics[name] = Stat(1, value, value, value)
         return
-    stat[0] += 1
-    stat[1] += value
-    if value < stat[2]:
-        stat[2] = value
-    if value > stat[3]:
-        stat[3] = value
+    stat.count += 1
+    stat.sum += value
+    if value < stat.min:
+        stat.min = value
+    if value > stat.max:
+        stat.max = value
 
 
 def add_stat(metrics: Metrics, name: str, stat: Stat) -> None:
-    """Fold a data point ``[samples, sum, min, max]`` into ``metrics[name]``."""
+    """Fold ``stat`` into ``metrics[name]`` (a copy when new: one stat may go under several)."""
     mine = metrics.get(name)
     if mine is None:
-        metrics[name] = list(stat)  # a copy: one stat may be added under several names
+        metrics[name] = Stat(stat.count, stat.sum, stat.min, stat.max)
         return
-    mine[0] += stat[0]
-    mine[1] += stat[1]
-    if stat[2] < mine[2]:
-        mine[2] = stat[2]
-    if stat[3] > mine[3]:
-        mine[3] = stat[3]
+    mine.count += stat.count
+    mine.sum += stat.sum
+    if stat.min < mine.min:
+        mine.min = stat.min
+    if stat.max > mine.max:
+        mine.max = stat.max
+
+
+def add_fresh(metrics: Metrics, name: str, stat: Stat) -> None:
+    """``add_stat`` for a stat made for this fold: a new entry keeps it instead of a copy.
+
+    Its maker may still add it elsewhere (``add_stat`` copies) but must not change it after.
+    """
+    mine = metrics.get(name)
+    if mine is None:
+        metrics[name] = stat
+        return
+    mine.count += stat.count
+    mine.sum += stat.sum
+    if stat.min < mine.min:
+        mine.min = stat.min
+    if stat.max > mine.max:
+        mine.max = stat.max
 
 
 def merge(into: Point, point: Point) -> None:
@@ -60,19 +85,31 @@ def is_shard(level: str) -> bool:
     return level != STREAM_LEVEL and not level.startswith(CONSUMER_LEVEL)
 
 
-def catalogue(level: str) -> tuple[names.MetricInfo, ...]:
+def kind(level: str) -> str:
+    """The table's level (table.STREAM, SHARD or CONSUMER) of a Point's level."""
+    if level == STREAM_LEVEL:
+        return table.STREAM
+    return table.CONSUMER if level.startswith(CONSUMER_LEVEL) else table.SHARD
+
+
+def catalogue(level: str) -> tuple[MetricInfo, ...]:
     """The metrics a Point level holds: the stream's, a consumer's or a shard's."""
-    if level == STREAM_LEVEL:
-        return names.STREAM_METRICS
-    return names.CONSUMER_METRICS if level.startswith(CONSUMER_LEVEL) else names.SHARD_METRICS
+    return table.BY_LEVEL[kind(level)]
 
 
-def by_name(level: str) -> dict[str, names.MetricInfo]:
-    if level == STREAM_LEVEL:
-        return names.STREAM_BY_NAME
-    return names.CONSUMER_BY_NAME if level.startswith(CONSUMER_LEVEL) else names.SHARD_BY_NAME
+def by_name(level: str) -> dict[str, MetricInfo]:
+    return table.BY_NAME[kind(level)]
 
 
 def copy_point(point: Point) -> Point:
-    """A copy that shares no list with ``point`` (whose stats are changed in place)."""
-    return {level: {name: list(stat) for name, stat in m.items()} for level, m in point.items()}
+    """A copy that shares no stat with ``point`` (whose stats are changed in place)."""
+    return {level: {name: s.copy() for name, s in m.items()} for level, m in point.items()}
+
+
+def plain(point: Point) -> PlainPoint:
+    """``point`` with each stat as ``[samples, sum, min, max]``: as stored on disk."""
+    return {level: {name: s.as_list() for name, s in m.items()} for level, m in point.items()}
+
+
+def from_plain(point: PlainPoint) -> Point:
+    return {level: {name: Stat.from_list(s) for name, s in m.items()} for level, m in point.items()}

@@ -25,71 +25,30 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL
-from shardflow.metrics.recorder import DURATION_BUCKETS_S
+from shardflow.metrics import table
+from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL, Point
+from shardflow.metrics.rollup import DURATION_BUCKETS_S
 from shardflow.metrics.snapshot import Snapshot
-from shardflow.metrics.store import Point
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-# Stream level, always there: (Prometheus name without _total, CloudWatch name, help)
-_STREAM_COUNTERS = (
-    ("shardflow_incoming_records", "IncomingRecords", "Records stored in the stream."),
-    ("shardflow_incoming_bytes", "IncomingBytes", "Bytes (data + partition key) stored."),
-    ("shardflow_outgoing_records", "GetRecords.Records", "Records returned by GetRecords."),
-    ("shardflow_outgoing_bytes", "GetRecords.Bytes", "Bytes returned by GetRecords."),
-    (
-        "shardflow_write_provisioned_throughput_exceeded",
-        "WriteProvisionedThroughputExceeded",
-        "Records refused for throughput (PutRecords entries and whole PutRecord calls).",
-    ),
-    (
-        "shardflow_read_provisioned_throughput_exceeded",
-        "ReadProvisionedThroughputExceeded",
-        "GetRecords calls refused for throughput.",
-    ),
-)
-# Shard level (enhanced monitoring): a series only while its metric is enabled on the stream;
-# it counts what happened while enabled, so it resumes where it stopped when enabled again.
-_SHARD_COUNTERS = (
-    ("shardflow_shard_incoming_records", "IncomingRecords", "Records stored in the shard."),
-    ("shardflow_shard_incoming_bytes", "IncomingBytes", "Bytes (data + partition key) stored."),
-    ("shardflow_shard_outgoing_records", "OutgoingRecords", "Records read from the shard."),
-    ("shardflow_shard_outgoing_bytes", "OutgoingBytes", "Bytes read from the shard."),
-    (
-        "shardflow_shard_write_provisioned_throughput_exceeded",
-        "WriteProvisionedThroughputExceeded",
-        "PutRecords entries refused for the shard's throughput.",
-    ),
-    (
-        "shardflow_shard_read_provisioned_throughput_exceeded",
-        "ReadProvisionedThroughputExceeded",
-        "GetRecords calls refused for the shard's throughput.",
-    ),
-)
-# Enhanced fan-out, per consumer: (Prometheus name without _total, CloudWatch name, help)
-_CONSUMER_COUNTERS = (
-    (
-        "shardflow_subscribe_to_shard_events",
-        "SubscribeToShardEvent.Success",
-        "SubscribeToShardEvent events pushed to the consumer (records or heartbeats).",
-    ),
-    (
-        "shardflow_subscribe_to_shard_event_records",
-        "SubscribeToShardEvent.Records",
-        "Records pushed to the consumer.",
-    ),
-    (
-        "shardflow_subscribe_to_shard_event_bytes",
-        "SubscribeToShardEvent.Bytes",
-        "Bytes (data + partition key) pushed to the consumer.",
-    ),
-)
-_PUT_RECORDS_OUTCOMES = (
-    ("successful", "PutRecords.SuccessfulRecords"),
-    ("failed", "PutRecords.FailedRecords"),
-    ("throttled", "PutRecords.ThrottledRecords"),
-)
+# Counter families whose value is a metric's Sum, by level, from the one table: family name ->
+# (help, the metrics in it); a family of several tells them apart by a label.
+_Family = tuple[str, list[table.MetricInfo]]
+
+
+def _families(metrics: tuple[table.MetricInfo, ...]) -> dict[str, _Family]:
+    out: dict[str, _Family] = {}
+    for m in metrics:
+        if m.prometheus is not None:
+            out.setdefault(m.prometheus, (m.help, []))[1].append(m)
+    return out
+
+
+_STREAM_FAMILIES = _families(table.STREAM_METRICS)
+# Shard level (enhanced monitoring): a series only while its metric is enabled on the stream.
+_SHARD_FAMILIES = _families(table.SHARD_METRICS)
+_CONSUMER_FAMILIES = _families(table.CONSUMER_METRICS)
 
 
 class ShardflowCollector(Collector):
@@ -102,37 +61,20 @@ class ShardflowCollector(Collector):
         yield from self._stream_info()
         yield from self._bounds()
         totals = self.snap.totals
-        for name, cloudwatch, doc in _STREAM_COUNTERS:
-            family = CounterMetricFamily(name, doc, labels=["stream"])
+        for name, (doc, metrics) in _STREAM_FAMILIES.items():
+            label = metrics[0].label
+            labels = ["stream"] if label is None else ["stream", label[0]]
+            family = CounterMetricFamily(name, doc, labels=labels)
             for stream, point in sorted(totals.items()):
-                stat = point.get(STREAM_LEVEL, {}).get(cloudwatch)
-                if stat is not None:
-                    family.add_metric([stream], stat[1])
+                mine = point.get(STREAM_LEVEL, {})
+                for m in metrics:
+                    stat = mine.get(m.name)
+                    if stat is not None:
+                        values = [stream] if m.label is None else [stream, m.label[1]]
+                        family.add_metric(values, stat.sum)
             yield family
         yield from self._shard_level(totals)
         yield from self._consumers(totals)
-        put_bytes = CounterMetricFamily(
-            "shardflow_put_bytes",
-            "Bytes stored, by operation (CloudWatch PutRecord.Bytes, PutRecords.Bytes).",
-            labels=["stream", "operation"],
-        )
-        entries = CounterMetricFamily(
-            "shardflow_put_records_entries",
-            "PutRecords entries by outcome (failed: internal failures; throttled: throughput).",
-            labels=["stream", "outcome"],
-        )
-        for stream, point in sorted(totals.items()):
-            metrics = point.get(STREAM_LEVEL, {})
-            for op in ("PutRecord", "PutRecords"):
-                stat = metrics.get(f"{op}.Bytes")
-                if stat is not None:
-                    put_bytes.add_metric([stream, op], stat[1])
-            for outcome, cloudwatch in _PUT_RECORDS_OUTCOMES:
-                stat = metrics.get(cloudwatch)
-                if stat is not None:
-                    entries.add_metric([stream, outcome], stat[1])
-        yield put_bytes
-        yield entries
         yield from self._calls()
         age = GaugeMetricFamily(
             "shardflow_iterator_age_seconds",
@@ -146,7 +88,8 @@ class ShardflowCollector(Collector):
     def _shard_level(self, totals: dict[str, Point]) -> Iterator[Metric]:
         """Enhanced monitoring: the enabled metrics of each stream, one series per shard."""
         enabled = self.snap.shard_metrics
-        for name, cloudwatch, doc in _SHARD_COUNTERS:
+        for name, (doc, (metric,)) in _SHARD_FAMILIES.items():
+            cloudwatch = metric.name
             family = CounterMetricFamily(name, doc, labels=["stream", "shard"])
             for stream, point in sorted(totals.items()):
                 if cloudwatch not in enabled.get(stream, ()):
@@ -155,7 +98,7 @@ class ShardflowCollector(Collector):
                     stat = metrics.get(cloudwatch)
                     is_shard = level != STREAM_LEVEL and not level.startswith(CONSUMER_LEVEL)
                     if is_shard and stat is not None:
-                        family.add_metric([stream, level], stat[1])
+                        family.add_metric([stream, level], stat.sum)
             yield family
         age = GaugeMetricFamily(
             "shardflow_shard_iterator_age_seconds",
@@ -176,8 +119,8 @@ class ShardflowCollector(Collector):
             labels=["stream", "consumer", "outcome"],
         )
         pushed = {
-            cloudwatch: CounterMetricFamily(name, doc, labels=["stream", "consumer"])
-            for name, cloudwatch, doc in _CONSUMER_COUNTERS
+            metric.name: CounterMetricFamily(name, doc, labels=["stream", "consumer"])
+            for name, (doc, (metric,)) in _CONSUMER_FAMILIES.items()
         }
         for stream, point in sorted(totals.items()):
             for level, metrics in sorted(point.items()):
@@ -186,15 +129,16 @@ class ShardflowCollector(Collector):
                 consumer = level.removeprefix(CONSUMER_LEVEL)
                 success = metrics.get("SubscribeToShard.Success")
                 if success is not None:
-                    refused = metrics.get("SubscribeToShard.RateExceeded", [0, 0.0])[1]
-                    failed = success[0] - success[1] - refused
-                    calls.add_metric([stream, consumer, "success"], success[1])
+                    rate = metrics.get("SubscribeToShard.RateExceeded")
+                    refused = rate.sum if rate is not None else 0.0
+                    failed = success.count - success.sum - refused
+                    calls.add_metric([stream, consumer, "success"], success.sum)
                     calls.add_metric([stream, consumer, "rate_exceeded"], refused)
                     calls.add_metric([stream, consumer, "failed"], failed)
                 for cloudwatch, family in pushed.items():
                     stat = metrics.get(cloudwatch)
                     if stat is not None:
-                        family.add_metric([stream, consumer], stat[1])
+                        family.add_metric([stream, consumer], stat.sum)
         yield calls
         yield from pushed.values()
         behind = GaugeMetricFamily(

@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shardflow.metrics import names
+from shardflow.metrics import table
 from shardflow.metrics.points import (
     CONSUMER_LEVEL,
     STREAM_LEVEL,
+    Point,
     by_name,
     catalogue,
     is_shard,
     merge,
 )
-from shardflow.metrics.store import Point
 
 # Time ranges the dashboard and the CLI offer: name -> (step in seconds, number of points).
 RANGES = {"5m": (1, 300), "1h": (1, 3600), "1d": (60, 1440)}
@@ -59,7 +59,7 @@ def compute(view: QueryView) -> dict[str, Any]:
         found = series.get(level)
         if found is None:
             found = series[level] = {
-                m.name: [0] * count if m.statistic == names.SUM else [None] * count
+                m.name: [0] * count if m.statistic == table.SUM else [None] * count
                 for m in catalogue(level)
             }
         return found
@@ -78,13 +78,13 @@ def compute(view: QueryView) -> dict[str, Any]:
             for name, stat in metrics.items():
                 info = infos.get(name)
                 if info is not None:
-                    target[name][i] = names.statistic(stat, info.statistic)
+                    target[name][i] = stat.statistic(info.statistic)
     for extra in view.extras:
         merge(merged, extra)
 
     enabled = view.enabled
     kept = {name for level, metrics in merged.items() if is_shard(level) for name in metrics}
-    shown = [m for m in names.SHARD_METRICS if m.name in enabled or m.name in kept]
+    shown = [m for m in table.SHARD_METRICS if m.name in enabled or m.name in kept]
 
     def block(level: str) -> dict[str, Any]:
         metrics = shown if is_shard(level) else catalogue(level)
@@ -92,8 +92,8 @@ def compute(view: QueryView) -> dict[str, Any]:
         out = {}
         for m in metrics:
             stat = totals.get(m.name)
-            total = names.statistic(stat, m.statistic) if stat is not None else None
-            if total is None and m.statistic == names.SUM:
+            total = stat.statistic(m.statistic) if stat is not None else None
+            if total is None and m.statistic == table.SUM:
                 total = 0
             out[m.name] = {
                 "unit": m.unit,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shardflow.metrics.store import Point
+from shardflow.metrics.points import Point
 
 
 @dataclass(frozen=True, slots=True)

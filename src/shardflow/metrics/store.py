@@ -12,11 +12,10 @@ from pathlib import Path
 
 import orjson
 
+from shardflow.metrics.points import Point, from_plain, plain
+
 FILE_NAME = "metrics.sqlite3"
 
-Stat = list[float]  # [samples, sum, min, max]
-Metrics = dict[str, Stat]  # CloudWatch metric name -> data point
-Point = dict[str, Metrics]  # "" (the stream itself) or a shard id -> its metrics
 Row = tuple[int, str, int, Point]  # (resolution in seconds, stream, start time in s, point)
 
 _SCHEMA = """
@@ -56,7 +55,9 @@ class MetricsStore:
             " ORDER BY resolution, stream, ts",
             (seconds_since, minutes_since),
         )
-        return [(res, stream, ts, orjson.loads(data)) for res, stream, ts, data in cursor]
+        return [
+            (res, stream, ts, from_plain(orjson.loads(data))) for res, stream, ts, data in cursor
+        ]
 
     def save(self, rows: list[Row], seconds_before: int, minutes_before: int) -> None:
         """Write ``rows`` and forget points older than the history keeps, in one transaction."""
@@ -66,7 +67,7 @@ class MetricsStore:
         try:
             conn.executemany(
                 "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?)",
-                [(res, stream, ts, orjson.dumps(point)) for res, stream, ts, point in rows],
+                [(res, stream, ts, orjson.dumps(plain(point))) for res, stream, ts, point in rows],
             )
             conn.execute("DELETE FROM points WHERE resolution = 1 AND ts < ?", (seconds_before,))
             conn.execute("DELETE FROM points WHERE resolution = 60 AND ts < ?", (minutes_before,))
