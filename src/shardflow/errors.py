@@ -22,6 +22,8 @@ may retry. Exactly one place (``server.responses``) turns an exception into a re
 
 from __future__ import annotations
 
+from shardflow.aws_errors import aws_error
+
 
 class KinesisError(Exception):
     """An error with an AWS wire identity."""
@@ -52,7 +54,10 @@ class ServerError(KinesisError):
     retriable = True
 
 
-def _client(name: str, *, status: int = 400, retriable: bool = False) -> type[ClientError]:
+def _client(name: str, *, status: int = 400) -> type[ClientError]:
+    """A 400-class error; whether a client may retry it comes from the one table of AWS error
+    codes the clients read too (``shardflow.aws_errors``)."""
+    retriable = aws_error(name, status).retriable
     cls = type(name, (ClientError,), {"error_type": name, "status": status, "retriable": retriable})
     cls.__doc__ = f"The AWS ``{name}`` error."
     return cls
@@ -65,14 +70,12 @@ ValidationException = _client("ValidationException")
 SerializationException = _client("SerializationException")
 # AWS spells this body's key with a capital M; every other Kinesis error uses ``message``.
 SerializationException.message_key = "Message"
-LimitExceededException = _client("LimitExceededException", retriable=True)
-ProvisionedThroughputExceededException = _client(
-    "ProvisionedThroughputExceededException", retriable=True
-)
+LimitExceededException = _client("LimitExceededException")
+ProvisionedThroughputExceededException = _client("ProvisionedThroughputExceededException")
 # DryRun: AWS answers a dry run that would have succeeded with this 400, and throttles dry
 # runs (1 per second per stream) with ThrottlingException, not LimitExceededException.
 DryRunOperationException = _client("DryRunOperationException")
-ThrottlingException = _client("ThrottlingException", retriable=True)
+ThrottlingException = _client("ThrottlingException")
 ExpiredIteratorException = _client("ExpiredIteratorException")
 ExpiredNextTokenException = _client("ExpiredNextTokenException")
 UnknownOperationException = _client("UnknownOperationException")

@@ -12,8 +12,6 @@ Retry code reads ``retriable`` from the class; it never parses a message.
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -22,17 +20,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from shardflow import errors as wire_errors
-
-# Error codes that AWS documents as transient but that the server's error table does not carry.
-_EXTRA_RETRIABLE = {
-    "KMSThrottlingException",
-    "ThrottlingException",
-    "RequestTimeout",
-    "InternalFailure",
-    "InternalServerError",
-    "ServiceUnavailable",
-}
+from shardflow.aws_errors import aws_error
 
 
 class ConsumerError(Exception):
@@ -75,11 +63,8 @@ def error_code(exc: BaseException) -> str:
 
 
 def is_retriable_code(code: str, status: int = 400) -> bool:
-    """Whether an AWS error code is worth retrying: the wire error classes say so."""
-    cls: Any = getattr(wire_errors, code, None)
-    if isinstance(cls, type) and issubclass(cls, wire_errors.KinesisError):
-        return cls.retriable
-    return code in _EXTRA_RETRIABLE or status >= 500
+    """Whether an AWS error code is worth retrying, from the table the producer reads too."""
+    return aws_error(code, status).retriable
 
 
 def translate(exc: BaseException, *, stream: str, endpoint: str | None) -> ConsumerError:

@@ -1,4 +1,4 @@
-"""Per-shard read pacing and retry backoff (pure: the clock is injected).
+"""Per-shard read pacing and the consumer's retry backoff (pure: the clock is injected).
 
 AWS allows each shard 5 GetRecords calls per second and 2 MiB/s out; a call that returns more
 than that borrows from the following seconds, and further calls fail until it is paid back.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+
+from shardflow import backoff
 
 CALLS_PER_SECOND = 5  # AWS: GetRecords transactions per shard per second
 BYTES_PER_SECOND = 2 * 1024 * 1024  # AWS: data read per shard per second
@@ -57,8 +59,9 @@ class Unpaced(ReadPacer):
         pass
 
 
-class Backoff:
-    """Exponential backoff with full jitter; ``reset`` after a success."""
+class Backoff(backoff.Backoff):
+    """The consumer's retry waits: the shared rule (``shardflow.backoff``), waiting at least half
+    of each step so that a lone reader's retries really spread out."""
 
     def __init__(
         self,
@@ -66,14 +69,4 @@ class Backoff:
         cap: float = MAX_BACKOFF_S,
         rng: random.Random | None = None,
     ) -> None:
-        self.base, self.cap = base, cap
-        self.attempts = 0
-        self._rng = rng or random.Random()
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.base * (2**self.attempts))
-        self.attempts += 1
-        return self._rng.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self.attempts = 0
+        super().__init__(base, cap, floor=0.5, rng=rng)

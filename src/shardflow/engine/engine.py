@@ -33,6 +33,7 @@ from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_
 from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, iterators, sequence
+from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
 from shardflow.storage.checksum import CorruptRecord
 from shardflow.storage.refusal import damaged
@@ -353,7 +354,7 @@ class Engine:
     def check_record_size(self, stream: Stream, entry: PutEntry, path: str = "") -> int:
         """The record's size (data + partition key); AWS's error if over the stream's limit."""
         limit = stream.max_record_kib * 1024
-        size = len(entry.data) + len(entry.partition_key.encode("utf-8"))
+        size = record_size(entry.data, entry.partition_key)
         if size > limit:
             raise errors.ValidationException(
                 f"1 validation error detected: Value at '{path}data' failed to satisfy"

@@ -1,5 +1,8 @@
 """The accumulator: per-shard queues of entries, open aggregates, linger, and drain_ready().
 
+It alone changes the queues' state: the sender and the shard-map refresher call its methods
+(``begin_call``, ``back_off``, ``hold``...), never write a queue's fields.
+
 Records are routed to their shard when they are put, so an aggregate only ever holds keys of one
 shard. Each shard keeps its entries in arrival order; a failed entry goes back to the front of its
 shard's queue, ahead of anything newer.
@@ -12,66 +15,21 @@ whose key is outside the shard they landed on).
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from shardflow.model.hashing import MAX_HASH_KEY, partition_hash
+from shardflow.backoff import backoff_delay
+from shardflow.model.hashing import MAX_HASH_KEY
 from shardflow.model.kpl import OVERHEAD_MARGIN, AggregateBuilder
+from shardflow.model.limits import record_size
 from shardflow.producer.batch import AGGREGATE_PARTITION_KEY, Entry
 from shardflow.producer.config import ProducerConfig
 from shardflow.producer.future import RecordFuture
+from shardflow.producer.queue import ShardQueue
 from shardflow.producer.ratelimit import ShardRateLimit
-from shardflow.producer.shardmap import ShardMap
+from shardflow.producer.shardmap import KeyHashes, ShardMap
 
 HASH_CACHE_MAX = 65_536  # partition keys whose hash is remembered (MD5 costs more than a lookup)
 ANY_SHARD = "*"  # the queue of an AUTO stream (no shard id looks like this)
-
-
-class ShardQueue:
-    """One shard's pending work: closed entries in order, and the aggregate being filled."""
-
-    __slots__ = (
-        "agg",
-        "agg_created",
-        "agg_deadline",
-        "agg_first",
-        "agg_futures",
-        "agg_user_bytes",
-        "backoff_until",
-        "entries",
-        "failures",
-        "hash_range",
-        "held",
-        "inflight",
-        "limit",
-        "shard_id",
-    )
-
-    def __init__(self, shard_id: str, hash_range: tuple[int, int], limit: ShardRateLimit | None):
-        self.shard_id = shard_id
-        self.hash_range = hash_range
-        self.entries: deque[Entry] = deque()
-        self.agg: AggregateBuilder | None = None
-        self.agg_futures: list[RecordFuture] = []
-        self.agg_first: tuple[str, bytes, str | None, int] = ("", b"", None, 0)
-        self.agg_created = 0.0
-        self.agg_deadline = 0.0
-        self.agg_user_bytes = 0
-        self.inflight = 0  # calls in flight holding entries of this queue
-        #: Sends nothing: its shard was resharded away, and its keys move to new queues once
-        #: its calls in flight are answered (see Producer._refresh).
-        self.held = False
-        self.backoff_until = 0.0
-        self.failures = 0  # consecutive throttles, for the backoff exponent
-        self.limit = limit
-
-    def oldest(self) -> float | None:
-        """Put time of the oldest record waiting here, if any."""
-        if self.entries:
-            return self.entries[0].created
-        if self.agg is not None:
-            return self.agg_created
-        return None
 
 
 class Accumulator:
@@ -87,7 +45,8 @@ class Accumulator:
         self.queues: dict[str, ShardQueue] = {}
         self.closed_count = 0  # entries queued (closed aggregates and plain records)
         self.closed_bytes = 0
-        self._hash_cache: dict[str, int] = {}
+        #: partition key (or explicit hash key) -> hash key, remembered
+        self.hash_of = KeyHashes(HASH_CACHE_MAX).hash_of
         #: partition key -> (hash key, its shard's queue); cleared when the shard map changes
         self._routes: dict[str, tuple[int, ShardQueue]] = {}
         self._agg_limit = config.aggregation_max_bytes if config.aggregation else 0
@@ -99,14 +58,7 @@ class Accumulator:
         self.on_full: Callable[[], None] = lambda: None
 
     def _limit(self, shards: int, now: float) -> ShardRateLimit | None:
-        """Token buckets for ``shards`` shards' worth of the per-shard write limits."""
-        rate = self.config.rate_limit
-        if rate is None:
-            return None
-        cfg = self.config
-        return ShardRateLimit(
-            cfg.shard_records_per_s * rate * shards, cfg.shard_bytes_per_s * rate * shards, now
-        )
+        return ShardRateLimit.for_shards(self.config, shards, now)
 
     def _install(self, shard_map: ShardMap, now: float, by_service: bool) -> None:
         old = self.queues
@@ -152,16 +104,6 @@ class Accumulator:
             self._routes[partition_key] = route
         return route
 
-    def hash_of(self, partition_key: str, explicit_hash_key: str | None) -> int:
-        if explicit_hash_key is not None:
-            return int(explicit_hash_key)
-        h = self._hash_cache.get(partition_key)
-        if h is None:
-            if len(self._hash_cache) >= HASH_CACHE_MAX:
-                self._hash_cache.clear()
-            h = self._hash_cache[partition_key] = partition_hash(partition_key)
-        return h
-
     # -- appending ------------------------------------------------------------------------------
 
     def append(
@@ -183,18 +125,8 @@ class Accumulator:
         hash_key, q = route if route is not None else self.route(partition_key, explicit_hash_key)
         if user_bytes >= self._plain_from:  # aggregation off, or too big to share an aggregate
             now = clock()
-            entry = Entry(
-                q.shard_id,
-                partition_key,
-                data,
-                explicit_hash_key,
-                [future],
-                None,
-                user_bytes,
-                now,
-                now + ttl,
-                False,
-            )
+            record = (partition_key, data, explicit_hash_key)
+            entry = Entry.plain(q.shard_id, record, [future], user_bytes, now, now + ttl)
             self._enqueue(q, entry)
             return now
         agg = q.agg
@@ -202,11 +134,9 @@ class Accumulator:
         if agg is None or not agg.try_add(partition_key, data, explicit_hash_key):
             if agg is not None:
                 self.close_aggregate(q)
-            agg = q.agg = AggregateBuilder(self._agg_max)
             started = clock()
-            q.agg_created, q.agg_deadline = started, started + ttl
-            q.agg_first = (partition_key, data, explicit_hash_key, hash_key)
-            agg.try_add(partition_key, data, explicit_hash_key)
+            record = (partition_key, data, explicit_hash_key)
+            q.open_aggregate(AggregateBuilder(self._agg_max), record, hash_key, started, ttl)
         q.agg_futures.append(future)
         q.agg_user_bytes += user_bytes
         return started
@@ -221,53 +151,26 @@ class Accumulator:
         deadline: float,
     ) -> None:
         """Re-route a record that was put earlier (its shard changed), keeping its times."""
-        size = len(data) + len(partition_key.encode())
         self.append(
             partition_key,
             data,
             explicit_hash_key,
             future,
-            size,
+            record_size(data, partition_key),
             lambda: created,
             deadline - created,
         )
 
     def close_aggregate(self, q: ShardQueue) -> None:
         """Turn the shard's open aggregate into an entry (a lone record goes as it is)."""
-        agg = q.agg
-        if agg is None:
-            return
-        key, data, ehk, hash_key = q.agg_first
-        if agg.count == 1:
-            entry = Entry(
-                q.shard_id,
-                key,
-                data,
-                ehk,
-                q.agg_futures,
-                None,
-                q.agg_user_bytes,
-                q.agg_created,
-                q.agg_deadline,
-                False,
-            )
-        else:
-            entry = Entry(
-                q.shard_id,
-                AGGREGATE_PARTITION_KEY,
-                agg.encode(),
-                str(hash_key),
-                q.agg_futures,
-                agg.keys,
-                q.agg_user_bytes,
-                q.agg_created,
-                q.agg_deadline,
-                True,
-            )
-        q.agg = None
-        q.agg_futures = []
-        q.agg_user_bytes = 0
-        self._enqueue(q, entry)
+        entry = q.take_aggregate()
+        if entry is not None:
+            self._enqueue(q, entry)
+
+    def reroute(self, entry: Entry) -> None:
+        """Send an entry's user records through routing again (their shard changed)."""
+        for (key, data, ehk), fut in zip(entry.user_records(), entry.futures, strict=True):
+            self.append_at(key, data, ehk, fut, entry.created, entry.deadline)
 
     def _enqueue(self, q: ShardQueue, entry: Entry) -> None:
         q.entries.append(entry)
@@ -298,6 +201,57 @@ class Accumulator:
             self.closed_count += len(items)
             self.closed_bytes += sum(e.size for e in items)
         return orphans
+
+    # -- what the sender learns about a shard ------------------------------------------------
+
+    def begin_call(self, entries: Iterable[Entry]) -> None:
+        """A call takes these entries: their shards have one more call in flight."""
+        queues = self.queues
+        for sid in {e.shard_id for e in entries}:
+            queues[sid].inflight += 1
+
+    def end_call(self, entries: Iterable[Entry]) -> None:
+        """The call of these entries is answered (a shard remapped meanwhile is gone)."""
+        queues = self.queues
+        for sid in {e.shard_id for e in entries}:
+            q = queues.get(sid)
+            if q is not None:
+                q.inflight -= 1
+
+    def has_queue(self, shard_id: str) -> bool:
+        return shard_id in self.queues
+
+    def succeeded(self, shard_id: str) -> None:
+        """A write to the shard succeeded: its next failure backs off from the first step."""
+        q = self.queues.get(shard_id)
+        if q is not None:
+            q.failures = 0
+
+    def back_off(self, shard_id: str, now: float) -> None:
+        """A write to the shard failed and will be retried: send nothing to it for a while,
+        longer after each consecutive failure (``shardflow.backoff``, full jitter)."""
+        q = self.queues.get(shard_id)
+        if q is not None:
+            q.failures += 1
+            wait = backoff_delay(q.failures, self.config.backoff_base, self.config.backoff_max)
+            q.backoff_until = max(q.backoff_until, now + wait)
+
+    def hold(self, shard_id: str) -> None:
+        """Send nothing more to the shard until the next ``remap`` (it was resharded)."""
+        q = self.queues.get(shard_id)
+        if q is not None:
+            q.held = True
+
+    def any_held(self) -> bool:
+        return any(q.held for q in self._queue_list)
+
+    def hold_changing(self, shard_map: ShardMap, by_service: bool) -> bool:
+        """Hold the queues that ``remap(shard_map, by_service)`` replaces; returns whether any
+        of them still has a call in flight (the remap must wait for its answer)."""
+        changing = self.changing(shard_map, by_service)
+        for q in changing:
+            q.held = True
+        return any(q.inflight for q in changing)
 
     # -- draining -------------------------------------------------------------------------------
 

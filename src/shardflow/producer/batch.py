@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from shardflow.model.kpl import deaggregate
+from shardflow.model.limits import record_size
 from shardflow.producer.errors import ProducerError, RecordExpiredError
 from shardflow.producer.future import RecordFuture
 
@@ -56,13 +57,27 @@ class Entry:
         #: entries sharing a key in one call, so a failed entry is never overtaken by its key.
         self.keys = keys
         #: Bytes counted against the request limit: data and partition key.
-        self.size = len(data) + len(partition_key)
+        self.size = record_size(data, partition_key)
         self.user_bytes = user_bytes
         self.created = created
         self.deadline = deadline
         self.aggregated = aggregated
         self.attempts = 0
         self.last_error: ProducerError | None = None
+
+    @classmethod
+    def plain(
+        cls,
+        shard_id: str,
+        record: tuple[str, bytes, str | None],
+        futures: list[RecordFuture],
+        user_bytes: int,
+        created: float,
+        deadline: float,
+    ) -> Entry:
+        """A user record ``(partition key, data, explicit hash key)`` sent as it is."""
+        key, data, ehk = record
+        return cls(shard_id, key, data, ehk, futures, None, user_bytes, created, deadline, False)
 
     def key_set(self) -> Collection[str]:
         return self.keys if self.keys is not None else (self.partition_key,)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shardflow.model.kpl import AGGREGATION_MAX_BYTES
+from shardflow.model.limits import MAX_RECORD_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS
 
-MAX_RECORD_BYTES = 1_048_576  # AWS: data + partition key of one record
-MAX_REQUEST_RECORDS = 500  # AWS: entries in one PutRecords call
-MAX_REQUEST_BYTES = 5 * 1_048_576  # AWS: one PutRecords call, data and partition keys
 SHARD_RECORDS_PER_S = 1000  # AWS per-shard write limit, records
 SHARD_BYTES_PER_S = 1_048_576  # AWS per-shard write limit, bytes
+
+
+__all__ = ["MAX_RECORD_BYTES", "MAX_REQUEST_BYTES", "MAX_REQUEST_RECORDS", "ProducerConfig"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

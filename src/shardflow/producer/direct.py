@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,8 +18,9 @@ from typing import Any
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from shardflow.backoff import backoff_delay
 from shardflow.model.distribution import AUTO, record_distribution
-from shardflow.producer.config import MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS
+from shardflow.model.limits import MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS, record_size
 from shardflow.producer.errors import classify, from_code
 
 # Latency tuning (docs/producer.md explains each): keep connections alive and probe them with TCP
@@ -171,7 +171,7 @@ class PutRecordsWriter:
         if not self._pending:
             self._oldest = time.monotonic()
         self._pending.append(_Pending(data, partition_key))
-        self._pending_bytes += len(data) + len(partition_key)
+        self._pending_bytes += record_size(data, partition_key)
         if (
             len(self._pending) >= self.max_records
             or self._pending_bytes >= self.max_bytes
@@ -204,7 +204,7 @@ class PutRecordsWriter:
         pending = self._pending
         while pending and len(taken) < self.max_records:
             p = pending.popleft()
-            p_size = len(p.data) + len(p.key)
+            p_size = record_size(p.data, p.key)
             if p.key in keys or p.key in blocked or size + p_size > self.max_bytes:
                 blocked.add(p.key)
                 keep.append(p)
@@ -233,7 +233,7 @@ class PutRecordsWriter:
         except KeyboardInterrupt:
             # Outcome unknown: keep the batch at the front so a flush sends it (maybe twice).
             self._pending.extendleft(reversed(batch))
-            self._pending_bytes += sum(len(p.data) + len(p.key) for p in batch)
+            self._pending_bytes += sum(record_size(p.data, p.key) for p in batch)
             raise
         except Exception as exc:
             err = classify(exc)
@@ -272,7 +272,6 @@ class PutRecordsWriter:
         if throttle:
             self.stats.throttles += len(records)
         self._pending.extendleft(reversed(records))
-        self._pending_bytes += sum(len(p.data) + len(p.key) for p in records)
+        self._pending_bytes += sum(record_size(p.data, p.key) for p in records)
         self._failures += 1
-        cap = min(self.backoff_max, self.backoff_base * 2 ** min(self._failures - 1, 16))
-        time.sleep(random.uniform(0, cap))
+        time.sleep(backoff_delay(self._failures - 1, self.backoff_base, self.backoff_max))

@@ -9,7 +9,7 @@ Retry code reads the class attributes, never a message::
     ├── RecordExpiredError       not written within record_ttl; carries the last error
     └── SendError                a call or an entry failed; built from the AWS error code
         ├── ThrottledError       retriable, backs the shard off (ProvisionedThroughputExceeded…)
-        ├── ServiceError         retriable: 5xx, InternalFailure, ServiceUnavailable
+        ├── ServiceError         retriable: 5xx, InternalFailure, ResourceInUseException…
         ├── TransportError       retriable, outcome unknown: timeouts, dropped connections
         ├── StreamNotFoundError  ResourceNotFoundException: wrong name or wrong region
         └── RejectedError        validation, access, KMS: sending again cannot help
@@ -21,6 +21,8 @@ import asyncio
 import concurrent.futures
 
 from botocore import exceptions as boto_exc
+
+from shardflow.aws_errors import aws_error
 
 
 class ProducerError(Exception):
@@ -83,26 +85,19 @@ class RejectedError(SendError):
     pass
 
 
-_BY_CODE: dict[str, type[SendError]] = {
-    "ProvisionedThroughputExceededException": ThrottledError,
-    "LimitExceededException": ThrottledError,
-    "ThrottlingException": ThrottledError,
-    "KMSThrottlingException": ThrottledError,
-    "RequestLimitExceeded": ThrottledError,
-    "InternalFailure": ServiceError,
-    "InternalServerError": ServiceError,
-    "ServiceUnavailable": ServiceError,
-    "ServiceUnavailableException": ServiceError,
-    "ResourceInUseException": ServiceError,  # the stream is UPDATING: it will pass
-    "ResourceNotFoundException": StreamNotFoundError,
-}
-
-
 def from_code(code: str, message: str = "", status: int | None = None) -> SendError:
-    """The error for an AWS error code (a call's or a PutRecords entry's)."""
-    cls = _BY_CODE.get(code)
-    if cls is None:
-        cls = ServiceError if status is not None and status >= 500 else RejectedError
+    """The error for an AWS error code (a call's or a PutRecords entry's): its class follows
+    the flags of the shared table (``shardflow.aws_errors``)."""
+    row = aws_error(code, status)
+    cls: type[SendError]
+    if row.throttle:
+        cls = ThrottledError
+    elif row.not_found:
+        cls = StreamNotFoundError
+    elif row.retriable:
+        cls = ServiceError
+    else:
+        cls = RejectedError
     return cls(code, message)
 
 

@@ -80,6 +80,17 @@ class RecordFuture:
         if self._value is not None:  # resolved meanwhile in another thread
             self._notify()
 
+    def follow(self, inner: RecordFuture) -> None:
+        """Take ``inner``'s outcome once it has one (the sync front hands its callers a future
+        before their record reaches the producer's event loop)."""
+        inner.add_done_callback(self._copy_outcome)
+
+    def _copy_outcome(self, inner: RecordFuture) -> None:
+        self._value = inner._value
+        self._sub = inner._sub
+        if self._waiters is not None:
+            self._notify()
+
     def _set_result(self, written: tuple[str, str, int], subsequence: int) -> None:
         """Done: ``written`` is (shard id, sequence number, attempts)."""
         self._value = written

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shardflow.producer.config import ProducerConfig
+
 
 class TokenBucket:
     """``rate`` tokens per second, at most one second's worth saved up."""
@@ -41,6 +43,15 @@ class ShardRateLimit:
     def __init__(self, records_per_s: float, bytes_per_s: float, now: float) -> None:
         self.records = TokenBucket(records_per_s, now)
         self.bytes = TokenBucket(bytes_per_s, now)
+
+    @classmethod
+    def for_shards(cls, config: ProducerConfig, shards: int, now: float) -> ShardRateLimit | None:
+        """``shards`` shards' worth of the per-shard write limits (None: not rate limited)."""
+        rate = config.rate_limit
+        if rate is None:
+            return None
+        records = config.shard_records_per_s * rate * shards
+        return cls(records, config.shard_bytes_per_s * rate * shards, now)
 
     def allows(self, size: int, now: float) -> bool:
         return self.records.available(now) >= 1 and self.bytes.available(now) >= min(

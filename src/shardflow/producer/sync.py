@@ -11,6 +11,7 @@ import collections
 import threading
 from typing import Any
 
+from shardflow.model.limits import record_size
 from shardflow.producer.config import ProducerConfig
 from shardflow.producer.errors import BufferFullError, ProducerClosedError
 from shardflow.producer.future import RecordFuture, RecordResult
@@ -60,8 +61,9 @@ class SyncProducer:
         if isinstance(data, str):
             data = data.encode()
         in_inbox = self._sent_records - self._moved_records
-        if not self.producer.has_room(in_inbox + 1, len(data)):
-            self._call(self._wait_for_room(len(data)))
+        size = record_size(data, partition_key)
+        if not self.producer.has_room(in_inbox + 1, size):
+            self._call(self._wait_for_room(size))
         fut = RecordFuture()
         self._inbox.append((data, partition_key, explicit_hash_key, fut))
         self._sent_records += 1
@@ -96,11 +98,11 @@ class SyncProducer:
             except BufferFullError:
                 # Counted room before queueing, so this is a race with another thread: skip the
                 # check rather than drop the record.
-                inner = producer._append(data, key, ehk, len(data) + len(key.encode()))
+                inner = producer.put_nowait(data, key, ehk, check_room=False)
             except Exception as exc:
                 fut._set_exception(exc)
                 continue
-            inner.add_done_callback(_relay(fut))
+            fut.follow(inner)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record put so far has an outcome."""
@@ -137,13 +139,3 @@ class SyncProducer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _relay(outer: RecordFuture) -> Any:
-    def copy(inner: RecordFuture) -> None:
-        outer._value = inner._value
-        outer._sub = inner._sub
-        if outer._waiters is not None:
-            outer._notify()
-
-    return copy

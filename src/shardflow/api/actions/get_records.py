@@ -12,6 +12,7 @@ from shardflow.engine import dry_run, encryption
 from shardflow.engine.engine import Engine, ReadResult
 from shardflow.engine.events import RecordsOut
 from shardflow.model import sequence
+from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import shard_id
 
 DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
@@ -23,7 +24,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         dry_run.conclude(engine.limits, stream.name)
     result = engine.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
     if engine.events.active:
-        size = sum(len(r.data) + len(r.partition_key) for r in result.records)
+        size = sum(record_size(r.data, r.partition_key) for r in result.records)
         engine.events.emit(
             RecordsOut(
                 result.stream_name,
