@@ -66,6 +66,14 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 
 
 @pytest.fixture(scope="session")
+def creating_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server whose streams stay CREATING for 10 minutes and DELETING for 1.5 s, started on
+    first use: the session server's 0 ms transitions never show either state."""
+    data = tmp_path_factory.mktemp("creating-server") / "data"
+    yield from server_of_its_own(data, "--create-stream-ms", "600000", "--delete-stream-ms", "1500")
+
+
+@pytest.fixture(scope="session")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A second server serving HTTPS (``--tls``: HTTP/2 by ALPN), for TLS clients."""
     if os.environ.get("SHARDFLOW_TEST_ENDPOINT"):

@@ -40,8 +40,8 @@ def streams(kinesis: Any) -> Iterator[StreamPool]:
         yield pool
 
 
-# The session server's state changes take 0 ms, so it never shows CREATING or DELETING. These
-# servers hold them long enough to be seen by the next call, even on a loaded machine.
+# The session server's state changes take 0 ms, so it never shows CREATING or DELETING. This
+# server (and conftest's creating_server) holds them long enough to be seen by the next call.
 DELETING_MS = 1500
 
 
@@ -49,13 +49,6 @@ DELETING_MS = 1500
 def slow_delete_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data = tmp_path_factory.mktemp("slow-delete") / "data"
     yield from server_of_its_own(data, "--delete-stream-ms", str(DELETING_MS))
-
-
-@pytest.fixture(scope="module")
-def slow_create_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data = tmp_path_factory.mktemp("slow-create") / "data"
-    args = ("--create-stream-ms", "600000", "--delete-stream-ms", str(DELETING_MS))
-    yield from server_of_its_own(data, *args)
 
 
 def status_of(kinesis: Any, name: str) -> str:
@@ -170,11 +163,11 @@ class TestFunctionality:
                 kinesis.describe_stream(StreamName=name)
             assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
 
-    def test_delete_while_creating(self, slow_create_server: ServerProcess) -> None:
+    def test_delete_while_creating(self, creating_server: ServerProcess) -> None:
         """Shardflow accepts DeleteStream on a CREATING stream: it goes DELETING, then away
         without ever being ACTIVE. (kinesalite and kinesis-mock answer ResourceInUseException
         instead; AWS documents only that an ACTIVE stream can be deleted.)"""
-        kinesis: Any = make_client(slow_create_server.endpoint)
+        kinesis: Any = make_client(creating_server.endpoint)
         with stream_pool(kinesis) as pool:
             name = pool.create(ShardCount=1, wait=False)
             assert status_of(kinesis, name) == "CREATING"
