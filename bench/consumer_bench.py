@@ -95,12 +95,13 @@ def client(endpoint: str) -> Any:
 def events(count: int) -> list[tuple[str, bytes]]:
     rng = random.Random(11)
     seq = [0] * KEYS
-    out = []
+    out: list[tuple[str, bytes]] = []
     for _ in range(count):
         taxi = rng.randrange(KEYS)
         seq[taxi] += 1
+        key = f"taxi-{taxi:05d}"
         event = {
-            "taxiId": f"taxi-{taxi:05d}",
+            "taxiId": key,
             "taxiSeq": seq[taxi],
             "vendorId": rng.randint(1, 2),
             "pickupTime": "2026-01-31T12:00:00Z",
@@ -110,7 +111,7 @@ def events(count: int) -> list[tuple[str, bytes]]:
             "pickupLocation": [round(rng.uniform(-74.05, -73.75), 6), 40.7],
             "fareAmount": round(rng.uniform(3, 90), 2),
         }
-        out.append((event["taxiId"], json.dumps(event).encode()))
+        out.append((key, json.dumps(event).encode()))
     return out
 
 

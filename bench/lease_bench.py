@@ -1,7 +1,7 @@
 """Lease-table benchmark: what a DynamoDB lease table costs, and how fast a worker takes over.
 
     .venv/bin/python bench/lease_bench.py            # ~6 min: the consumer's defaults
-    .venv/bin/python bench/lease_bench.py --quick    # ~1.5 min: short leases, short window
+    .venv/bin/python bench/lease_bench.py --quick    # smoke: 1 s leases, 3 s window, 1 takeover
 
 A Shardflow server (``--no-limits``) and moto's DynamoDB-compatible server are started on
 127.0.0.1; an 8-shard stream gets a steady trickle of records (64 keys) throughout.
@@ -238,7 +238,9 @@ async def worker(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 s leases, a 30 s window")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s leases, a 3 s window, 1 takeover (a smoke test)"
+    )
     parser.add_argument("--lease-duration", type=float, default=None)
     parser.add_argument("--checkpoint-interval", type=float, default=None)
     parser.add_argument("--window", type=float, default=None, help="steady-state seconds")
@@ -246,9 +248,11 @@ def main() -> None:
     parser.add_argument("--worker", nargs=4, metavar=("ENDPOINT", "STREAM", "TABLE", "NAME"))
     args = parser.parse_args()
     quick = args.quick
-    args.lease_duration = args.lease_duration or (2.0 if quick else 10.0)
-    args.checkpoint_interval = args.checkpoint_interval or (1.0 if quick else 5.0)
-    args.window = args.window or (30.0 if quick else 120.0)
+    args.lease_duration = args.lease_duration or (1.0 if quick else 10.0)
+    args.checkpoint_interval = args.checkpoint_interval or (0.5 if quick else 5.0)
+    args.window = args.window or (3.0 if quick else 120.0)
+    if quick:
+        args.takeovers = 1
     if args.worker:
         asyncio.run(worker(args))
         return

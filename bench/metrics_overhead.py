@@ -11,6 +11,7 @@ At the end the metrics-on server is asked for IncomingRecords over the last hour
 the records it accepted: the recorder kept up with every call.
 
     .venv/bin/python bench/metrics_overhead.py                 # ~1 min
+    .venv/bin/python bench/metrics_overhead.py --quick         # smoke test, ~10 s, no verdict
     .venv/bin/python bench/metrics_overhead.py --rounds 10 --seconds 5
 """
 
@@ -265,7 +266,14 @@ def main() -> int:
         help="also count instructions per call under valgrind (~2 min; immune to a busy machine)",
     )
     parser.add_argument("--output", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2 rounds of 1 s: a smoke test; the budget is not judged (too noisy), the records are",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.warmup = 2, 1.0, 0.5
 
     on = Target("metrics-on", [])
     off = Target("metrics-off", ["--no-metrics"])
@@ -342,10 +350,12 @@ def main() -> int:
         )
     # Instruction counts when we have them: wall-clock rounds swing by ±10 % on a busy machine.
     measured, basis = (grind["cost_pct"], "instructions") if grind else (slower, "throughput")
-    ok = measured < args.budget and recorded == on.accepted and failures == 0
+    complete = recorded == on.accepted and failures == 0
+    within = measured < args.budget or args.quick  # 1-second rounds cannot judge 5 %
+    ok = complete and within
+    budget = "not judged (--quick)" if args.quick else f"budget {args.budget:g} %"
     print(
-        f"verdict: {'PASS' if ok else 'FAIL'}: metrics cost {measured:+.1f} % ({basis}),"
-        f" budget {args.budget:g} %"
+        f"verdict: {'PASS' if ok else 'FAIL'}: metrics cost {measured:+.1f} % ({basis}), {budget}"
     )
     if args.output:
         figures: dict[str, Any] = {

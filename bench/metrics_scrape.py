@@ -1,6 +1,7 @@
 """What a scrape costs at scale: /metrics and the dashboard's JSON on a 1,000-stream server.
 
     .venv/bin/python bench/metrics_scrape.py [--streams 1000] [--shards 4] [--rounds 5]
+    .venv/bin/python bench/metrics_scrape.py --quick    # 20 streams, 1 round: a smoke test
 
 Starts a server (loopback, ephemeral port, a temporary data dir), creates the streams with every
 shard-level metric on and one record per shard, then, per round: scrapes /metrics while timing
@@ -36,7 +37,10 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="20 streams, 1 round (a smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.streams, args.rounds = 20, 1
     limit = str(args.streams * args.shards + 10)
     with (
         tempfile.TemporaryDirectory() as tmp,

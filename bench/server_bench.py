@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side Kinesis server benchmark: shardflow and the peer emulators, in one run.
 
-    /work/main/.venv/bin/python bench/server_bench.py                       # default targets
-    /work/main/.venv/bin/python bench/server_bench.py --targets kinesalite,shardflow --quick
+    .venv/bin/python bench/server_bench.py                       # default targets
+    .venv/bin/python bench/server_bench.py --targets kinesalite,shardflow --quick
 
 Each target is started, measured (PutRecord latency, PutRecord under concurrent load, PutRecords
 capacity, GetRecords drain, server CPU per call/record, peak RSS, data-dir size) and stopped, one
@@ -34,6 +34,7 @@ import boto3
 import orjson
 from botocore.config import Config as BotoConfig
 
+import peerdirs
 import procstats
 import rawhttp
 import targets
@@ -923,6 +924,15 @@ def parse_args(argv: list[str]) -> tuple[BenchConfig, argparse.Namespace]:
     p.add_argument("--baseline", help="ratio reference target (default: fastest peer)")
     p.add_argument("--install-peers", action="store_true", help="run peers/install.sh first")
     p.add_argument(
+        "--peers",
+        help="where the peers are installed (default: $PEERS, else ~/.cache/shardflow-peers)",
+    )
+    p.add_argument(
+        "--peers-scripts",
+        help="directory of install.sh/start.sh (default: $SHARDFLOW_PEERS_SCRIPTS,"
+        " else ../shared/peers beside the checkout)",
+    )
+    p.add_argument(
         "--shardflow-python-opts",
         default="",
         help="inserted before '-m shardflow', e.g. '-m cProfile -o /tmp/sf.prof'",
@@ -995,6 +1005,7 @@ def environment() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     cfg, args = parse_args(sys.argv[1:] if argv is None else argv)
+    peerdirs.use(args.peers, args.peers_scripts)
     if args.install_peers:
         log(targets.install_peers())
     started = time.strftime("%Y%m%dT%H%M%S")
@@ -1022,7 +1033,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_notes(results, calibration))
     print(f"\nJSON: {out}")
-    return 0
+    # A target that did not start is skipped (its reason is in the table); one that broke is not.
+    failed = [r.name for r in results if r.status == "failed"]
+    if failed:
+        log(f"FAILED: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ client's own set-up.
 
     .venv/bin/python bench/startup.py            # 10 runs each
     .venv/bin/python bench/startup.py --runs 3
+    .venv/bin/python bench/startup.py --quick    # one run each: a smoke test
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def summary(name: str, samples: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="one run each (a smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 1
     thread = [testing_server("thread") for _ in range(args.runs)]
     process = [testing_server("process") for _ in range(args.runs)]
     serve = [shardflow_serve() for _ in range(args.runs)]

@@ -16,7 +16,7 @@ the same data dir, then only read, so VmHWM covers the reads alone). ``--server-
 environment variables to the server (e.g. ``MALLOC_ARENA_MAX=2``).
 
     .venv/bin/python bench/storage_growth.py                 # 2 GB, about 1-2 minutes
-    .venv/bin/python bench/storage_growth.py --quick         # 0.2 GB
+    .venv/bin/python bench/storage_growth.py --quick         # 0.05 GB: a smoke test
     .venv/bin/python bench/storage_growth.py --mode read --limit 1000 --skip-reuse
 
 Everything talks to 127.0.0.1 only.
@@ -718,7 +718,7 @@ def parse_args(argv: list[str]) -> Options:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gigabytes", type=float, default=2.0, help="phase 1 payload (10^9 bytes)")
     p.add_argument("--reuse-gigabytes", type=float, default=0.5, help="phase 2 payload")
-    p.add_argument("--quick", action="store_true", help="0.2 GB, then 0.05 GB")
+    p.add_argument("--quick", action="store_true", help="0.05 GB, then 0.01 GB (a smoke test)")
     p.add_argument("--record-size", type=int, default=1024)
     p.add_argument("--shards", type=int, default=4)
     p.add_argument("--connections", type=int, default=4, help="PutRecords connections")
@@ -733,7 +733,7 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--json", type=Path, help="write the phases and all samples here")
     a = p.parse_args(argv)
     if a.quick:
-        a.gigabytes, a.reuse_gigabytes = 0.2, 0.05
+        a.gigabytes, a.reuse_gigabytes = 0.05, 0.01
     env = dict(item.split("=", 1) for item in a.server_env)
     return Options(
         gigabytes=a.gigabytes,

@@ -1,4 +1,4 @@
-"""Benchmark targets: the peer emulators (via /work/shared/peers scripts) and shardflow itself."""
+"""Benchmark targets: the peer emulators (run by the peers' scripts, see peerdirs.py), shardflow."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import peerdirs
 import procstats
 
-PEERS_DIR = Path(os.environ.get("SHARDFLOW_PEERS_SCRIPTS", "/work/shared/peers"))
 SRC_DIR = Path(__file__).resolve().parent.parent / "src"
 PEER_NAMES = ("kinesalite", "kinesis-local", "moto", "kinesalite-disk")
 SHARDFLOW = "shardflow"
@@ -82,7 +82,7 @@ def _run_script(
     script: str, *args: str, timeout: float = 120.0
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(PEERS_DIR / script), *args], capture_output=True, text=True, timeout=timeout
+        [str(peerdirs.scripts() / script), *args], capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -101,6 +101,9 @@ def _stop_popen(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
 
 
 def start_peer(name: str) -> RunningServer:
+    why_not = peerdirs.missing(name)
+    if why_not is not None:
+        raise TargetStartError(why_not)
     port = free_port_pair()
     try:
         done = _run_script("start.sh", name, str(port))
@@ -182,7 +185,7 @@ def _healthy(endpoint: str) -> bool:
 
 
 def _check_loopback(server: RunningServer) -> None:
-    guard = PEERS_DIR / "loopback_guard.sh"
+    guard = peerdirs.scripts() / "loopback_guard.sh"
     if not guard.exists():
         return
     done = subprocess.run([str(guard), str(server.pid)], capture_output=True, text=True)
@@ -207,6 +210,8 @@ def start_target(name: str, python: str, python_opts: str = "") -> RunningServer
 
 def install_peers() -> str:
     """Run install.sh (idempotent); return its summary output."""
+    if not (peerdirs.scripts() / "install.sh").exists():
+        raise RuntimeError(peerdirs.missing("kinesalite"))
     done = _run_script("install.sh", timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"install.sh failed: {done.stderr[-2000:]}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import make_client
 from tests.helpers import (
     NOT_NULL,
     StreamPool,
@@ -36,6 +37,7 @@ from tests.helpers import (
     wait_active,
     wait_deleted,
 )
+from tests.support import ServerProcess
 
 TARGET = "CreateStream"
 ON_DEMAND_INITIAL_SHARDS = 4  # AWS creates an on-demand stream with 4 shards
@@ -203,16 +205,27 @@ class TestFunctionality:
         assert status == 200
         assert body in (None, {}), body
 
+    # kinesalite's suite, recorded against AWS, describes a CREATING stream with no shards.
+    # Shardflow lists them already: found when this assertion stopped being dead code (it sat
+    # in a CREATING branch the session server never reached). The fix belongs in the DescribeStream
+    # action; strict, so the test says so once it passes.
+    @pytest.mark.xfail(strict=True, reason="shardflow lists a CREATING stream's shards")
+    def test_creating_stream_has_no_shards_yet(self, creating_server: ServerProcess) -> None:
+        kinesis: Any = make_client(creating_server.endpoint)
+        with stream_pool(kinesis) as pool:
+            name = pool.create(ShardCount=3, wait=False)
+            desc = kinesis.describe_stream(StreamName=name)["StreamDescription"]
+            assert desc["StreamStatus"] == "CREATING"
+            assert desc["StreamARN"] == stream_arn(name)
+            assert desc["Shards"] == []
+            assert desc["HasMoreShards"] is False
+
     def test_three_shard_stream(self, kinesis: Any, streams: StreamPool) -> None:
         before = time.time()
         name = streams.create(ShardCount=3, wait=False)
         desc = kinesis.describe_stream(StreamName=name)["StreamDescription"]
         assert desc["StreamName"] == name
         assert desc["StreamARN"] == stream_arn(name)
-        assert desc["StreamStatus"] in ("CREATING", "ACTIVE")
-        if desc["StreamStatus"] == "CREATING":
-            assert desc["Shards"] == []
-            assert desc["HasMoreShards"] is False
         wait_active(kinesis, name)
         desc = kinesis.describe_stream(StreamName=name)["StreamDescription"]
         assert desc["StreamStatus"] == "ACTIVE"

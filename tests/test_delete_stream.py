@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import make_client
 from tests.helpers import (
     STREAM_ARN_PATTERN,
     StreamPool,
@@ -28,6 +29,7 @@ from tests.helpers import (
     validation_message,
     wait_deleted,
 )
+from tests.support import ServerProcess, server_of_its_own
 
 TARGET = "DeleteStream"
 
@@ -36,6 +38,22 @@ TARGET = "DeleteStream"
 def streams(kinesis: Any) -> Iterator[StreamPool]:
     with stream_pool(kinesis) as pool:
         yield pool
+
+
+# The session server's state changes take 0 ms, so it never shows CREATING or DELETING. This
+# server (and conftest's creating_server) holds them long enough to be seen by the next call.
+DELETING_MS = 1500
+
+
+@pytest.fixture(scope="module")
+def slow_delete_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("slow-delete") / "data"
+    yield from server_of_its_own(data, "--delete-stream-ms", str(DELETING_MS))
+
+
+def status_of(kinesis: Any, name: str) -> str:
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    return str(summary["StreamStatus"])
 
 
 def consumers_message_re(name: str) -> re.Pattern[str]:
@@ -131,24 +149,34 @@ class TestFunctionality:
         assert status == 200
         assert body in (None, {}), body
 
-    def test_delete_then_gone(self, kinesis: Any, streams: StreamPool) -> None:
-        name = streams.create(ShardCount=1)
-        kinesis.delete_stream(StreamName=name)
-        try:
+    def test_delete_then_gone(self, slow_delete_server: ServerProcess) -> None:
+        kinesis: Any = make_client(slow_delete_server.endpoint)
+        with stream_pool(kinesis) as pool:
+            name = pool.create(ShardCount=1)
+            assert status_of(kinesis, name) == "ACTIVE"
+            kinesis.delete_stream(StreamName=name)
             desc = kinesis.describe_stream(StreamName=name)["StreamDescription"]
-        except kinesis.exceptions.ResourceNotFoundException:
-            pass  # deleted at once: allowed
-        else:
             assert desc["StreamStatus"] == "DELETING"
-        wait_deleted(kinesis, name)
-        with pytest.raises(kinesis.exceptions.ResourceNotFoundException) as exc:
-            kinesis.describe_stream(StreamName=name)
-        assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
+            kinesis.delete_stream(StreamName=name)  # a repeated call while DELETING is accepted
+            wait_deleted(kinesis, name)
+            with pytest.raises(kinesis.exceptions.ResourceNotFoundException) as exc:
+                kinesis.describe_stream(StreamName=name)
+            assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
 
-    def test_delete_while_creating(self, kinesis: Any, streams: StreamPool) -> None:
-        name = streams.create(ShardCount=1, wait=False)
-        kinesis.delete_stream(StreamName=name)
-        wait_deleted(kinesis, name)
+    def test_delete_while_creating(self, creating_server: ServerProcess) -> None:
+        """Shardflow accepts DeleteStream on a CREATING stream: it goes DELETING, then away
+        without ever being ACTIVE. (kinesalite and kinesis-mock answer ResourceInUseException
+        instead; AWS documents only that an ACTIVE stream can be deleted.)"""
+        kinesis: Any = make_client(creating_server.endpoint)
+        with stream_pool(kinesis) as pool:
+            name = pool.create(ShardCount=1, wait=False)
+            assert status_of(kinesis, name) == "CREATING"
+            kinesis.delete_stream(StreamName=name)
+            assert status_of(kinesis, name) == "DELETING"
+            wait_deleted(kinesis, name)
+            with pytest.raises(kinesis.exceptions.ResourceNotFoundException) as exc:
+                kinesis.describe_stream_summary(StreamName=name)
+            assert client_error(exc) == ("ResourceNotFoundException", not_found_message(name))
 
     def test_deleted_stream_leaves_list_streams(self, kinesis: Any, streams: StreamPool) -> None:
         name = streams.create(ShardCount=1)

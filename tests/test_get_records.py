@@ -221,12 +221,24 @@ class TestFunctionality:
         assert tail["MillisBehindLatest"] == 0
 
     def test_millis_behind_latest_when_behind(self, kinesis, stream):
-        for i in range(3):
-            put_to_shard(kinesis, stream, 0, b"%d" % i)
-        resp = kinesis.get_records(ShardIterator=iterator(kinesis, stream, shard_id(0)), Limit=1)
-        assert len(resp["Records"]) == 1
-        assert isinstance(resp["MillisBehindLatest"], int)
-        assert resp["MillisBehindLatest"] >= 0
+        """A read that stops short of the tip is behind by the age of the last record it returned
+        (the server's clock, which the client's brackets; both read the same system clock)."""
+        gap_s = 0.3  # the server's clock cannot be set from here: the first record must age
+        before_first = time.time()
+        put_to_shard(kinesis, stream, 0, b"old")
+        after_first = time.time()
+        time.sleep(gap_s)
+        for i in range(2):
+            put_to_shard(kinesis, stream, 0, b"new%d" % i)
+        it = iterator(kinesis, stream, shard_id(0))
+        before_read = time.time()
+        resp = kinesis.get_records(ShardIterator=it, Limit=1)
+        after_read = time.time()
+        assert [r["Data"] for r in resp["Records"]] == [b"old"]
+        behind = resp["MillisBehindLatest"]
+        assert (before_read - after_first) * 1000 - 1 <= behind, behind
+        assert behind <= (after_read - before_first) * 1000 + 1, behind
+        assert behind >= gap_s * 1000 - 1
 
     def test_shards_are_independent(self, kinesis, stream):
         s0 = [put_to_shard(kinesis, stream, 0, b"a%d" % i)["SequenceNumber"] for i in range(3)]
