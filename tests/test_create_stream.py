@@ -209,7 +209,6 @@ class TestFunctionality:
     # Shardflow lists them already: found when this assertion stopped being dead code (it sat
     # in a CREATING branch the session server never reached). The fix belongs in the DescribeStream
     # action; strict, so the test says so once it passes.
-    @pytest.mark.xfail(strict=True, reason="shardflow lists a CREATING stream's shards")
     def test_creating_stream_has_no_shards_yet(self, creating_server: ServerProcess) -> None:
         kinesis: Any = make_client(creating_server.endpoint)
         with stream_pool(kinesis) as pool:

@@ -6,6 +6,7 @@ from typing import Any
 
 from shardflow.api.shapes import describe_summary_fields, shard_page
 from shardflow.engine.engine import Engine
+from shardflow.engine.streams import Shard
 
 MAX_SHARDS_PER_PAGE = 100  # AWS returns at most 100 shards per DescribeStream call
 
@@ -13,8 +14,11 @@ MAX_SHARDS_PER_PAGE = 100  # AWS returns at most 100 shards per DescribeStream c
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params)
     limit = min(params.get("Limit") or MAX_SHARDS_PER_PAGE, MAX_SHARDS_PER_PAGE)
-    shards, has_more = shard_page(stream, params.get("ExclusiveStartShardId"), limit)
     fields = describe_summary_fields(stream)
+    shards: list[Shard] = []  # AWS lists no shards until the stream is ACTIVE
+    has_more = False
+    if fields["StreamStatus"] != "CREATING":
+        shards, has_more = shard_page(stream, params.get("ExclusiveStartShardId"), limit)
     description = {
         "StreamName": fields["StreamName"],
         "StreamARN": fields["StreamARN"],
