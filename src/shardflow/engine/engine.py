@@ -35,6 +35,7 @@ from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, iterators, sequence
 from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
 from shardflow.storage.checksum import CorruptRecord
+from shardflow.storage.metadata import MetadataRepository
 from shardflow.storage.refusal import damaged
 from shardflow.storage.sqlite import (
     MAX_SHARD_UID,
@@ -72,6 +73,7 @@ class Engine:
     def __init__(self, config: Config, store: SqliteStore) -> None:
         self.config = config
         self.store = store
+        self.metadata = MetadataRepository(store)
         self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
         self.iterator_key = b""
         self.faults = FaultInjector(config.faults)
@@ -81,7 +83,7 @@ class Engine:
         self.tags = Tagger(self)
         self.consumers = Consumers(self)
         self.subscriptions = Subscriptions(self)  # SubscribeToShard
-        self.account = AccountSettings(self)
+        self.account = AccountSettings(config.account_id, self.metadata.save_setting)
         self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
         self.on_demand = OnDemandScaler(self, config.on_demand_window_s)
         self._next_stream_uid = 1
@@ -109,7 +111,7 @@ class Engine:
         if key is None:
             key = os.urandom(32).hex()
             if self.store.read_only is None:
-                await self.store.execute([("INSERT INTO meta VALUES ('iterator_key', ?)", (key,))])
+                await self.metadata.insert_iterator_key(key)
         try:
             self.iterator_key = bytes.fromhex(key)
             self.account.load(meta)
@@ -272,15 +274,8 @@ class Engine:
         previous = self.streams.get(name)
         self.streams[name] = stream  # visible at once: a second CreateStream must fail
         try:
-            await self.store.execute(
-                [("INSERT INTO streams (uid, doc) VALUES (?, ?)", (uid, doc_json(stream)))]
-                + [
-                    (
-                        "INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
-                        (s.uid, uid, doc_json(s)),
-                    )
-                    for s in stream.shards
-                ]
+            await self.metadata.insert_stream(
+                (uid, doc_json(stream)), [(s.uid, doc_json(s)) for s in stream.shards]
             )
         except BaseException:
             if previous is None:
@@ -317,9 +312,7 @@ class Engine:
         self.consumers.check_deletable(stream, params)
         delete_at = now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
-        await self.store.execute(
-            [("UPDATE streams SET doc=? WHERE uid=?", (doc_json(stream), stream.uid))]
-        )
+        await self.persist([stream])
         if self.config.delete_stream_ms == 0:
             await self._purge(stream)
 
@@ -339,13 +332,7 @@ class Engine:
         for shard in stream.shards:
             self.limits.forget(shard.uid)
         self.store.forget_shards([shard.uid for shard in stream.shards])
-        await self.store.execute(
-            [
-                ("DELETE FROM streams WHERE uid=?", (stream.uid,)),
-                ("DELETE FROM shards WHERE stream_uid=?", (stream.uid,)),
-            ]
-            + [self.store.purge_statement(shard.uid, None) for shard in stream.shards]
-        )
+        await self.metadata.delete_stream(stream.uid, [shard.uid for shard in stream.shards])
         self.store.wake_purger()
 
     # -- data plane ------------------------------------------------------------------------
@@ -596,7 +583,7 @@ class Engine:
                 await self._purge(stream)
                 continue
             cutoff = now - stream.retention_hours * 3_600_000
-            statements = []
+            expired: list[tuple[int, int]] = []
             for shard in stream.shards:
                 first_kept = self.store.first_position_at(shard.uid, cutoff)
                 last = self.store.last_record(shard.uid)
@@ -604,16 +591,14 @@ class Engine:
                     continue  # nothing has expired
                 # Records appended after these reads are newer than the cutoff: stop below them.
                 end = first_kept - 1 if first_kept is not None else last[0]
-                statements.append(self.store.purge_statement(shard.uid, end))
-            if statements:
-                await self.store.execute(statements)
+                expired.append((shard.uid, end))
+            if expired:
+                await self.metadata.schedule_purges(expired)
                 self.store.wake_purger()
 
     async def persist(self, streams: Iterable[Stream]) -> None:
         """Store the documents of streams whose settings changed, in one transaction."""
-        await self.store.execute(
-            [("UPDATE streams SET doc=? WHERE uid=?", (doc_json(s), s.uid)) for s in streams]
-        )
+        await self.metadata.update_streams([(s.uid, doc_json(s)) for s in streams])
 
 
 def _aws_time(ms: int) -> str:

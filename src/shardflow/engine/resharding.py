@@ -15,6 +15,7 @@ ON_DEMAND streams (load, warm throughput) goes through ``scale``, which has no s
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from shardflow.engine.metadata import active_stream, begin_update
 from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
 from shardflow.model import hashing
 from shardflow.model.shard_ids import shard_id, shard_index
+from shardflow.storage.metadata import ReshardDocs
 
 if TYPE_CHECKING:
     from shardflow.engine.engine import Engine
@@ -160,24 +162,19 @@ class Resharder:
         stream.rebuild_routes()
         begin_update(engine, stream)
 
-        def commit(conn: Any, state: Any) -> None:
-            # Runs in the writer, after every write queued before this change.
-            for shard in plan.closed:
-                if shard.end_position is None:
-                    shard.end_position = state.position
-            for shard in plan.opened:
-                shard.start_position = state.position
-            for shard in plan.closed:
-                conn.execute("UPDATE shards SET doc=? WHERE uid=?", (doc_json(shard), shard.uid))
-            for shard in plan.opened:
-                conn.execute(
-                    "INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
-                    (shard.uid, stream.uid, doc_json(shard)),
-                )
-            conn.execute("UPDATE streams SET doc=? WHERE uid=?", (doc_json(stream), stream.uid))
+        # Snapshots for the writer thread: the live shards are changed on the event loop only.
+        closed = [dataclasses.replace(shard) for shard in plan.closed]
+        opened = [dataclasses.replace(shard) for shard in plan.opened]
+        settled = _settler(plan)
+
+        def docs_at(position: int) -> ReshardDocs:
+            return ReshardDocs(
+                closed=[(s.uid, doc_json(settled(s, position))) for s in closed],
+                opened=[(s.uid, doc_json(settled(s, position))) for s in opened],
+            )
 
         try:
-            await engine.store.submit(commit)
+            position = await engine.metadata.apply_reshard((stream.uid, doc_json(stream)), docs_at)
         except BaseException:
             for shard in plan.closed:
                 shard.closed_ms = shard.end_position = None
@@ -185,6 +182,27 @@ class Resharder:
                 stream.shards.remove(shard)
             stream.rebuild_routes()
             raise
+        for shard in (*plan.closed, *plan.opened):
+            fixed = settled(shard, position)
+            shard.start_position, shard.end_position = fixed.start_position, fixed.end_position
+
+
+def _settler(plan: _Plan) -> Callable[[Shard, int], Shard]:
+    """``settled(shard, position)``: a copy of ``shard`` with the positions the change fixes
+    when it commits at ``position`` (children start there; parents end there unless already
+    ended). Uses only frozen uid sets, so the writer thread may call it on snapshots."""
+    opened = frozenset(s.uid for s in plan.opened)
+    closed = frozenset(s.uid for s in plan.closed)
+
+    def settled(shard: Shard, position: int) -> Shard:
+        changes: dict[str, int] = {}
+        if shard.uid in opened:
+            changes["start_position"] = position
+        if shard.end_position is None and shard.uid in closed:
+            changes["end_position"] = position
+        return dataclasses.replace(shard, **changes)
+
+    return settled
 
 
 class _Plan:
