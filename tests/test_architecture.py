@@ -30,7 +30,7 @@ _SQL = re.compile(
 )
 
 # Engine services converted to take only what they use; the lead extends this list.
-CONVERTED_SERVICES = ["account"]
+CONVERTED_SERVICES = ["access", "account", "encryption", "policies", "resharding"]
 
 
 def sql_literals(source: str) -> list[str]:

@@ -16,7 +16,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
-from shardflow.engine.metadata import commit
 from shardflow.engine.streams import Consumer, Stream, now_ms
 from shardflow.engine.tags import check_tags
 from shardflow.model.shard_ids import parse_stream_arn
@@ -78,7 +77,7 @@ class Consumers:
         def change() -> None:
             stream.consumers = [*live, consumer]  # forget the ones whose deletion finished
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
         return {"Consumer": self.summary(stream, consumer)}
 
     def describe(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +113,7 @@ class Consumers:
             else:
                 stream.consumers = [c for c in stream.live_consumers(now) if c is not consumer]
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
 
     # -- used by other features ------------------------------------------------------------
 

@@ -21,13 +21,16 @@ import orjson
 from shardflow import errors
 from shardflow.config import Config
 from shardflow.engine import encryption, integrity
+from shardflow.engine.access import StreamAccess
 from shardflow.engine.account import AccountSettings
 from shardflow.engine.consumers import Consumers
+from shardflow.engine.encryption import Encryption
 from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
 from shardflow.engine.limits import Limiter
 from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler, warm_shards
+from shardflow.engine.policies import Policies
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
 from shardflow.engine.subscriptions import Subscriptions
@@ -74,15 +77,25 @@ class Engine:
         self.config = config
         self.store = store
         self.metadata = MetadataRepository(store)
+        self.access = StreamAccess(
+            config.account_id, config.update_stream_ms, self.find, self.persist
+        )
         self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
         self.iterator_key = b""
         self.faults = FaultInjector(config.faults)
         self.events = EventBus()
-        self.resharder = Resharder(self)
+        self.resharder = Resharder(
+            self.access,
+            self.metadata.apply_reshard,
+            self.allocate_shard_uid,
+            self.check_shard_limit,
+        )
         self.settings = StreamSettings(self)  # retention, monitoring, capacity
         self.tags = Tagger(self)
         self.consumers = Consumers(self)
         self.subscriptions = Subscriptions(self)  # SubscribeToShard
+        self.policies = Policies(self.access, self.consumers.resource)
+        self.encryption = Encryption(self.access)
         self.account = AccountSettings(config.account_id, self.metadata.save_setting)
         self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
         self.on_demand = OnDemandScaler(self, config.on_demand_window_s)

@@ -9,9 +9,6 @@ for ``config.update_stream_ms`` (default 0: ACTIVE again at once).
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
@@ -43,46 +40,6 @@ SHARD_LEVEL_METRICS = (
     "IteratorAgeMilliseconds",
 )
 
-_UNSAVED = ("shards", "_route_starts", "_route_shards")  # not part of the stream's document
-
-
-# -- shared by the metadata features --------------------------------------------------------
-
-
-def active_stream(engine: Engine, params: dict[str, Any]) -> Stream:
-    """The stream a request names, which must be ACTIVE (AWS's message otherwise)."""
-    stream = engine.find(params)
-    status = stream.current_status()
-    if status != "ACTIVE":
-        raise errors.ResourceInUseException(
-            f"Stream {stream.name} under account {engine.config.account_id} not ACTIVE,"
-            f" instead in state {status}"
-        )
-    return stream
-
-
-def begin_update(engine: Engine, stream: Stream) -> None:
-    """The stream is UPDATING for the configured delay (ACTIVE at once by default)."""
-    delay = engine.config.update_stream_ms
-    stream.status = "UPDATING" if delay else "ACTIVE"
-    stream.ready_at_ms = now_ms() + delay
-
-
-async def commit(engine: Engine, stream: Stream, change: Callable[[], None]) -> None:
-    """Apply ``change`` to the stream and store it; put the stream back if storing fails."""
-    saved = {
-        f.name: copy.deepcopy(getattr(stream, f.name))
-        for f in dataclasses.fields(stream)
-        if f.name not in _UNSAVED
-    }
-    change()
-    try:
-        await engine.persist([stream])
-    except BaseException:
-        for name, value in saved.items():
-            setattr(stream, name, value)
-        raise
-
 
 class StreamSettings:
     def __init__(self, engine: Engine) -> None:
@@ -95,7 +52,7 @@ class StreamSettings:
     # -- retention -------------------------------------------------------------------------
 
     async def change_retention(self, params: dict[str, Any], *, increase: bool) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self.engine.access.active_stream(params)
         hours = int(params["RetentionPeriodHours"])
         if hours < MIN_RETENTION_HOURS:
             raise errors.InvalidArgumentException(
@@ -123,14 +80,14 @@ class StreamSettings:
 
         def change() -> None:
             stream.retention_hours = hours
-            begin_update(self.engine, stream)
+            self.engine.access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
 
     # -- enhanced monitoring ---------------------------------------------------------------
 
     async def set_monitoring(self, params: dict[str, Any], *, enable: bool) -> dict[str, Any]:
-        stream = active_stream(self.engine, params)
+        stream = self.engine.access.active_stream(params)
         requested = set(params["ShardLevelMetrics"])
         named = set(SHARD_LEVEL_METRICS) if "ALL" in requested else requested
         current = list(stream.shard_level_metrics)
@@ -139,9 +96,9 @@ class StreamSettings:
 
         def change() -> None:
             stream.shard_level_metrics = desired
-            begin_update(self.engine, stream)
+            self.engine.access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
         return {
             "StreamName": stream.name,
             "CurrentShardLevelMetrics": current,
@@ -152,7 +109,7 @@ class StreamSettings:
     # -- capacity --------------------------------------------------------------------------
 
     async def update_mode(self, params: dict[str, Any]) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self.engine.access.active_stream(params)
         mode = params["StreamModeDetails"]["StreamMode"]
         warm = params.get("WarmThroughputMiBps")
         if mode == stream.mode and warm is None:
@@ -193,9 +150,9 @@ class StreamSettings:
                 stream.warm_throughput_mibps = None
             elif warm is not None:
                 stream.warm_throughput_mibps = warm
-            begin_update(self.engine, stream)
+            self.engine.access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
         if target_shards is not None:
             await self.engine.on_demand.warm(stream, target_shards, release=release)
 
@@ -210,17 +167,17 @@ class StreamSettings:
             )
 
     async def update_max_record_size(self, params: dict[str, Any]) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self.engine.access.active_stream(params)
         size = int(params["MaxRecordSizeInKiB"])
 
         def change() -> None:
             stream.max_record_kib = size
-            begin_update(self.engine, stream)
+            self.engine.access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
 
     async def update_warm_throughput(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream = active_stream(self.engine, params)
+        stream = self.engine.access.active_stream(params)
         self.engine.account.require_commitment()
         if stream.mode != "ON_DEMAND":
             raise errors.InvalidArgumentException(
@@ -235,9 +192,9 @@ class StreamSettings:
 
         def change() -> None:
             stream.warm_throughput_mibps = target
-            begin_update(self.engine, stream)
+            self.engine.access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
         await self.engine.on_demand.warm(stream, target_shards, release=release)
         return {
             "StreamARN": stream.arn,
@@ -262,7 +219,7 @@ class StreamSettings:
     async def update_record_distribution(self, params: dict[str, Any]) -> None:
         """Routing follows the new strategy from the next record; no UPDATING phase (AWS: it
         takes effect immediately)."""
-        stream = active_stream(self.engine, params)
+        stream = self.engine.access.active_stream(params)
         strategy = params["RecordDistributionStrategy"]
         if strategy == "AUTO" and stream.mode != "ON_DEMAND":
             raise errors.InvalidArgumentException(
@@ -272,7 +229,7 @@ class StreamSettings:
         def change() -> None:
             stream.record_distribution = strategy
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
 
 
 def warm_throughput(stream: Stream) -> dict[str, int]:

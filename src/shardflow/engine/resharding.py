@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from shardflow import errors
-from shardflow.engine.metadata import active_stream, begin_update
+from shardflow.engine.access import StreamAccess
 from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
 from shardflow.model import hashing
 from shardflow.model.shard_ids import shard_id, shard_index
 from shardflow.storage.metadata import ReshardDocs
 
-if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
+# Store a reshard: (stream uid, stream document), documents given the commit position ->
+# the position it committed at (``MetadataRepository.apply_reshard``).
+ApplyReshard = Callable[[tuple[int, str], Callable[[int], ReshardDocs]], Awaitable[int]]
 
 MAX_SCALINGS_PER_DAY = 10  # AWS: UpdateShardCount calls per rolling 24 hours
 MAX_SHARDS_PER_STREAM = 10_000  # AWS: UpdateShardCount cannot go above this
@@ -35,12 +36,21 @@ DAY_MS = 86_400_000
 
 
 class Resharder:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        access: StreamAccess,
+        apply_reshard: ApplyReshard,
+        allocate_shard_uid: Callable[[], int],
+        check_shard_limit: Callable[[int], None],
+    ) -> None:
+        self._access = access
+        self._apply_reshard = apply_reshard
+        self._allocate_shard_uid = allocate_shard_uid
+        self._check_shard_limit = check_shard_limit
 
     @property
     def _account(self) -> str:
-        return self.engine.config.account_id
+        return self._access.account_id
 
     # -- the three operations --------------------------------------------------------------
 
@@ -55,8 +65,8 @@ class Resharder:
                 " not both greater than one plus the shard's StartingHashKey"
                 f" {parent.hash_start} and less than the shard's EndingHashKey {parent.hash_end}."
             )
-        self.engine.check_shard_limit(1)
-        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        self._check_shard_limit(1)
+        changes = _Plan(stream, self._allocate_shard_uid)
         changes.split(parent, new_start)
         await self._apply(stream, changes)
 
@@ -70,7 +80,7 @@ class Resharder:
                 f" account {self._account} are not an adjacent pair of shards eligible for"
                 " merging"
             )
-        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        changes = _Plan(stream, self._allocate_shard_uid)
         changes.merge(first, second)
         await self._apply(stream, changes)
 
@@ -115,8 +125,8 @@ class Resharder:
     async def scale(self, stream: Stream, target: int) -> None:
         """Uniformly rescale to ``target`` open shards (UpdateShardCount, ON_DEMAND growth and
         warm throughput)."""
-        self.engine.check_shard_limit(target - stream.open_shard_count)
-        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        self._check_shard_limit(target - stream.open_shard_count)
+        changes = _Plan(stream, self._allocate_shard_uid)
         changes.scale_uniformly(target)
         await self._apply(stream, changes)
 
@@ -128,7 +138,7 @@ class Resharder:
         The error type is the model's: its ValidationException covers "the operation is not
         supported for the stream's capacity mode". AWS publishes no message: this one is ours.
         """
-        stream = active_stream(self.engine, params)
+        stream = self._access.active_stream(params)
         if stream.mode == "ON_DEMAND":
             raise errors.ValidationException(
                 f"{operation} is only supported for streams with PROVISIONED capacity mode."
@@ -154,13 +164,12 @@ class Resharder:
 
     async def _apply(self, stream: Stream, plan: _Plan) -> None:
         """Switch routing now; commit the closed parents and new children atomically."""
-        engine = self.engine
         now = now_ms()
         for shard in plan.closed:
             shard.closed_ms = now
         stream.shards.extend(plan.opened)
         stream.rebuild_routes()
-        begin_update(engine, stream)
+        self._access.begin_update(stream)
 
         # Snapshots for the writer thread: the live shards are changed on the event loop only.
         closed = [dataclasses.replace(shard) for shard in plan.closed]
@@ -174,7 +183,7 @@ class Resharder:
             )
 
         try:
-            position = await engine.metadata.apply_reshard((stream.uid, doc_json(stream)), docs_at)
+            position = await self._apply_reshard((stream.uid, doc_json(stream)), docs_at)
         except BaseException:
             for shard in plan.closed:
                 shard.closed_ms = shard.end_position = None

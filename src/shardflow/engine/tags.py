@@ -13,7 +13,6 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
-from shardflow.engine.metadata import commit
 
 if TYPE_CHECKING:
     from shardflow.engine.engine import Engine
@@ -128,7 +127,7 @@ class Tagger:
     async def _add(self, stream: Stream, consumer: Consumer | None, tags: dict[str, str]) -> None:
         owner = consumer if consumer is not None else stream
         check_tags(tags, owner.tags, self._target(stream, consumer), self._account)
-        await commit(self.engine, stream, lambda: owner.tags.update(tags))
+        await self.engine.access.commit(stream, lambda: owner.tags.update(tags))
 
     async def _remove(self, stream: Stream, consumer: Consumer | None, keys: list[str]) -> None:
         owner = consumer if consumer is not None else stream
@@ -138,4 +137,4 @@ class Tagger:
             for key in keys:
                 owner.tags.pop(key, None)
 
-        await commit(self.engine, stream, change)
+        await self.engine.access.commit(stream, change)
