@@ -30,7 +30,15 @@ _SQL = re.compile(
 )
 
 # Engine services converted to take only what they use; the lead extends this list.
-CONVERTED_SERVICES = ["access", "account", "encryption", "policies", "resharding"]
+CONVERTED_SERVICES = [
+    "access",
+    "account",
+    "encryption",
+    "ondemand",
+    "policies",
+    "resharding",
+    "tags",
+]
 
 
 def sql_literals(source: str) -> list[str]:

@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shardflow import errors
-from shardflow.engine.streams import Stream, now_ms
+from shardflow.engine.streams import Consumer, Stream, now_ms
 
 _UNSAVED = ("shards", "_route_starts", "_route_shards")  # not part of the stream's document
+
+
+# The stream, and the consumer if the ARN names one (AWS's error if neither exists).
+ResolveResource = Callable[[str], tuple[Stream, Consumer | None]]
 
 
 class FindStream(Protocol):

@@ -91,14 +91,22 @@ class Engine:
             self.check_shard_limit,
         )
         self.settings = StreamSettings(self)  # retention, monitoring, capacity
-        self.tags = Tagger(self)
         self.consumers = Consumers(self)
+        self.tags = Tagger(self.access, self.consumers.resource)
         self.subscriptions = Subscriptions(self)  # SubscribeToShard
         self.policies = Policies(self.access, self.consumers.resource)
         self.encryption = Encryption(self.access)
         self.account = AccountSettings(config.account_id, self.metadata.save_setting)
         self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
-        self.on_demand = OnDemandScaler(self, config.on_demand_window_s)
+        self.on_demand = OnDemandScaler(
+            account_id=config.account_id,
+            window_s=config.on_demand_window_s,
+            limits_scale=self.limits.scale,
+            events=self.events,
+            live_streams=self.live_streams,
+            scale=self.resharder.scale,
+            check_shard_limit=self.check_shard_limit,
+        )
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None

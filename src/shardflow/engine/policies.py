@@ -13,21 +13,16 @@ so there is no caller identity to evaluate a policy against.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from botocore.loaders import Loader
 
 from shardflow import errors
-from shardflow.engine.access import StreamAccess
+from shardflow.engine.access import ResolveResource, StreamAccess
 from shardflow.engine.streams import Consumer, Stream
 from shardflow.model.policy_document import InvalidPolicy, check_policy
 
 NO_POLICY = "{}"  # GetResourcePolicy's Policy for a resource without one
-
-
-# The stream, and the consumer if the ARN names one (AWS's error if neither exists).
-ResolveResource = Callable[[str], tuple[Stream, Consumer | None]]
 
 
 class Policies:
