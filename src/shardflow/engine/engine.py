@@ -90,13 +90,17 @@ class Engine:
             self.allocate_shard_uid,
             self.check_shard_limit,
         )
-        self.settings = StreamSettings(self)  # retention, monitoring, capacity
-        self.consumers = Consumers(self)
+        self.account = AccountSettings(config.account_id, self.metadata.save_setting)
+        self.consumers = Consumers(
+            self.access,
+            create_ms=config.create_stream_ms,
+            delete_ms=config.delete_stream_ms,
+            commitment_in_force=self.account.commitment_in_force,
+        )
         self.tags = Tagger(self.access, self.consumers.resource)
         self.subscriptions = Subscriptions(self)  # SubscribeToShard
         self.policies = Policies(self.access, self.consumers.resource)
         self.encryption = Encryption(self.access)
-        self.account = AccountSettings(config.account_id, self.metadata.save_setting)
         self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
         self.on_demand = OnDemandScaler(
             account_id=config.account_id,
@@ -106,6 +110,14 @@ class Engine:
             live_streams=self.live_streams,
             scale=self.resharder.scale,
             check_shard_limit=self.check_shard_limit,
+        )
+        self.settings = StreamSettings(  # retention, monitoring, capacity
+            self.access,
+            region=config.region,
+            on_demand_stream_limit=config.on_demand_stream_limit,
+            live_streams=self.live_streams,
+            require_commitment=self.account.require_commitment,
+            on_demand=self.on_demand,
         )
         self._next_stream_uid = 1
         self._next_shard_uid = 1
