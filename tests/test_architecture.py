@@ -31,6 +31,8 @@ _SQL = re.compile(
 
 # Engine services converted to take only what they use; the lead extends this list.
 CONVERTED_SERVICES = [
+    "reading",
+    "subscriptions",
     "access",
     "account",
     "encryption",

@@ -31,6 +31,7 @@ from shardflow.engine.limits import Limiter
 from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler, warm_shards
 from shardflow.engine.policies import Policies
+from shardflow.engine.reading import ReadResult
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
 from shardflow.engine.subscriptions import Subscriptions
@@ -44,7 +45,6 @@ from shardflow.storage.sqlite import (
     MAX_SHARD_UID,
     NewRecord,
     SqliteStore,
-    StoredRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -62,16 +62,6 @@ class PutEntry:
     explicit_hash_key: str | None = None
 
 
-@dataclass(slots=True)
-class ReadResult:
-    records: list[StoredRecord]
-    stream_name: str
-    shard_index: int
-    next_iterator: str | None
-    millis_behind_latest: int
-    child_shards: list[Shard]
-
-
 class Engine:
     def __init__(self, config: Config, store: SqliteStore) -> None:
         self.config = config
@@ -84,6 +74,7 @@ class Engine:
         self.iterator_key = b""
         self.faults = FaultInjector(config.faults)
         self.events = EventBus()
+        self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
         self.resharder = Resharder(
             self.access,
             self.metadata.apply_reshard,
@@ -98,10 +89,18 @@ class Engine:
             commitment_in_force=self.account.commitment_in_force,
         )
         self.tags = Tagger(self.access, self.consumers.resource)
-        self.subscriptions = Subscriptions(self)  # SubscribeToShard
+        self.subscriptions = Subscriptions(  # SubscribeToShard
+            account_id=config.account_id,
+            max_duration_s=config.subscription_max_s,
+            limits=self.limits,
+            events=self.events,
+            find_consumer=self.consumers.find,
+            stream_named=self.streams.get,
+            start_position=self.start_position,
+            read_shard=self.read_shard,
+        )
         self.policies = Policies(self.access, self.consumers.resource)
         self.encryption = Encryption(self.access)
-        self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
         self.on_demand = OnDemandScaler(
             account_id=config.account_id,
             window_s=config.on_demand_window_s,
