@@ -24,7 +24,7 @@ As AWS documents it (API reference, SubscribeToShard; developer guide, dry run):
   and an event that overdraws it delays the next read until the bucket is out of debt.
 
 The starting position is resolved by the same code as GetShardIterator; records are read by the
-engine's read path (``Engine.read_shard``). A subscription waits on the engine's ``RecordsIn``
+engine's read path (``Reads.read_shard``). A subscription waits on the engine's ``RecordsIn``
 events for its shard (and re-checks every second, since resharding emits no event). Calls and
 pushed events are reported on the event bus (``SubscribeOutcome``, ``RecordsPushed``) for the
 SubscribeToShard.* and SubscribeToShardEvent.* metrics.
