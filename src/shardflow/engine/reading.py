@@ -22,12 +22,12 @@ class ReadResult:
 
 
 class StartPosition(Protocol):
-    """``Engine.start_position``: the stream, shard and position a request starts at."""
+    """``Reads.start_position``: the stream, shard and position a request starts at."""
 
     def __call__(
         self, params: dict[str, Any], operation: str = "GetShardIterator"
     ) -> tuple[Stream, Shard, int]: ...
 
 
-# ``Engine.read_shard``: (stream, shard, position, limit, max_bytes) -> the records and what follows
+# ``Reads.read_shard``: (stream, shard, position, limit, max_bytes) -> the records and what follows
 ReadShard = Callable[[Stream, Shard, int, int, int], ReadResult]
