@@ -10,15 +10,15 @@ otherwise). Stored in the ``meta`` table, so a restart keeps it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 
 from shardflow import errors
 from shardflow.engine.streams import now_ms
 
-if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
+SaveSetting = Callable[[str, str], Awaitable[None]]  # (meta key, JSON value), stored durably
 
 META_KEY = "account_settings"
 MIN_COMMITMENT_MS = 86_400_000  # AWS: a commitment lasts at least 24 hours
@@ -60,8 +60,12 @@ def next_commitment(current: dict[str, Any], wanted: str, now: int) -> dict[str,
 
 
 class AccountSettings:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """The account's commitment, loaded from and saved to the ``meta`` table through
+    ``save_setting`` (the metadata repository's)."""
+
+    def __init__(self, account_id: str, save_setting: SaveSetting) -> None:
+        self._account_id = account_id
+        self._save_setting = save_setting
         self._commitment: dict[str, Any] = {"Status": "DISABLED"}  # epoch ms inside
 
     def load(self, meta: dict[str, Any]) -> None:
@@ -75,14 +79,7 @@ class AccountSettings:
     async def update(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params["MinimumThroughputBillingCommitment"]["Status"]
         updated = next_commitment(self._commitment, wanted, now_ms())
-        await self.engine.store.execute(
-            [
-                (
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    (META_KEY, orjson.dumps(updated).decode()),
-                )
-            ]
-        )
+        await self._save_setting(META_KEY, orjson.dumps(updated).decode())
         self._commitment = updated
         return {"MinimumThroughputBillingCommitment": self._wire()}
 
@@ -96,7 +93,7 @@ class AccountSettings:
             raise errors.InvalidArgumentException(
                 "Warm throughput is only supported in accounts that have"
                 f" MinimumThroughputBillingCommitment enabled. Account"
-                f" {self.engine.config.account_id} does not have it enabled."
+                f" {self._account_id} does not have it enabled."
             )
 
     def _wire(self) -> dict[str, Any]:

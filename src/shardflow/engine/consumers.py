@@ -13,16 +13,14 @@ under the same name gets a new ARN, and the old ARN no longer finds it.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from shardflow import errors
-from shardflow.engine.metadata import commit
+from shardflow.engine.access import StreamAccess
 from shardflow.engine.streams import Consumer, Stream, now_ms
 from shardflow.engine.tags import check_tags
 from shardflow.model.shard_ids import parse_stream_arn
-
-if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
 
 MAX_CONSUMERS_PER_STREAM = 20  # AWS: registered consumers per stream (provisioned, On-demand
 # Standard)
@@ -34,17 +32,29 @@ _CONSUMER_ARN_RE = re.compile(
 
 
 class Consumers:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """Registered (enhanced fan-out) consumers, kept in their stream's document."""
+
+    def __init__(
+        self,
+        access: StreamAccess,
+        *,
+        create_ms: int,
+        delete_ms: int,
+        commitment_in_force: Callable[[], bool],
+    ) -> None:
+        self._access = access
+        self._create_ms = create_ms  # CREATING -> ACTIVE delay
+        self._delete_ms = delete_ms  # DELETING -> gone delay
+        self._commitment_in_force = commitment_in_force
 
     @property
     def _account(self) -> str:
-        return self.engine.config.account_id
+        return self._access.account_id
 
     # -- operations ------------------------------------------------------------------------
 
     async def register(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream = self.engine.find({"StreamARN": params["StreamARN"]})
+        stream = self._access.find({"StreamARN": params["StreamARN"]})
         status = stream.current_status()
         if status not in ("ACTIVE", "UPDATING"):
             raise errors.ResourceInUseException(
@@ -71,14 +81,14 @@ class Consumers:
         consumer = Consumer(
             name=name,
             created_ms=now,
-            ready_at_ms=now + self.engine.config.create_stream_ms,
+            ready_at_ms=now + self._create_ms,
             tags=dict(tags),
         )
 
         def change() -> None:
             stream.consumers = [*live, consumer]  # forget the ones whose deletion finished
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)
         return {"Consumer": self.summary(stream, consumer)}
 
     def describe(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +103,7 @@ class Consumers:
     def listing(self, params: dict[str, Any]) -> tuple[Stream, list[Consumer]]:
         """ListStreamConsumers' stream and its consumers in registration order (the handler
         pages them)."""
-        stream = self.engine.find({"StreamARN": params["StreamARN"]})
+        stream = self._access.find({"StreamARN": params["StreamARN"]})
         created = params.get("StreamCreationTimestamp")
         if created is not None and int(created) != stream.created_ms // 1000:
             raise errors.ResourceNotFoundException(  # an earlier stream of the same name
@@ -105,7 +115,7 @@ class Consumers:
         stream, consumer = self._lookup(params)
         if consumer.delete_at_ms is not None:
             return  # already being deleted
-        delay = self.engine.config.delete_stream_ms
+        delay = self._delete_ms
         now = now_ms()
 
         def change() -> None:
@@ -114,7 +124,7 @@ class Consumers:
             else:
                 stream.consumers = [c for c in stream.live_consumers(now) if c is not consumer]
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)
 
     # -- used by other features ------------------------------------------------------------
 
@@ -138,7 +148,7 @@ class Consumers:
         account's billing commitment (On-demand Advantage) is in force, 20 otherwise (AWS's
         model, RegisterStreamConsumer). Consumers registered above 20 stay when the commitment
         ends or the stream turns PROVISIONED; no new one is registered until they are fewer."""
-        if stream.mode == "ON_DEMAND" and self.engine.account.commitment_in_force():
+        if stream.mode == "ON_DEMAND" and self._commitment_in_force():
             return MAX_CONSUMERS_ON_DEMAND_ADVANTAGE
         return MAX_CONSUMERS_PER_STREAM
 
@@ -147,7 +157,7 @@ class Consumers:
         if _CONSUMER_ARN_RE.match(arn):
             return self._by_consumer_arn(arn)
         if parse_stream_arn(arn) is not None:
-            return self.engine.find({"StreamARN": arn}), None
+            return self._access.find({"StreamARN": arn}), None
         raise errors.ResourceNotFoundException(
             f"Resource {arn} under account {self._account} not found."
         )
@@ -173,7 +183,7 @@ class Consumers:
             return self._by_consumer_arn(arn)
         # Both present: the API's validation refuses a request naming neither way.
         stream_arn, name = params["StreamARN"], params["ConsumerName"]
-        stream = self.engine.find({"StreamARN": stream_arn})
+        stream = self._access.find({"StreamARN": stream_arn})
         for consumer in stream.live_consumers():
             if consumer.name == name:
                 return stream, consumer
@@ -184,7 +194,7 @@ class Consumers:
         if match is None:
             raise errors.InvalidArgumentException(f"Invalid ConsumerARN: {arn}")
         stream_arn, name, created_s = match.group(1), match.group(2), int(match.group(3))
-        stream = self.engine.find({"StreamARN": stream_arn})
+        stream = self._access.find({"StreamARN": stream_arn})
         for consumer in stream.live_consumers():
             if consumer.name == name and consumer.created_ms // 1000 == created_s:
                 return stream, consumer

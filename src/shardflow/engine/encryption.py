@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shardflow import errors
-from shardflow.engine.metadata import DAY_MS, active_stream, begin_update, commit
+from shardflow.engine.access import StreamAccess
 from shardflow.engine.streams import Stream, now_ms
-
-if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
 
 # AWS: "You can successfully apply a new Amazon Web Services KMS key for server-side encryption
 # 25 times in a rolling 24-hour period", and disable it 25 times. Counted per stream.
 MAX_NEW_KEYS_PER_DAY = 25
 MAX_STOPS_PER_DAY = 25
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 
 # KMS key identifiers as KMS accepts them: key id (UUID, or mrk- for multi-Region keys), key ARN,
 # alias name (alias/aws/kinesis is the AWS-managed key) and alias ARN.
@@ -46,58 +44,63 @@ _KEY_ARN_RE = re.compile(rf"{_KMS_ARN}key/{_KEY_ID}")
 _ALIAS_ARN_RE = re.compile(rf"{_KMS_ARN}{_ALIAS}")
 
 
-async def start(engine: Engine, params: dict[str, Any]) -> None:
-    """Encrypt records written from now on with ``KeyId`` (a no-op if it already does)."""
-    stream = active_stream(engine, params)
-    key_id = _checked_key_id(params)
-    if stream.encryption_type == "KMS" and stream.key_id == key_id:
-        return
-    now = now_ms()
-    # A key other than the one last applied is a new key (stopping and starting again with the
-    # same key applies none).
-    new_key = key_id != stream.last_key_id
-    recent = [t for t in stream.new_keys_ms if now - t < DAY_MS]
-    if new_key and len(recent) >= MAX_NEW_KEYS_PER_DAY:
-        raise errors.LimitExceededException(
-            f"Stream {stream.name} under account {engine.config.account_id} has already had a new"
-            f" KMS key applied {MAX_NEW_KEYS_PER_DAY} times in the last 24 hours."
-        )
+class Encryption:
+    """StartStreamEncryption and StopStreamEncryption."""
 
-    def change() -> None:
-        if new_key:
-            stream.new_keys_ms = [*recent, now]
-        was_encrypting = stream.encryption_type == "KMS"
-        stream.encryption_type = "KMS"
-        stream.key_id = stream.last_key_id = key_id
-        begin_update(engine, stream)
-        if not was_encrypting:
+    def __init__(self, access: StreamAccess) -> None:
+        self._access = access
+
+    async def start(self, params: dict[str, Any]) -> None:
+        """Encrypt records written from now on with ``KeyId`` (a no-op if it already does)."""
+        stream = self._access.active_stream(params)
+        key_id = _checked_key_id(params)
+        if stream.encryption_type == "KMS" and stream.key_id == key_id:
+            return
+        now = now_ms()
+        # A key other than the one last applied is a new key (stopping and starting again with the
+        # same key applies none).
+        new_key = key_id != stream.last_key_id
+        recent = [t for t in stream.new_keys_ms if now - t < DAY_MS]
+        if new_key and len(recent) >= MAX_NEW_KEYS_PER_DAY:
+            raise errors.LimitExceededException(
+                f"Stream {stream.name} under account {self._access.account_id} has already had"
+                f" a new KMS key applied {MAX_NEW_KEYS_PER_DAY} times in the last 24 hours."
+            )
+
+        def change() -> None:
+            if new_key:
+                stream.new_keys_ms = [*recent, now]
+            was_encrypting = stream.encryption_type == "KMS"
+            stream.encryption_type = "KMS"
+            stream.key_id = stream.last_key_id = key_id
+            self._access.begin_update(stream)
+            if not was_encrypting:
+                _switch(stream, now)
+
+        await self._access.commit(stream, change)
+
+    async def stop(self, params: dict[str, Any]) -> None:
+        """Write records unencrypted again (a no-op on a stream that is not encrypted)."""
+        stream = self._access.active_stream(params)
+        _checked_key_id(params)
+        if stream.encryption_type != "KMS":
+            return
+        now = now_ms()
+        recent = [t for t in stream.encryption_stops_ms if now - t < DAY_MS]
+        if len(recent) >= MAX_STOPS_PER_DAY:
+            raise errors.LimitExceededException(
+                f"Stream {stream.name} under account {self._access.account_id} has already had"
+                f" server-side encryption disabled {MAX_STOPS_PER_DAY} times in the last 24 hours."
+            )
+
+        def change() -> None:
+            stream.encryption_stops_ms = [*recent, now]
+            stream.encryption_type = "NONE"
+            stream.key_id = None
+            self._access.begin_update(stream)
             _switch(stream, now)
 
-    await commit(engine, stream, change)
-
-
-async def stop(engine: Engine, params: dict[str, Any]) -> None:
-    """Write records unencrypted again (a no-op on a stream that is not encrypted)."""
-    stream = active_stream(engine, params)
-    _checked_key_id(params)
-    if stream.encryption_type != "KMS":
-        return
-    now = now_ms()
-    recent = [t for t in stream.encryption_stops_ms if now - t < DAY_MS]
-    if len(recent) >= MAX_STOPS_PER_DAY:
-        raise errors.LimitExceededException(
-            f"Stream {stream.name} under account {engine.config.account_id} has already had"
-            f" server-side encryption disabled {MAX_STOPS_PER_DAY} times in the last 24 hours."
-        )
-
-    def change() -> None:
-        stream.encryption_stops_ms = [*recent, now]
-        stream.encryption_type = "NONE"
-        stream.key_id = None
-        begin_update(engine, stream)
-        _switch(stream, now)
-
-    await commit(engine, stream, change)
+        await self._access.commit(stream, change)
 
 
 def record_encryption(stream: Stream, arrival_ms: int) -> str:

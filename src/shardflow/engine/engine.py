@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,33 +20,35 @@ import orjson
 from shardflow import errors
 from shardflow.config import Config
 from shardflow.engine import encryption, integrity
+from shardflow.engine.access import StreamAccess
 from shardflow.engine.account import AccountSettings
 from shardflow.engine.consumers import Consumers
+from shardflow.engine.encryption import Encryption
 from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
 from shardflow.engine.limits import Limiter
 from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler, warm_shards
+from shardflow.engine.policies import Policies
+from shardflow.engine.reads import Reads
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
 from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
-from shardflow.model import hashing, iterators, sequence
+from shardflow.model import hashing, sequence
 from shardflow.model.limits import record_size
-from shardflow.model.shard_ids import parse_stream_arn, shard_id, shard_index, stream_arn
-from shardflow.storage.checksum import CorruptRecord
+from shardflow.model.shard_ids import parse_stream_arn, stream_arn
+from shardflow.storage.metadata import MetadataRepository
 from shardflow.storage.refusal import damaged
 from shardflow.storage.sqlite import (
     MAX_SHARD_UID,
     NewRecord,
     SqliteStore,
-    StoredRecord,
 )
 
 log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_S = 60.0  # how often expired records are deleted from disk
-GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024  # AWS: at most 10 MiB per GetRecords call
 
 
 @dataclass(slots=True)
@@ -59,32 +60,71 @@ class PutEntry:
     explicit_hash_key: str | None = None
 
 
-@dataclass(slots=True)
-class ReadResult:
-    records: list[StoredRecord]
-    stream_name: str
-    shard_index: int
-    next_iterator: str | None
-    millis_behind_latest: int
-    child_shards: list[Shard]
-
-
 class Engine:
     def __init__(self, config: Config, store: SqliteStore) -> None:
         self.config = config
         self.store = store
+        self.metadata = MetadataRepository(store)
+        self.access = StreamAccess(
+            config.account_id, config.update_stream_ms, self.find, self.persist
+        )
         self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
         self.iterator_key = b""
         self.faults = FaultInjector(config.faults)
         self.events = EventBus()
-        self.resharder = Resharder(self)
-        self.settings = StreamSettings(self)  # retention, monitoring, capacity
-        self.tags = Tagger(self)
-        self.consumers = Consumers(self)
-        self.subscriptions = Subscriptions(self)  # SubscribeToShard
-        self.account = AccountSettings(self)
         self.limits = Limiter(enabled=not config.no_limits, scale=config.limits_scale)
-        self.on_demand = OnDemandScaler(self, config.on_demand_window_s)
+        self.reads = Reads(  # GetShardIterator, GetRecords, the shared shard read
+            account_id=config.account_id,
+            store=store,
+            limits=self.limits,
+            stream_name_of=self.stream_name_of,
+            stream_named=self.streams.get,
+            iterator_key=lambda: self.iterator_key,
+            throttled=self.throttled,
+        )
+        self.resharder = Resharder(
+            self.access,
+            self.metadata.apply_reshard,
+            self.allocate_shard_uid,
+            self.check_shard_limit,
+        )
+        self.account = AccountSettings(config.account_id, self.metadata.save_setting)
+        self.consumers = Consumers(
+            self.access,
+            create_ms=config.create_stream_ms,
+            delete_ms=config.delete_stream_ms,
+            commitment_in_force=self.account.commitment_in_force,
+        )
+        self.tags = Tagger(self.access, self.consumers.resource)
+        self.subscriptions = Subscriptions(  # SubscribeToShard
+            account_id=config.account_id,
+            max_duration_s=config.subscription_max_s,
+            limits=self.limits,
+            events=self.events,
+            find_consumer=self.consumers.find,
+            stream_named=self.streams.get,
+            start_position=self.reads.start_position,
+            read_shard=self.reads.read_shard,
+        )
+        self.policies = Policies(self.access, self.consumers.resource)
+        self.encryption = Encryption(self.access)
+        self.on_demand = OnDemandScaler(
+            account_id=config.account_id,
+            window_s=config.on_demand_window_s,
+            limits_scale=self.limits.scale,
+            events=self.events,
+            live_streams=self.live_streams,
+            scale=self.resharder.scale,
+            check_shard_limit=self.check_shard_limit,
+        )
+        self.settings = StreamSettings(  # retention, monitoring, capacity
+            self.access,
+            region=config.region,
+            on_demand_stream_limit=config.on_demand_stream_limit,
+            live_streams=self.live_streams,
+            require_commitment=self.account.require_commitment,
+            on_demand=self.on_demand,
+        )
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -110,7 +150,7 @@ class Engine:
         if key is None:
             key = os.urandom(32).hex()
             if self.store.read_only is None:
-                await self.store.execute([("INSERT INTO meta VALUES ('iterator_key', ?)", (key,))])
+                await self.metadata.insert_iterator_key(key)
         try:
             self.iterator_key = bytes.fromhex(key)
             self.account.load(meta)
@@ -273,15 +313,8 @@ class Engine:
         previous = self.streams.get(name)
         self.streams[name] = stream  # visible at once: a second CreateStream must fail
         try:
-            await self.store.execute(
-                [("INSERT INTO streams (uid, doc) VALUES (?, ?)", (uid, doc_json(stream)))]
-                + [
-                    (
-                        "INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
-                        (s.uid, uid, doc_json(s)),
-                    )
-                    for s in stream.shards
-                ]
+            await self.metadata.insert_stream(
+                (uid, doc_json(stream)), [(s.uid, doc_json(s)) for s in stream.shards]
             )
         except BaseException:
             if previous is None:
@@ -318,9 +351,7 @@ class Engine:
         self.consumers.check_deletable(stream, params)
         delete_at = now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
-        await self.store.execute(
-            [("UPDATE streams SET doc=? WHERE uid=?", (doc_json(stream), stream.uid))]
-        )
+        await self.persist([stream])
         if self.config.delete_stream_ms == 0:
             await self._purge(stream)
 
@@ -340,13 +371,7 @@ class Engine:
         for shard in stream.shards:
             self.limits.forget(shard.uid)
         self.store.forget_shards([shard.uid for shard in stream.shards])
-        await self.store.execute(
-            [
-                ("DELETE FROM streams WHERE uid=?", (stream.uid,)),
-                ("DELETE FROM shards WHERE stream_uid=?", (stream.uid,)),
-            ]
-            + [self.store.purge_statement(shard.uid, None) for shard in stream.shards]
-        )
+        await self.metadata.delete_stream(stream.uid, [shard.uid for shard in stream.shards])
         self.store.wake_purger()
 
     # -- data plane ------------------------------------------------------------------------
@@ -407,178 +432,6 @@ class Engine:
             for shard, (position, _arrival) in zip(shards, placed, strict=True)
         ], encryption.record_encryption(stream, arrival)
 
-    def get_shard_iterator(self, params: dict[str, Any]) -> str:
-        """An iterator for the request's starting position."""
-        stream, shard, position = self.start_position(params)
-        return self._iterator(stream, shard, position)
-
-    def start_position(
-        self, params: dict[str, Any], operation: str = "GetShardIterator"
-    ) -> tuple[Stream, Shard, int]:
-        """The stream, shard and position a GetShardIterator request starts at, after all of its
-        checks (SubscribeToShard's too: ``operation`` names the caller in the
-        invalid-sequence-number message)."""
-        name = self.stream_name_of(params)
-        stream = self.streams.get(name)
-        if stream is None or stream.is_gone() or stream.current_status() == "CREATING":
-            # AWS names the shard, not the stream, when either is missing.
-            index = shard_index(params["ShardId"])
-            raise self._no_shard(name, shard_id(index) if index is not None else params["ShardId"])
-        shard = self._shard_or_error(stream, params["ShardId"])
-        kind = params["ShardIteratorType"]
-        start_seq = params.get("StartingSequenceNumber")
-        timestamp = params.get("Timestamp")
-        if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
-            if start_seq is None:
-                raise errors.InvalidArgumentException(
-                    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and"
-                    " StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no"
-                    f" StartingSequenceNumber. Request specified {kind} and no"
-                    " StartingSequenceNumber."
-                )
-            position = self._position_of(stream, shard, start_seq, operation)
-            if kind == "AFTER_SEQUENCE_NUMBER":
-                position += 1
-        elif kind == "AT_TIMESTAMP":
-            if timestamp is None:
-                raise errors.InvalidArgumentException(
-                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP."
-                    " Current request has no timestamp parameter."
-                )
-            ts_ms = round(timestamp * 1000)  # float seconds: round, not truncate
-            now = now_ms()
-            if ts_ms > now:
-                raise errors.InvalidArgumentException(
-                    "The timestampInMillis parameter cannot be greater than the"
-                    f" currentTimestampInMillis. timestampInMillis: {ts_ms},"
-                    f" currentTimestampInMillis: {now}"
-                )
-            try:
-                found = self.store.first_position_at(shard.uid, ts_ms)
-            except sqlite3.DatabaseError as exc:
-                raise self._unreadable(stream, shard, 0, exc) from None
-            position = found if found is not None else self.store.position + 1
-        else:
-            if start_seq is not None:
-                raise errors.InvalidArgumentException(
-                    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and"
-                    " StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no"
-                    f" StartingSequenceNumber. Request specified {kind} and also a"
-                    " StartingSequenceNumber."
-                )
-            position = 0 if kind == "TRIM_HORIZON" else self.store.position + 1
-        return stream, shard, position
-
-    def _iterator(self, stream: Stream, shard: Shard, position: int) -> str:
-        token = iterators.IteratorToken(stream.uid, shard.index, position, now_ms(), stream.name)
-        return iterators.encode(self.iterator_key, token)
-
-    def _shard_or_error(self, stream: Stream, shard_id_text: str) -> Shard:
-        index = shard_index(shard_id_text)
-        shard = stream.shard(index) if index is not None else None
-        if shard is None:
-            raise self._no_shard(
-                stream.name, shard_id(index) if index is not None else shard_id_text
-            )
-        return shard
-
-    def _no_shard(self, stream_name: str, shard_id_text: str) -> errors.KinesisError:
-        return errors.ResourceNotFoundException(
-            f"Shard {shard_id_text} in stream {stream_name} under account"
-            f" {self.config.account_id} does not exist"
-        )
-
-    def _position_of(self, stream: Stream, shard: Shard, seq_text: str, operation: str) -> int:
-        decoded = sequence.decode(seq_text)
-        if decoded is None:
-            raise errors.InvalidArgumentException(
-                f"StartingSequenceNumber {seq_text} used in {operation} on shard"
-                f" {shard.shard_id} in stream {stream.name} under account"
-                f" {self.config.account_id} is invalid."
-            )
-        if decoded.shard_index != shard.index:
-            raise errors.InvalidArgumentException(
-                f"Invalid StartingSequenceNumber. It encodes {shard_id(decoded.shard_index)},"
-                f" while it was used in a call to a shard with {shard.shard_id}"
-            )
-        return decoded.position
-
-    def get_records(self, iterator_text: str, limit: int) -> ReadResult:
-        stream, shard, position = self.iterator_position(iterator_text)
-        if not self.limits.admit_read(shard.uid):
-            raise self.throttled(stream, shard)
-        result = self.read_shard(stream, shard, position, limit, GET_RECORDS_MAX_BYTES)
-        self.limits.charge_read(shard.uid, sum(len(r.data) for r in result.records))
-        return result
-
-    def iterator_position(self, iterator_text: str) -> tuple[Stream, Shard, int]:
-        """The stream, shard and position a shard iterator points at, after GetRecords' checks
-        (well-formed, not expired, its stream still there)."""
-        try:
-            token = iterators.decode(self.iterator_key, iterator_text)
-        except iterators.InvalidIterator:
-            raise errors.InvalidArgumentException("Invalid ShardIterator.") from None
-        now = now_ms()
-        if now - token.issued_ms > iterators.ITERATOR_TTL_MS:
-            raise errors.ExpiredIteratorException(
-                f"Iterator expired. The iterator was created at time {_aws_time(token.issued_ms)}"
-                f" while right now it is {_aws_time(now)} which is further in the future than"
-                f" the tolerated delay of {iterators.ITERATOR_TTL_MS} milliseconds."
-            )
-        stream = self.streams.get(token.stream_name)
-        if stream is None or stream.uid != token.stream_uid or stream.is_gone(now):
-            raise self._no_shard(token.stream_name, shard_id(token.shard_index))
-        shard = stream.shard(token.shard_index)
-        assert shard is not None  # shards are never removed from a live stream
-        return stream, shard, token.position
-
-    def read_shard(
-        self, stream: Stream, shard: Shard, position: int, limit: int, max_bytes: int
-    ) -> ReadResult:
-        """Records of ``shard`` from ``position`` (GetRecords' and SubscribeToShard's read path,
-        without GetRecords' per-shard limits): the next iterator, MillisBehindLatest, and the
-        children once a closed shard is read to its end."""
-        now = now_ms()
-        cutoff = now - stream.retention_hours * 3_600_000
-        try:
-            read = self.store.read(shard.uid, position, limit, max_bytes)
-        except CorruptRecord as exc:
-            raise integrity.corrupt_read(
-                self.store, stream, shard, exc, self.config.account_id
-            ) from None
-        # The iterator moves past everything read, including records past retention that the
-        # sweep has not deleted yet (they are not returned).
-        next_position = read[-1].position + 1 if read else position
-        records = read
-        if read and read[0].arrival_ms < cutoff:
-            records = [r for r in read if r.arrival_ms >= cutoff]
-        try:
-            last = self.store.last_record(shard.uid)
-        except sqlite3.DatabaseError as exc:
-            raise self._unreadable(stream, shard, next_position, exc) from None
-        behind = 0
-        if records and last is not None and last[0] > records[-1].position:
-            behind = max(0, now - records[-1].arrival_ms)
-        elif not records and last is not None and last[0] >= next_position:
-            behind = max(0, now - last[1])
-        children: list[Shard] = []
-        next_iterator: str | None = self._iterator(stream, shard, next_position)
-        # A closed shard is read to its end once nothing is stored at or after the next
-        # position: its end is fixed after every record routed to it, so none can follow.
-        if shard.end_position is not None and (last is None or last[0] < next_position):
-            next_iterator = None
-            children = [
-                s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)
-            ]
-        return ReadResult(records, stream.name, shard.index, next_iterator, behind, children)
-
-    def _unreadable(
-        self, stream: Stream, shard: Shard, position: int, exc: Exception
-    ) -> errors.KinesisError:
-        """The error for a shard whose stored records SQLite cannot read (a damaged page)."""
-        damage = CorruptRecord(shard.uid, position, f"the records cannot be read ({exc})")
-        return integrity.corrupt_read(self.store, stream, shard, damage, self.config.account_id)
-
     # -- maintenance -----------------------------------------------------------------------
 
     async def _sweep_forever(self) -> None:
@@ -597,7 +450,7 @@ class Engine:
                 await self._purge(stream)
                 continue
             cutoff = now - stream.retention_hours * 3_600_000
-            statements = []
+            expired: list[tuple[int, int]] = []
             for shard in stream.shards:
                 first_kept = self.store.first_position_at(shard.uid, cutoff)
                 last = self.store.last_record(shard.uid)
@@ -605,18 +458,11 @@ class Engine:
                     continue  # nothing has expired
                 # Records appended after these reads are newer than the cutoff: stop below them.
                 end = first_kept - 1 if first_kept is not None else last[0]
-                statements.append(self.store.purge_statement(shard.uid, end))
-            if statements:
-                await self.store.execute(statements)
+                expired.append((shard.uid, end))
+            if expired:
+                await self.metadata.schedule_purges(expired)
                 self.store.wake_purger()
 
     async def persist(self, streams: Iterable[Stream]) -> None:
         """Store the documents of streams whose settings changed, in one transaction."""
-        await self.store.execute(
-            [("UPDATE streams SET doc=? WHERE uid=?", (doc_json(s), s.uid)) for s in streams]
-        )
-
-
-def _aws_time(ms: int) -> str:
-    """Java's Date.toString() form that AWS puts in iterator-expiry messages."""
-    return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(ms / 1000))
+        await self.metadata.update_streams([(s.uid, doc_json(s)) for s in streams])

@@ -9,8 +9,6 @@ for ``config.update_stream_ms`` (default 0: ACTIVE again at once).
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +17,8 @@ from shardflow.engine.ondemand import current_mibps
 from shardflow.engine.streams import Stream, now_ms
 
 if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
+    from shardflow.engine.access import StreamAccess
+    from shardflow.engine.ondemand import OnDemandScaler
 
 MIN_RETENTION_HOURS = 24  # AWS: a stream keeps records at least a day
 MAX_RETENTION_HOURS = 8760  # AWS: at most 365 days (long-term retention)
@@ -43,59 +42,37 @@ SHARD_LEVEL_METRICS = (
     "IteratorAgeMilliseconds",
 )
 
-_UNSAVED = ("shards", "_route_starts", "_route_shards")  # not part of the stream's document
-
-
-# -- shared by the metadata features --------------------------------------------------------
-
-
-def active_stream(engine: Engine, params: dict[str, Any]) -> Stream:
-    """The stream a request names, which must be ACTIVE (AWS's message otherwise)."""
-    stream = engine.find(params)
-    status = stream.current_status()
-    if status != "ACTIVE":
-        raise errors.ResourceInUseException(
-            f"Stream {stream.name} under account {engine.config.account_id} not ACTIVE,"
-            f" instead in state {status}"
-        )
-    return stream
-
-
-def begin_update(engine: Engine, stream: Stream) -> None:
-    """The stream is UPDATING for the configured delay (ACTIVE at once by default)."""
-    delay = engine.config.update_stream_ms
-    stream.status = "UPDATING" if delay else "ACTIVE"
-    stream.ready_at_ms = now_ms() + delay
-
-
-async def commit(engine: Engine, stream: Stream, change: Callable[[], None]) -> None:
-    """Apply ``change`` to the stream and store it; put the stream back if storing fails."""
-    saved = {
-        f.name: copy.deepcopy(getattr(stream, f.name))
-        for f in dataclasses.fields(stream)
-        if f.name not in _UNSAVED
-    }
-    change()
-    try:
-        await engine.persist([stream])
-    except BaseException:
-        for name, value in saved.items():
-            setattr(stream, name, value)
-        raise
-
 
 class StreamSettings:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """Retention, enhanced monitoring, capacity mode, record size, warm throughput and record
+    distribution. ON_DEMAND capacity goes through the scaler; warm throughput needs the
+    account's commitment (``require_commitment``)."""
+
+    def __init__(
+        self,
+        access: StreamAccess,
+        *,
+        region: str,
+        on_demand_stream_limit: int,
+        live_streams: Callable[[], list[Stream]],
+        require_commitment: Callable[[], None],
+        on_demand: OnDemandScaler,
+    ) -> None:
+        self._access = access
+        self._region = region
+        self._on_demand_stream_limit = on_demand_stream_limit
+        self._live_streams = live_streams
+        self._require_commitment = require_commitment
+        self._on_demand = on_demand
 
     @property
     def _account(self) -> str:
-        return self.engine.config.account_id
+        return self._access.account_id
 
     # -- retention -------------------------------------------------------------------------
 
     async def change_retention(self, params: dict[str, Any], *, increase: bool) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self._access.active_stream(params)
         hours = int(params["RetentionPeriodHours"])
         if hours < MIN_RETENTION_HOURS:
             raise errors.InvalidArgumentException(
@@ -123,14 +100,14 @@ class StreamSettings:
 
         def change() -> None:
             stream.retention_hours = hours
-            begin_update(self.engine, stream)
+            self._access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)
 
     # -- enhanced monitoring ---------------------------------------------------------------
 
     async def set_monitoring(self, params: dict[str, Any], *, enable: bool) -> dict[str, Any]:
-        stream = active_stream(self.engine, params)
+        stream = self._access.active_stream(params)
         requested = set(params["ShardLevelMetrics"])
         named = set(SHARD_LEVEL_METRICS) if "ALL" in requested else requested
         current = list(stream.shard_level_metrics)
@@ -139,9 +116,9 @@ class StreamSettings:
 
         def change() -> None:
             stream.shard_level_metrics = desired
-            begin_update(self.engine, stream)
+            self._access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)
         return {
             "StreamName": stream.name,
             "CurrentShardLevelMetrics": current,
@@ -152,7 +129,7 @@ class StreamSettings:
     # -- capacity --------------------------------------------------------------------------
 
     async def update_mode(self, params: dict[str, Any]) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self._access.active_stream(params)
         mode = params["StreamModeDetails"]["StreamMode"]
         warm = params.get("WarmThroughputMiBps")
         if mode == stream.mode and warm is None:
@@ -179,8 +156,8 @@ class StreamSettings:
             )
         target_shards = None
         if warm is not None:
-            self.engine.account.require_commitment()
-            target_shards = self.engine.on_demand.check_warm_throughput(
+            self._require_commitment()
+            target_shards = self._on_demand.check_warm_throughput(
                 stream.name, warm, stream.open_shard_count
             )
         release = _releases(stream, warm) if mode == stream.mode else False
@@ -193,52 +170,52 @@ class StreamSettings:
                 stream.warm_throughput_mibps = None
             elif warm is not None:
                 stream.warm_throughput_mibps = warm
-            begin_update(self.engine, stream)
+            self._access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)
         if target_shards is not None:
-            await self.engine.on_demand.warm(stream, target_shards, release=release)
+            await self._on_demand.warm(stream, target_shards, release=release)
 
     def check_on_demand_limit(self) -> None:
-        config = self.engine.config
-        on_demand = sum(1 for s in self.engine.live_streams() if s.mode == "ON_DEMAND")
-        if on_demand >= config.on_demand_stream_limit:
+        limit = self._on_demand_stream_limit
+        on_demand = sum(1 for s in self._live_streams() if s.mode == "ON_DEMAND")
+        if on_demand >= limit:
             raise errors.LimitExceededException(
                 f"This request would exceed the on-demand stream limit for the account"
-                f" {config.account_id} in {config.region}. Current on-demand stream count for"
-                f" the account: {on_demand}. Limit: {config.on_demand_stream_limit}."
+                f" {self._account} in {self._region}. Current on-demand stream count for"
+                f" the account: {on_demand}. Limit: {limit}."
             )
 
     async def update_max_record_size(self, params: dict[str, Any]) -> None:
-        stream = active_stream(self.engine, params)
+        stream = self._access.active_stream(params)
         size = int(params["MaxRecordSizeInKiB"])
 
         def change() -> None:
             stream.max_record_kib = size
-            begin_update(self.engine, stream)
+            self._access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)
 
     async def update_warm_throughput(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream = active_stream(self.engine, params)
-        self.engine.account.require_commitment()
+        stream = self._access.active_stream(params)
+        self._require_commitment()
         if stream.mode != "ON_DEMAND":
             raise errors.InvalidArgumentException(
                 f"Warm throughput can only be updated for streams with ON_DEMAND capacity mode."
                 f" Stream {stream.name} under account {self._account} is PROVISIONED."
             )
         target = int(params["WarmThroughputMiBps"])
-        target_shards = self.engine.on_demand.check_warm_throughput(
+        target_shards = self._on_demand.check_warm_throughput(
             stream.name, target, stream.open_shard_count
         )
         release = _releases(stream, target)
 
         def change() -> None:
             stream.warm_throughput_mibps = target
-            begin_update(self.engine, stream)
+            self._access.begin_update(stream)
 
-        await commit(self.engine, stream, change)
-        await self.engine.on_demand.warm(stream, target_shards, release=release)
+        await self._access.commit(stream, change)
+        await self._on_demand.warm(stream, target_shards, release=release)
         return {
             "StreamARN": stream.arn,
             "StreamName": stream.name,
@@ -248,13 +225,13 @@ class StreamSettings:
     def check_warm_throughput_for_new_stream(self, name: str, warm: int) -> None:
         """CreateStream's WarmThroughputMiBps against the account: AWS's refusals, before
         anything is created (the request's own rules are the pipeline's, api.validation)."""
-        self.engine.account.require_commitment()
-        self.engine.on_demand.check_warm_throughput(name, warm, 0)
+        self._require_commitment()
+        self._on_demand.check_warm_throughput(name, warm, 0)
 
     async def update_record_distribution(self, params: dict[str, Any]) -> None:
         """Routing follows the new strategy from the next record; no UPDATING phase (AWS: it
         takes effect immediately)."""
-        stream = active_stream(self.engine, params)
+        stream = self._access.active_stream(params)
         strategy = params["RecordDistributionStrategy"]
         if strategy == "AUTO" and stream.mode != "ON_DEMAND":
             raise errors.InvalidArgumentException(
@@ -264,7 +241,7 @@ class StreamSettings:
         def change() -> None:
             stream.record_distribution = strategy
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)
 
 
 def warm_throughput(stream: Stream) -> dict[str, int]:
@@ -277,14 +254,14 @@ def warm_throughput(stream: Stream) -> dict[str, int]:
     }
 
 
-def capacity_summary(engine: Engine, stream: Stream) -> dict[str, Any]:
+def capacity_summary(stream: Stream, commitment_in_force: bool) -> dict[str, Any]:
     """DescribeStreamSummary's capacity members. AWS reports WarmThroughput only for ON_DEMAND
     streams of accounts with the billing commitment, RecordDistributionStrategy only for ON_DEMAND
     streams (USER_PARTITION_KEY unless AUTO was chosen)."""
     if stream.mode != "ON_DEMAND":
         return {}
     out: dict[str, Any] = {"RecordDistributionStrategy": stream.record_distribution or USER_KEY}
-    if engine.account.commitment_in_force():
+    if commitment_in_force:
         out["WarmThroughput"] = warm_throughput(stream)
     return out
 

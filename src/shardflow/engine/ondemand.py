@@ -22,14 +22,14 @@ import contextlib
 import logging
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from shardflow import errors
-from shardflow.engine.events import Event, RecordsIn
+from shardflow.engine.events import Event, EventBus, RecordsIn
 from shardflow.engine.limits import WRITE_BYTES_PER_S, WRITE_RECORDS_PER_S
 
 if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
     from shardflow.engine.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,26 @@ def current_mibps(stream: Stream) -> int:
 
 
 class OnDemandScaler:
-    def __init__(self, engine: Engine, window_s: float) -> None:
-        self.engine = engine
+    """Grows busy ON_DEMAND streams and applies warm throughputs, through ``scale`` (the
+    resharder's uniform rescale)."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        window_s: float,
+        limits_scale: float,
+        events: EventBus,
+        live_streams: Callable[[], list[Stream]],
+        scale: Callable[[Stream, int], Awaitable[None]],
+        check_shard_limit: Callable[[int], None],
+    ) -> None:
+        self._account_id = account_id
+        self._limits_scale = limits_scale
+        self._events = events
+        self._live_streams = live_streams
+        self._scale = scale
+        self._check_shard_limit = check_shard_limit
         self.window = max(1, round(window_s / TICK_S))
         # Per stream: the current tick's (records, bytes) and the recent ticks' utilisation.
         self._current: dict[str, list[int]] = {}
@@ -61,7 +79,7 @@ class OnDemandScaler:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.engine.events.subscribe(self._observe)
+        self._events.subscribe(self._observe)
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -87,8 +105,8 @@ class OnDemandScaler:
     async def tick(self) -> None:
         """Fold the last tick into each ON_DEMAND stream's history; double where it is due."""
         current, self._current = self._current, {}
-        scale = self.engine.limits.scale
-        for stream in self.engine.live_streams():
+        scale = self._limits_scale
+        for stream in self._live_streams():
             if stream.mode != "ON_DEMAND":
                 self._history.pop(stream.name, None)
                 continue
@@ -109,21 +127,20 @@ class OnDemandScaler:
                     shards,
                     2 * shards,
                 )
-                await self.engine.resharder.scale(stream, 2 * shards)
+                await self._scale(stream, 2 * shards)
 
     def check_warm_throughput(self, stream_name: str, mibps: int, open_shards: int) -> int:
         """The open shards ``mibps`` needs; AWS's LimitExceededException over 10 GiBps or when
         the extra shards would exceed the account's shard limit (nothing changes then)."""
-        engine = self.engine
         if mibps > MAX_WARM_THROUGHPUT_MIBPS:
             raise errors.LimitExceededException(
                 f"Warm throughput of {mibps} MiBps for stream {stream_name} under account"
-                f" {engine.config.account_id} exceeds the limit of {MAX_WARM_THROUGHPUT_MIBPS}"
+                f" {self._account_id} exceeds the limit of {MAX_WARM_THROUGHPUT_MIBPS}"
                 " MiBps for an on-demand stream."
             )
         target = warm_shards(mibps)
         if target > open_shards:
-            engine.check_shard_limit(target - open_shards)
+            self._check_shard_limit(target - open_shards)
         return target
 
     async def warm(self, stream: Stream, target_shards: int, *, release: bool) -> None:
@@ -137,4 +154,4 @@ class OnDemandScaler:
                 shards,
                 target_shards,
             )
-            await self.engine.resharder.scale(stream, target_shards)
+            await self._scale(stream, target_shards)

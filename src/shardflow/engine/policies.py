@@ -13,45 +13,47 @@ so there is no caller identity to evaluate a policy against.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.loaders import Loader
 
 from shardflow import errors
-from shardflow.engine.metadata import commit
+from shardflow.engine.access import ResolveResource, StreamAccess
 from shardflow.engine.streams import Consumer, Stream
 from shardflow.model.policy_document import InvalidPolicy, check_policy
-
-if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
 
 NO_POLICY = "{}"  # GetResourcePolicy's Policy for a resource without one
 
 
-async def put(engine: Engine, params: dict[str, Any]) -> None:
-    stream, consumer = engine.consumers.resource(params["ResourceARN"])
-    _check_ready(engine, stream, consumer)
-    policy = params["Policy"]
-    try:
-        check_policy(policy, _arn(stream, consumer), kinesis_actions())
-    except InvalidPolicy as exc:
-        raise errors.InvalidArgumentException(str(exc)) from None
-    await commit(engine, stream, lambda: _attach(stream, consumer, policy))
+class Policies:
+    def __init__(self, access: StreamAccess, resource: ResolveResource) -> None:
+        self._access = access
+        self._resource = resource
 
+    async def put(self, params: dict[str, Any]) -> None:
+        stream, consumer = self._resource(params["ResourceARN"])
+        _check_ready(self._access.account_id, stream, consumer)
+        policy = params["Policy"]
+        try:
+            check_policy(policy, _arn(stream, consumer), kinesis_actions())
+        except InvalidPolicy as exc:
+            raise errors.InvalidArgumentException(str(exc)) from None
+        await self._access.commit(stream, lambda: _attach(stream, consumer, policy))
 
-def get(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    stream, consumer = engine.consumers.resource(params["ResourceARN"])
-    policy = consumer.policy if consumer is not None else stream.policy
-    return {"Policy": policy if policy is not None else NO_POLICY}
+    def get(self, params: dict[str, Any]) -> dict[str, Any]:
+        stream, consumer = self._resource(params["ResourceARN"])
+        policy = consumer.policy if consumer is not None else stream.policy
+        return {"Policy": policy if policy is not None else NO_POLICY}
 
-
-async def delete(engine: Engine, params: dict[str, Any]) -> None:
-    arn = params["ResourceARN"]
-    stream, consumer = engine.consumers.resource(arn)
-    if (consumer.policy if consumer is not None else stream.policy) is None:
-        # The answer moto and the other emulators give; not confirmed against AWS.
-        raise errors.ResourceNotFoundException(f"No resource policy found for resource ARN {arn}.")
-    await commit(engine, stream, lambda: _attach(stream, consumer, None))
+    async def delete(self, params: dict[str, Any]) -> None:
+        arn = params["ResourceARN"]
+        stream, consumer = self._resource(arn)
+        if (consumer.policy if consumer is not None else stream.policy) is None:
+            # The answer moto and the other emulators give; not confirmed against AWS.
+            raise errors.ResourceNotFoundException(
+                f"No resource policy found for resource ARN {arn}."
+            )
+        await self._access.commit(stream, lambda: _attach(stream, consumer, None))
 
 
 @functools.cache
@@ -61,9 +63,8 @@ def kinesis_actions() -> frozenset[str]:
     return frozenset(model["operations"])
 
 
-def _check_ready(engine: Engine, stream: Stream, consumer: Consumer | None) -> None:
+def _check_ready(account: str, stream: Stream, consumer: Consumer | None) -> None:
     """A policy is attached to a stream that is ACTIVE or UPDATING, or to an ACTIVE consumer."""
-    account = engine.config.account_id
     status = stream.current_status()
     if status not in ("ACTIVE", "UPDATING"):
         raise errors.ResourceInUseException(

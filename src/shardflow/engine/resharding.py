@@ -15,17 +15,20 @@ ON_DEMAND streams (load, warm throughput) goes through ``scale``, which has no s
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from shardflow import errors
-from shardflow.engine.metadata import active_stream, begin_update
+from shardflow.engine.access import StreamAccess
 from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
 from shardflow.model import hashing
 from shardflow.model.shard_ids import shard_id, shard_index
+from shardflow.storage.metadata import ReshardDocs
 
-if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
+# Store a reshard: (stream uid, stream document), documents given the commit position ->
+# the position it committed at (``MetadataRepository.apply_reshard``).
+ApplyReshard = Callable[[tuple[int, str], Callable[[int], ReshardDocs]], Awaitable[int]]
 
 MAX_SCALINGS_PER_DAY = 10  # AWS: UpdateShardCount calls per rolling 24 hours
 MAX_SHARDS_PER_STREAM = 10_000  # AWS: UpdateShardCount cannot go above this
@@ -33,12 +36,21 @@ DAY_MS = 86_400_000
 
 
 class Resharder:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        access: StreamAccess,
+        apply_reshard: ApplyReshard,
+        allocate_shard_uid: Callable[[], int],
+        check_shard_limit: Callable[[int], None],
+    ) -> None:
+        self._access = access
+        self._apply_reshard = apply_reshard
+        self._allocate_shard_uid = allocate_shard_uid
+        self._check_shard_limit = check_shard_limit
 
     @property
     def _account(self) -> str:
-        return self.engine.config.account_id
+        return self._access.account_id
 
     # -- the three operations --------------------------------------------------------------
 
@@ -53,8 +65,8 @@ class Resharder:
                 " not both greater than one plus the shard's StartingHashKey"
                 f" {parent.hash_start} and less than the shard's EndingHashKey {parent.hash_end}."
             )
-        self.engine.check_shard_limit(1)
-        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        self._check_shard_limit(1)
+        changes = _Plan(stream, self._allocate_shard_uid)
         changes.split(parent, new_start)
         await self._apply(stream, changes)
 
@@ -68,7 +80,7 @@ class Resharder:
                 f" account {self._account} are not an adjacent pair of shards eligible for"
                 " merging"
             )
-        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        changes = _Plan(stream, self._allocate_shard_uid)
         changes.merge(first, second)
         await self._apply(stream, changes)
 
@@ -113,8 +125,8 @@ class Resharder:
     async def scale(self, stream: Stream, target: int) -> None:
         """Uniformly rescale to ``target`` open shards (UpdateShardCount, ON_DEMAND growth and
         warm throughput)."""
-        self.engine.check_shard_limit(target - stream.open_shard_count)
-        changes = _Plan(stream, self.engine.allocate_shard_uid)
+        self._check_shard_limit(target - stream.open_shard_count)
+        changes = _Plan(stream, self._allocate_shard_uid)
         changes.scale_uniformly(target)
         await self._apply(stream, changes)
 
@@ -126,7 +138,7 @@ class Resharder:
         The error type is the model's: its ValidationException covers "the operation is not
         supported for the stream's capacity mode". AWS publishes no message: this one is ours.
         """
-        stream = active_stream(self.engine, params)
+        stream = self._access.active_stream(params)
         if stream.mode == "ON_DEMAND":
             raise errors.ValidationException(
                 f"{operation} is only supported for streams with PROVISIONED capacity mode."
@@ -152,32 +164,26 @@ class Resharder:
 
     async def _apply(self, stream: Stream, plan: _Plan) -> None:
         """Switch routing now; commit the closed parents and new children atomically."""
-        engine = self.engine
         now = now_ms()
         for shard in plan.closed:
             shard.closed_ms = now
         stream.shards.extend(plan.opened)
         stream.rebuild_routes()
-        begin_update(engine, stream)
+        self._access.begin_update(stream)
 
-        def commit(conn: Any, state: Any) -> None:
-            # Runs in the writer, after every write queued before this change.
-            for shard in plan.closed:
-                if shard.end_position is None:
-                    shard.end_position = state.position
-            for shard in plan.opened:
-                shard.start_position = state.position
-            for shard in plan.closed:
-                conn.execute("UPDATE shards SET doc=? WHERE uid=?", (doc_json(shard), shard.uid))
-            for shard in plan.opened:
-                conn.execute(
-                    "INSERT INTO shards (uid, stream_uid, doc) VALUES (?, ?, ?)",
-                    (shard.uid, stream.uid, doc_json(shard)),
-                )
-            conn.execute("UPDATE streams SET doc=? WHERE uid=?", (doc_json(stream), stream.uid))
+        # Snapshots for the writer thread: the live shards are changed on the event loop only.
+        closed = [dataclasses.replace(shard) for shard in plan.closed]
+        opened = [dataclasses.replace(shard) for shard in plan.opened]
+        settled = _settler(plan)
+
+        def docs_at(position: int) -> ReshardDocs:
+            return ReshardDocs(
+                closed=[(s.uid, doc_json(settled(s, position))) for s in closed],
+                opened=[(s.uid, doc_json(settled(s, position))) for s in opened],
+            )
 
         try:
-            await engine.store.submit(commit)
+            position = await self._apply_reshard((stream.uid, doc_json(stream)), docs_at)
         except BaseException:
             for shard in plan.closed:
                 shard.closed_ms = shard.end_position = None
@@ -185,6 +191,27 @@ class Resharder:
                 stream.shards.remove(shard)
             stream.rebuild_routes()
             raise
+        for shard in (*plan.closed, *plan.opened):
+            fixed = settled(shard, position)
+            shard.start_position, shard.end_position = fixed.start_position, fixed.end_position
+
+
+def _settler(plan: _Plan) -> Callable[[Shard, int], Shard]:
+    """``settled(shard, position)``: a copy of ``shard`` with the positions the change fixes
+    when it commits at ``position`` (children start there; parents end there unless already
+    ended). Uses only frozen uid sets, so the writer thread may call it on snapshots."""
+    opened = frozenset(s.uid for s in plan.opened)
+    closed = frozenset(s.uid for s in plan.closed)
+
+    def settled(shard: Shard, position: int) -> Shard:
+        changes: dict[str, int] = {}
+        if shard.uid in opened:
+            changes["start_position"] = position
+        if shard.end_position is None and shard.uid in closed:
+            changes["end_position"] = position
+        return dataclasses.replace(shard, **changes)
+
+    return settled
 
 
 class _Plan:

@@ -24,7 +24,7 @@ As AWS documents it (API reference, SubscribeToShard; developer guide, dry run):
   and an event that overdraws it delays the next read until the bucket is out of debt.
 
 The starting position is resolved by the same code as GetShardIterator; records are read by the
-engine's read path (``Engine.read_shard``). A subscription waits on the engine's ``RecordsIn``
+engine's read path (``Reads.read_shard``). A subscription waits on the engine's ``RecordsIn``
 events for its shard (and re-checks every second, since resharding emits no event). Calls and
 pushed events are reported on the event bus (``SubscribeOutcome``, ``RecordsPushed``) for the
 SubscribeToShard.* and SubscribeToShardEvent.* metrics.
@@ -35,19 +35,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
 from shardflow.engine import dry_run
-from shardflow.engine.events import Event, RecordsIn, RecordsPushed, SubscribeOutcome
-from shardflow.engine.limits import TokenBucket
+from shardflow.engine.events import Event, EventBus, RecordsIn, RecordsPushed, SubscribeOutcome
+from shardflow.engine.limits import Limiter, TokenBucket
 from shardflow.engine.streams import Consumer, Shard, Stream
 from shardflow.model import sequence
 
 if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine, ReadResult
+    from shardflow.engine.reading import ReadResult, ReadShard, StartPosition
 
 MAX_DURATION_S = 300.0  # AWS: a subscription lasts up to 5 minutes
 HEARTBEAT_S = 5.0  # at least one event this often, records or not
@@ -83,13 +83,30 @@ class Subscription:
 
 
 class Subscriptions:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        max_duration_s: float,
+        limits: Limiter,
+        events: EventBus,
+        find_consumer: Callable[[str], tuple[Stream, Consumer]],
+        stream_named: Callable[[str], Stream | None],
+        start_position: StartPosition,
+        read_shard: ReadShard,
+    ) -> None:
+        self._account_id = account_id
+        self._limits = limits
+        self._events = events
+        self._find_consumer = find_consumer
+        self._stream_named = stream_named
+        self._start_position = start_position
+        self._read_shard = read_shard
         self.active: dict[tuple[str, int], Subscription] = {}
         self._by_shard: dict[tuple[str, str], set[Subscription]] = {}
         self._calls: dict[tuple[str, int], TokenBucket] = {}  # the 1 call/s per consumer and shard
         # ``serve --testing-subscription-max-s`` shortens it so clients' resubscription is testable
-        self.max_duration_s = engine.config.subscription_max_s
+        self.max_duration_s = max_duration_s
         # the server lowers it to what a stream may hold undelivered (server.flow)
         self.event_max_bytes = EVENT_MAX_BYTES
 
@@ -103,10 +120,10 @@ class Subscriptions:
         dry runs excepted, is reported as a ``SubscribeOutcome`` event.
         """
         arn = params["ConsumerARN"]
-        stream, consumer = self.engine.consumers.find(arn)
+        stream, consumer = self._find_consumer(arn)
         if dry_run.requested(params):
             self._resolve(params, stream, consumer)
-            dry_run.conclude(self.engine.limits, stream.name)
+            dry_run.conclude(self._limits, stream.name)
         try:
             shard, position = self._resolve(params, stream, consumer)
         except errors.KinesisError:
@@ -135,15 +152,14 @@ class Subscriptions:
         self, params: dict[str, Any], stream: Stream, consumer: Consumer
     ) -> tuple[Shard, int]:
         """The shard and starting position the request asks for (checks the consumer's status)."""
-        engine = self.engine
         if consumer.status() != "ACTIVE":
             raise errors.ResourceInUseException(
                 f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
-                f" under stream: {stream.name} , account {engine.config.account_id} is not in"
+                f" under stream: {stream.name} , account {self._account_id} is not in"
                 " ACTIVE status."
             )
         position_spec = params["StartingPosition"]
-        _, shard, position = engine.start_position(
+        _, shard, position = self._start_position(
             {
                 "StreamName": stream.name,
                 "ShardId": params["ShardId"],
@@ -160,7 +176,7 @@ class Subscriptions:
     ) -> errors.KinesisError | None:
         """Over the call rate (checked first, as a throttle is), or within 5 s of a success."""
         now = time.monotonic()
-        limits = self.engine.limits
+        limits = self._limits
         if limits.enabled:
             bucket = self._calls.get(key)
             if bucket is None:
@@ -171,7 +187,7 @@ class Subscriptions:
             if not bucket.take(1, now):
                 return errors.LimitExceededException(
                     f"Rate exceeded for consumer {consumer.name} and shard {shard.shard_id}"
-                    f" in stream {stream.name} under account {self.engine.config.account_id}."
+                    f" in stream {stream.name} under account {self._account_id}."
                 )
         previous = self.active.get(key)
         if previous is not None and now - previous.started < TAKEOVER_AFTER_S:
@@ -179,7 +195,7 @@ class Subscriptions:
         return None
 
     def _in_use_message(self, stream: Stream, shard: Shard, consumer: Consumer) -> str:
-        account = self.engine.config.account_id
+        account = self._account_id
         return (
             f"Another active subscription exists for this consumer:"
             f" {account}:{stream.name}:{shard.shard_id}:{consumer.name}"
@@ -195,13 +211,13 @@ class Subscriptions:
     def _report(
         self, stream: Stream, consumer: Consumer, success: bool, rate_exceeded: bool
     ) -> None:
-        bus = self.engine.events
+        bus = self._events
         if bus.active:
             bus.emit(SubscribeOutcome(stream.name, consumer.name, success, rate_exceeded))
 
     def _attach(self, sub: Subscription) -> None:
         if not self.active:
-            self.engine.events.subscribe(self._on_event)
+            self._events.subscribe(self._on_event)
         self.active[sub.key] = sub
         self._by_shard.setdefault((sub.stream.name, sub.shard.shard_id), set()).add(sub)
 
@@ -215,7 +231,7 @@ class Subscriptions:
                 del self._by_shard[(sub.stream.name, sub.shard.shard_id)]
         if not self.active:
             with contextlib.suppress(ValueError):
-                self.engine.events.unsubscribe(self._on_event)
+                self._events.unsubscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, RecordsIn):
@@ -226,9 +242,8 @@ class Subscriptions:
 
     async def run(self, sub: Subscription) -> AsyncIterator[Delivery]:
         """The subscription's deliveries until it ends (time, shard end, takeover, deletion)."""
-        engine = self.engine
-        limits = engine.limits
-        bus = engine.events
+        limits = self._limits
+        bus = self._events
         rate = FANOUT_BYTES_PER_S * limits.scale
         tokens = rate  # one second of burst
         stamp = time.monotonic()
@@ -254,7 +269,7 @@ class Subscriptions:
                 cap = self.event_max_bytes
                 max_bytes = min(cap, int(tokens)) if limits.enabled else cap
                 try:
-                    result = engine.read_shard(
+                    result = self._read_shard(
                         sub.stream, sub.shard, sub.position, EVENT_MAX_RECORDS, max(max_bytes, 1)
                     )
                 except errors.InternalFailureException as exc:  # a damaged record: never sent
@@ -289,7 +304,7 @@ class Subscriptions:
 
     def _still_valid(self, sub: Subscription) -> bool:
         """The stream still exists and the consumer is still registered and ACTIVE."""
-        stream = self.engine.streams.get(sub.stream.name)
+        stream = self._stream_named(sub.stream.name)
         if stream is not sub.stream or stream.is_gone():
             return False
         return sub.consumer in stream.consumers and sub.consumer.status() == "ACTIVE"

@@ -13,10 +13,9 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
-from shardflow.engine.metadata import commit
+from shardflow.engine.access import ResolveResource, StreamAccess
 
 if TYPE_CHECKING:
-    from shardflow.engine.engine import Engine
     from shardflow.engine.streams import Consumer, Stream
 
 MAX_TAGS = 50  # AWS: tags per stream (and per consumer)
@@ -74,25 +73,26 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
 
 
 class Tagger:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, access: StreamAccess, resource: ResolveResource) -> None:
+        self._access = access
+        self._resource = resource
 
     @property
     def _account(self) -> str:
-        return self.engine.config.account_id
+        return self._access.account_id
 
     # -- by stream name or ARN -------------------------------------------------------------
 
     async def add_to_stream(self, params: dict[str, Any]) -> None:
-        stream = self.engine.find(params)
+        stream = self._access.find(params)
         await self._add(stream, None, params["Tags"])
 
     async def remove_from_stream(self, params: dict[str, Any]) -> None:
-        stream = self.engine.find(params)
+        stream = self._access.find(params)
         await self._remove(stream, None, params["TagKeys"])
 
     def list_for_stream(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream = self.engine.find(params)
+        stream = self._access.find(params)
         keys = sorted(stream.tags)
         start = params.get("ExclusiveStartTagKey")
         if start is not None:
@@ -107,15 +107,15 @@ class Tagger:
     # -- by resource ARN (a stream or a consumer) ------------------------------------------
 
     async def tag_resource(self, params: dict[str, Any]) -> None:
-        stream, consumer = self.engine.consumers.resource(params["ResourceARN"])
+        stream, consumer = self._resource(params["ResourceARN"])
         await self._add(stream, consumer, params["Tags"])
 
     async def untag_resource(self, params: dict[str, Any]) -> None:
-        stream, consumer = self.engine.consumers.resource(params["ResourceARN"])
+        stream, consumer = self._resource(params["ResourceARN"])
         await self._remove(stream, consumer, params["TagKeys"])
 
     def list_for_resource(self, params: dict[str, Any]) -> dict[str, Any]:
-        stream, consumer = self.engine.consumers.resource(params["ResourceARN"])
+        stream, consumer = self._resource(params["ResourceARN"])
         return {"Tags": tag_list(consumer.tags if consumer is not None else stream.tags)}
 
     # -- shared ----------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class Tagger:
     async def _add(self, stream: Stream, consumer: Consumer | None, tags: dict[str, str]) -> None:
         owner = consumer if consumer is not None else stream
         check_tags(tags, owner.tags, self._target(stream, consumer), self._account)
-        await commit(self.engine, stream, lambda: owner.tags.update(tags))
+        await self._access.commit(stream, lambda: owner.tags.update(tags))
 
     async def _remove(self, stream: Stream, consumer: Consumer | None, keys: list[str]) -> None:
         owner = consumer if consumer is not None else stream
@@ -138,4 +138,4 @@ class Tagger:
             for key in keys:
                 owner.tags.pop(key, None)
 
-        await commit(self.engine, stream, change)
+        await self._access.commit(stream, change)

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from shardflow.config import Config
 from shardflow.engine.engine import Engine
-from shardflow.engine.initial_streams import create_initial_streams
 from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.metrics.bounds import exists_in
 from shardflow.server.app import KinesisApp
 from shardflow.server.connections import Supervisor, connection_limit
 from shardflow.server.flow import FlowControl
+from shardflow.server.initial_streams import create_initial_streams
 from shardflow.server.memory import return_freed_memory
 from shardflow.storage import datadir
 from shardflow.storage.diskspace import full_disk_refusal

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow.engine import policies
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    await policies.delete(engine, params)
+    await engine.policies.delete(params)
     return {}

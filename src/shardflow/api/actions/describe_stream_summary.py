@@ -14,6 +14,8 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     summary = describe_summary_fields(stream)
     summary["OpenShardCount"] = stream.open_shard_count
     summary["ConsumerCount"] = engine.consumers.count(stream)
-    summary.update(capacity_summary(engine, stream))  # WarmThroughput, RecordDistributionStrategy
+    summary.update(
+        capacity_summary(stream, engine.account.commitment_in_force())
+    )  # WarmThroughput, RecordDistributionStrategy
     summary["MaxRecordSizeInKiB"] = stream.max_record_kib
     return {"StreamDescriptionSummary": summary}

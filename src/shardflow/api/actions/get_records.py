@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from shardflow.engine import dry_run, encryption
-from shardflow.engine.engine import Engine, ReadResult
+from shardflow.engine.engine import Engine
 from shardflow.engine.events import RecordsOut
+from shardflow.engine.reading import ReadResult
 from shardflow.model import sequence
 from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import shard_id
@@ -20,9 +21,9 @@ DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if dry_run.requested(params):
-        stream, _, _ = engine.iterator_position(params["ShardIterator"])
+        stream, _, _ = engine.reads.iterator_position(params["ShardIterator"])
         dry_run.conclude(engine.limits, stream.name)
-    result = engine.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
+    result = engine.reads.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
     if engine.events.active:
         size = sum(record_size(r.data, r.partition_key) for r in result.records)
         engine.events.emit(

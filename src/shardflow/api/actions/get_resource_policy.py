@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow.engine import policies
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return policies.get(engine, params)
+    return engine.policies.get(params)

@@ -14,6 +14,6 @@ from shardflow.engine.engine import Engine
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if dry_run.requested(params):
-        stream, _, _ = engine.start_position(params)
+        stream, _, _ = engine.reads.start_position(params)
         dry_run.conclude(engine.limits, stream.name)
-    return {"ShardIterator": engine.get_shard_iterator(params)}
+    return {"ShardIterator": engine.reads.get_shard_iterator(params)}

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow.engine import encryption
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    await encryption.start(engine, params)
+    await engine.encryption.start(params)
     return {}

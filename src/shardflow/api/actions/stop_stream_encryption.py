@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow.engine import encryption
 from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    await encryption.stop(engine, params)
+    await engine.encryption.stop(params)
     return {}

@@ -1,0 +1,69 @@
+"""What the engine's services are given instead of the ``Engine``: find a stream, store its
+document, and the account facts their messages and delays need.
+
+A service built on ``StreamAccess`` can be read (and tested) without the engine: it does not
+reach siblings through a locator, and nothing under ``engine/`` imports the ``Engine`` back.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shardflow import errors
+from shardflow.engine.streams import Consumer, Stream, now_ms
+
+_UNSAVED = ("shards", "_route_starts", "_route_shards")  # not part of the stream's document
+
+
+# The stream, and the consumer if the ARN names one (AWS's error if neither exists).
+ResolveResource = Callable[[str], tuple[Stream, Consumer | None]]
+
+
+class FindStream(Protocol):
+    def __call__(self, params: dict[str, Any], *, active_only: bool = False) -> Stream: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAccess:
+    """The stream registry and persistence port shared by the metadata services."""
+
+    account_id: str
+    update_stream_ms: int  # how long a change leaves the stream UPDATING (0: ACTIVE at once)
+    find: FindStream  # the stream a request names (StreamName or StreamARN), or AWS's error
+    persist: Callable[[Iterable[Stream]], Awaitable[None]]  # store documents, one transaction
+
+    def active_stream(self, params: dict[str, Any]) -> Stream:
+        """The stream a request names, which must be ACTIVE (AWS's message otherwise)."""
+        stream = self.find(params)
+        status = stream.current_status()
+        if status != "ACTIVE":
+            raise errors.ResourceInUseException(
+                f"Stream {stream.name} under account {self.account_id} not ACTIVE,"
+                f" instead in state {status}"
+            )
+        return stream
+
+    def begin_update(self, stream: Stream) -> None:
+        """The stream is UPDATING for the configured delay (ACTIVE at once by default)."""
+        delay = self.update_stream_ms
+        stream.status = "UPDATING" if delay else "ACTIVE"
+        stream.ready_at_ms = now_ms() + delay
+
+    async def commit(self, stream: Stream, change: Callable[[], None]) -> None:
+        """Apply ``change`` to the stream and store it; put the stream back if storing fails."""
+        saved = {
+            f.name: copy.deepcopy(getattr(stream, f.name))
+            for f in dataclasses.fields(stream)
+            if f.name not in _UNSAVED
+        }
+        change()
+        try:
+            await self.persist([stream])
+        except BaseException:
+            for name, value in saved.items():
+                setattr(stream, name, value)
+            raise
