@@ -69,6 +69,13 @@ class DynamoDBServer:
                 self.proc.kill()
                 self.proc.wait()
 
+    def __enter__(self) -> DynamoDBServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def env(self) -> dict[str, str]:
         """Environment for a child process: the standard AWS settings pointing here."""
         return {

@@ -29,9 +29,9 @@ import pytest
 from botocore.config import Config as BotoConfig
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.consumer.dynamodb import DynamoDBServer
 from tests.sdk import kcl_log
 from tests.sdk.kcl_java import JavaProcess, build, wait_for
-from tests.sdk.kcl_moto import MotoServer
 from tests.support import ServerProcess, server_of_its_own
 
 pytestmark = [pytest.mark.sdk, pytest.mark.timeout(600)]
@@ -56,8 +56,8 @@ def kcl_classpath() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as moto:
+def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDBServer]:
+    with DynamoDBServer(tmp_path_factory.mktemp("moto")) as moto:
         yield moto
 
 
@@ -131,7 +131,7 @@ def test_two_workers_split_and_kill(
     retrieval: str,
     request: pytest.FixtureRequest,
     kcl_classpath: list[str],
-    dynamodb: MotoServer,
+    dynamodb: DynamoDBServer,
     tmp_path: Path,
 ) -> None:
     # Fan-out needs HTTP/2, which the SDK's Netty client speaks only over TLS.
