@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from tests.integrity.damage import (
     DB,
     Filled,
     check_data,
-    fill,
     flip_payload_bytes,
     overwrite_random_pages,
     read_all,
@@ -27,18 +25,6 @@ from tests.support import ServerProcess
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("SHARDFLOW_TEST_ENDPOINT")), reason="damages a server's own data directory"
 )
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Filled:
-    return fill(tmp_path_factory.mktemp("pristine") / "data", 400)
-
-
-@pytest.fixture
-def filled(pristine: Filled, tmp_path: Path) -> Filled:
-    copy = tmp_path / "data"
-    shutil.copytree(pristine.data_dir, copy)
-    return Filled(copy, pristine.acked)
 
 
 def test_a_whole_directory_exits_0(filled: Filled) -> None:

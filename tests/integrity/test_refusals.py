@@ -18,7 +18,6 @@ from tests.integrity.damage import (
     Filled,
     Refusal,
     assert_one_line_refusal,
-    fill,
     flip_random_bytes,
     overwrite_random_pages,
     read_all,
@@ -34,19 +33,6 @@ SEEDS = int(os.environ.get("SHARDFLOW_DAMAGE_SEEDS", "4"))  # more: a longer hun
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("SHARDFLOW_TEST_ENDPOINT")), reason="damages a server's own data directory"
 )
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Filled:
-    return fill(tmp_path_factory.mktemp("pristine") / "data", 400)
-
-
-@pytest.fixture
-def filled(pristine: Filled, tmp_path: Path) -> Filled:
-    """A copy of the filled data directory for one test to damage."""
-    copy = tmp_path / "data"
-    shutil.copytree(pristine.data_dir, copy)
-    return Filled(copy, pristine.acked)
 
 
 def test_not_a_database(filled: Filled) -> None:
