@@ -16,6 +16,7 @@ import hashlib
 import http.client
 import json
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -526,3 +527,26 @@ def read_all(kinesis: Any, shard_iterator: str, max_calls: int = 20) -> list[dic
         records.extend(resp["Records"])
         it = resp.get("NextShardIterator")
     return records
+
+
+def raw_subscribe(port: int, consumer_arn: str, starting_type: str) -> socket.socket:
+    """A SubscribeToShard on shard 0 over a raw HTTP/1.1 socket with a 4 KiB receive buffer:
+    the caller decides whether to read it (the fan-out back-pressure tests never do)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    body = json.dumps(
+        {
+            "ConsumerARN": consumer_arn,
+            "ShardId": "shardId-000000000000",
+            "StartingPosition": {"Type": starting_type},
+        }
+    ).encode()
+    sock.sendall(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        b"X-Amz-Target: Kinesis_20131202.SubscribeToShard\r\n"
+        + f"X-Amz-Date: {FAKE_AMZ_DATE}\r\nAuthorization: {FAKE_AUTHORIZATION}\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return sock

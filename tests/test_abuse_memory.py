@@ -3,7 +3,6 @@ work on it, and comes back within 10 % of where it started once they leave."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -16,7 +15,7 @@ import pytest
 from hyperframe.frame import ContinuationFrame, HeadersFrame
 
 from tests.conftest import make_client
-from tests.helpers import FAKE_AMZ_DATE, FAKE_AUTHORIZATION
+from tests.helpers import raw_subscribe
 from tests.support import ServerProcess, server_of_its_own
 
 MIB = 1024 * 1024
@@ -178,24 +177,7 @@ def test_subscribers_that_never_read(server: ServerProcess) -> None:
 
     def abuse() -> None:
         for _, arn in consumers:
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and never read it
-            sock.connect(("127.0.0.1", server.port))
-            body = json.dumps(
-                {
-                    "ConsumerARN": arn,
-                    "ShardId": "shardId-000000000000",
-                    "StartingPosition": {"Type": "LATEST"},
-                }
-            ).encode()
-            sock.sendall(
-                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
-                b"X-Amz-Target: Kinesis_20131202.SubscribeToShard\r\n"
-                + f"X-Amz-Date: {FAKE_AMZ_DATE}\r\nAuthorization: {FAKE_AUTHORIZATION}\r\n".encode()
-                + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            socks.append(sock)
+            socks.append(raw_subscribe(server.port, arn, "LATEST"))  # and never read it
         time.sleep(1)
         write_60_mb()
         time.sleep(5)  # the subscriptions pause, then end as stalled

@@ -3,7 +3,6 @@ paused, then its stream ends with an error event; one that reads gets everything
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_client
-from tests.helpers import FAKE_AMZ_DATE, FAKE_AUTHORIZATION
+from tests.helpers import raw_subscribe
 from tests.support import ServerProcess, server_of_its_own
 
 STALL_S = 2.0
@@ -37,24 +36,7 @@ def _consumer(client: Any, stream: str) -> str:
 
 
 def _subscribe(server: ServerProcess, consumer_arn: str) -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", server.port))
-    body = json.dumps(
-        {
-            "ConsumerARN": consumer_arn,
-            "ShardId": "shardId-000000000000",
-            "StartingPosition": {"Type": "TRIM_HORIZON"},
-        }
-    ).encode()
-    sock.sendall(
-        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
-        b"X-Amz-Target: Kinesis_20131202.SubscribeToShard\r\n"
-        + f"X-Amz-Date: {FAKE_AMZ_DATE}\r\nAuthorization: {FAKE_AUTHORIZATION}\r\n".encode()
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    return sock
+    return raw_subscribe(server.port, consumer_arn, "TRIM_HORIZON")
 
 
 def _read_all(sock: socket.socket, quiet_s: float, total_s: float = 30.0) -> bytes:
