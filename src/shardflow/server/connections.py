@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import socket
 import struct
-import termios
 from dataclasses import dataclass
 
 from shardflow.server.ratelog import RateLimitedLog
@@ -51,7 +49,6 @@ class Connection:
     peer: str  # "ip:port", as granian's RSGI scope.client spells it
     idle_ms: int  # since the last byte either way
     bytes_acked: int
-    unsent: int  # bytes in the kernel's send queue
 
 
 def _peer_text(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
@@ -71,7 +68,6 @@ def inspect(fd: int, port: int) -> Connection | None:
             return None
         peer = sock.getpeername()  # the listening socket has none: OSError
         info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
-        unsent = int.from_bytes(fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"), "little")
     except OSError:
         return None
     finally:
@@ -79,7 +75,7 @@ def inspect(fd: int, port: int) -> Connection | None:
     sent = _LAST_DATA_SENT.unpack_from(info, _LAST_DATA_SENT_AT)[0]
     received = _LAST_DATA_SENT.unpack_from(info, _LAST_DATA_RECV_AT)[0]
     acked = _BYTES_ACKED.unpack_from(info, _BYTES_ACKED_AT)[0] if len(info) >= 128 else 0
-    return Connection(fd, _peer_text(peer), min(sent, received), acked, unsent)
+    return Connection(fd, _peer_text(peer), min(sent, received), acked)
 
 
 def backlog(port: int) -> int:

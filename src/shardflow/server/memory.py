@@ -17,7 +17,6 @@ set before the first import of granian, unless the user set it.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -38,12 +37,8 @@ def return_freed_memory() -> bool:
         os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
     else:
         log.debug("granian already loaded: its allocator keeps its defaults")
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+    try:  # libc is loaded already: find_library("c") would run ldconfig on every start
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
