@@ -219,7 +219,7 @@ class DynamoDBCheckpointStore:
         return sorted((_lease(i) for i in items), key=lambda lease: lease.shard_id)
 
     def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
-        switch = seen.owner is not None and seen.owner != owner
+        switch = seen.switches_to(owner)
         try:
             result = self._call(
                 "update_item",

@@ -127,7 +127,7 @@ class SQLiteCheckpointStore:
         return None if row is None else int(row[0])
 
     def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
-        switched = int(seen.owner is not None and seen.owner != owner)
+        switched = int(seen.switches_to(owner))
         with self._lock:
             row = self._db.execute(
                 "UPDATE leases SET owner = ?, counter = counter + 1,"

@@ -29,6 +29,10 @@ class Lease:
     parents: tuple[str, ...] = ()
     owner_switches: int = 0  # owner changes since the last checkpoint (as the KCL counts them)
 
+    def switches_to(self, owner: str) -> bool:
+        """Whether ``owner`` taking this lease changes hands (ownerSwitchesSinceCheckpoint)."""
+        return self.owner is not None and self.owner != owner
+
     @property
     def finished(self) -> bool:
         return self.checkpoint is not None and self.checkpoint.is_shard_end
@@ -92,7 +96,7 @@ class MemoryCheckpointStore:
             return new
 
     def take(self, scope: str, seen: Lease, owner: str) -> Lease | None:
-        switched = seen.owner is not None and seen.owner != owner
+        switched = seen.switches_to(owner)
         return self._update(
             scope,
             seen.shard_id,
