@@ -132,3 +132,27 @@ def test_a_caller_who_may_not_create_the_table_is_told_what_to_do(tmp_path: Path
         assert f"aws dynamodb create-table --table-name {table}" in message
     finally:
         server.stop()
+
+
+def test_an_owner_write_retried_after_its_answer_was_lost_still_holds_the_lease(
+    dynamodb_server: DynamoDBServer,
+) -> None:
+    """botocore resends a write whose answer was lost; the resend fails its condition because
+    the first one landed. Renew, checkpoint and release recognise their own landed write."""
+    store = DynamoDBCheckpointStore(unique_table(), client=dynamodb_server.client())
+    store.sync_shards(SCOPE, [PARENT])
+    taken = store.take(SCOPE, store.leases(SCOPE)[0], "worker-a")
+    assert taken is not None and taken.counter == 1
+    shard = PARENT.shard_id
+    assert store.renew(SCOPE, shard, "worker-a", 1) == 2
+    assert store.renew(SCOPE, shard, "worker-a", 1) == 2  # the resend: it had landed
+    assert store.renew(SCOPE, shard, "worker-b", 1) is None  # not worker-b's lease
+    assert store.checkpoint(SCOPE, shard, "worker-a", 2, Position(4961, 2)) == 3
+    assert store.checkpoint(SCOPE, shard, "worker-a", 2, Position(4961, 2)) == 3
+    # the item at counter 3 holds another checkpoint than this write's: not this write
+    assert store.checkpoint(SCOPE, shard, "worker-a", 2, Position(5000, 0)) is None
+    assert store.renew(SCOPE, shard, "worker-a", 1) is None  # two counters behind: lost
+    assert store.release(SCOPE, shard, "worker-a", 3)
+    assert store.release(SCOPE, shard, "worker-a", 3)
+    lease = store.leases(SCOPE)[0]
+    assert (lease.owner, lease.counter, lease.checkpoint) == (None, 4, Position(4961, 2))

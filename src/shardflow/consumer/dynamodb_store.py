@@ -76,6 +76,13 @@ def _lease(item: dict[str, Any]) -> Lease:
     )
 
 
+def _text(attribute: dict[str, str] | None) -> str | None:
+    """The string or number inside a DynamoDB attribute value; None when absent."""
+    if attribute is None:
+        return None
+    return attribute.get("S", attribute.get("N"))
+
+
 def _checkpoint_value(position: Position) -> str:
     return SHARD_END if position.is_shard_end else position.sequence_number
 
@@ -257,21 +264,40 @@ class DynamoDBCheckpointStore:
         counter: int,
         expression: str,
         values: dict[str, Any] | None = None,
+        *,
+        landed: dict[str, str | None] | None = None,
     ) -> int | None:
-        result = self._conditional(
-            "update_item",
-            purpose,
-            Key={LEASE_KEY: {"S": shard_id}},
-            UpdateExpression=expression,
-            ConditionExpression="leaseCounter = :seen AND leaseOwner = :owner",
-            ExpressionAttributeValues={
-                ":owner": {"S": owner},
-                ":seen": {"N": str(counter)},
-                ":next": {"N": str(counter + 1)},
-                **(values or {}),
-            },
-        )
-        return None if result is None else counter + 1
+        """An owner's conditional write; the next counter, or None if the lease was lost.
+
+        botocore retries a request whose answer was lost, and the retry of a write that had
+        landed fails its condition. The item then shows what that write set (``landed``: the
+        owner at the next counter, and the attributes the write sets): that was this write,
+        since a worker writes a lease once per counter, so it still holds the lease.
+        """
+        try:
+            self._call(
+                "update_item",
+                purpose,
+                Key={LEASE_KEY: {"S": shard_id}},
+                UpdateExpression=expression,
+                ConditionExpression="leaseCounter = :seen AND leaseOwner = :owner",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":seen": {"N": str(counter)},
+                    ":next": {"N": str(counter + 1)},
+                    **(values or {}),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:  # only ConditionalCheckFailedException comes through
+            item = exc.response.get("Item") or {}
+            expected = {"leaseOwner": owner, **(landed or {})}
+            if item.get("leaseCounter", {}).get("N") == str(counter + 1) and all(
+                _text(item.get(name)) == value for name, value in expected.items()
+            ):
+                return counter + 1
+            return None
+        return counter + 1
 
     def renew(self, scope: str, shard_id: str, owner: str, counter: int) -> int | None:
         return self._owner_update("renew", shard_id, owner, counter, "SET leaseCounter = :next")
@@ -279,6 +305,7 @@ class DynamoDBCheckpointStore:
     def checkpoint(
         self, scope: str, shard_id: str, owner: str, counter: int, position: Position
     ) -> int | None:
+        value, sub = _checkpoint_value(position), str(position.subsequence)
         return self._owner_update(
             "checkpoint",
             shard_id,
@@ -287,11 +314,8 @@ class DynamoDBCheckpointStore:
             "SET leaseCounter = :next, checkpoint = :seq, checkpointSubSequenceNumber = :sub,"
             " ownerSwitchesSinceCheckpoint = :zero"
             " REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber",
-            {
-                ":seq": {"S": _checkpoint_value(position)},
-                ":sub": {"N": str(position.subsequence)},
-                ":zero": {"N": "0"},
-            },
+            {":seq": {"S": value}, ":sub": {"N": sub}, ":zero": {"N": "0"}},
+            landed={"checkpoint": value, "checkpointSubSequenceNumber": sub},
         )
 
     def release(self, scope: str, shard_id: str, owner: str, counter: int) -> bool:
@@ -302,6 +326,7 @@ class DynamoDBCheckpointStore:
                 owner,
                 counter,
                 "SET leaseCounter = :next REMOVE leaseOwner",
+                landed={"leaseOwner": None},
             )
             is not None
         )
