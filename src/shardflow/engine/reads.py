@@ -17,6 +17,7 @@ from shardflow.engine import integrity
 from shardflow.engine.limits import Limiter
 from shardflow.engine.reading import ReadResult
 from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.engine.tenancy import account_or
 from shardflow.model import iterators, sequence
 from shardflow.model.shard_ids import shard_id, shard_index
 from shardflow.storage.checksum import CorruptRecord
@@ -125,7 +126,7 @@ class Reads:
     def _no_shard(self, stream_name: str, shard_id_text: str) -> errors.KinesisError:
         return errors.ResourceNotFoundException(
             f"Shard {shard_id_text} in stream {stream_name} under account"
-            f" {self._account_id} does not exist"
+            f" {account_or(self._account_id)} does not exist"
         )
 
     def _position_of(self, stream: Stream, shard: Shard, seq_text: str, operation: str) -> int:
@@ -134,7 +135,7 @@ class Reads:
             raise errors.InvalidArgumentException(
                 f"StartingSequenceNumber {seq_text} used in {operation} on shard"
                 f" {shard.shard_id} in stream {stream.name} under account"
-                f" {self._account_id} is invalid."
+                f" {account_or(self._account_id)} is invalid."
             )
         if decoded.shard_index != shard.index:
             raise errors.InvalidArgumentException(
@@ -184,7 +185,7 @@ class Reads:
             read = self._store.read(shard.uid, position, limit, max_bytes)
         except CorruptRecord as exc:
             raise integrity.corrupt_read(
-                self._store, stream, shard, exc, self._account_id
+                self._store, stream, shard, exc, account_or(self._account_id)
             ) from None
         # The iterator moves past everything read, including records past retention that the
         # sweep has not deleted yet (they are not returned).
@@ -217,7 +218,9 @@ class Reads:
     ) -> errors.KinesisError:
         """The error for a shard whose stored records SQLite cannot read (a damaged page)."""
         damage = CorruptRecord(shard.uid, position, f"the records cannot be read ({exc})")
-        return integrity.corrupt_read(self._store, stream, shard, damage, self._account_id)
+        return integrity.corrupt_read(
+            self._store, stream, shard, damage, account_or(self._account_id)
+        )
 
 
 def _aws_time(ms: int) -> str:
