@@ -41,7 +41,7 @@ class AdminGuard:
             return _forbidden("the admin endpoints answer no CORS preflight")
         origin = headers.get("origin")
         if origin is not None and origin != "null":
-            if _hostname(urlsplit(origin).netloc) != host or not _same_port(origin, headers):
+            if not _same_origin(origin, headers):
                 return _forbidden(f"cross-site request from {origin} refused")
         elif origin == "null" or headers.get("sec-fetch-site") == "cross-site":
             return _forbidden("cross-site request refused")
@@ -71,7 +71,8 @@ def _hostname(netloc: str) -> str:
     return netloc.rpartition(":")[0] if netloc.count(":") == 1 else netloc
 
 
-def _same_port(origin: str, headers: dict[str, str]) -> bool:
+def _same_origin(origin: str, headers: dict[str, str]) -> bool:
+    """The page's origin is this server's own (its dashboard): same host and port."""
     host = headers.get("host") or headers.get(":authority") or ""
     return urlsplit(origin).netloc.lower() == host.strip().lower()
 

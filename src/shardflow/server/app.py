@@ -101,6 +101,8 @@ class KinesisApp:
         if scope.proto != "http":
             return
         headers = dict(scope.headers.items())
+        if "host" not in headers and scope.authority:  # HTTP/2: signed as :authority
+            headers[":authority"] = scope.authority
         declared = headers.get("content-length")
         body: bytes | None
         try:
@@ -159,6 +161,11 @@ class KinesisApp:
         self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
     ) -> Response:
         """One request in, one response out. ``body`` is None if it exceeded the size cap."""
+        if path.startswith(ADMIN_PREFIX):  # no CORS headers: no page may read or call these
+            refusal = self.admin_guard.refusal(method, path, headers, query, body)
+            if refusal is not None:
+                return refusal
+            return await admin.handle(self.engine, method, path, body)
         response = await self._route(method, path, headers, query, body)
         if self.cors.enabled:
             response.headers = response.headers + self.cors.headers(headers.get("origin"))
@@ -167,11 +174,6 @@ class KinesisApp:
     async def _route(
         self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
     ) -> Response:
-        if path.startswith(ADMIN_PREFIX):
-            refusal = self.admin_guard.refusal(method, path, headers, query, body)
-            if refusal is not None:
-                return refusal
-            return await admin.handle(self.engine, method, path, body)
         if method == "OPTIONS":
             return self.cors.preflight(headers)
         if method != "POST":

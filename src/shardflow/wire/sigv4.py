@@ -24,6 +24,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 SKEW = timedelta(minutes=5)  # AWS refuses a request time further than this from its clock
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _AMZ_FORMAT = "%Y%m%dT%H%M%SZ"
+_HOST_NAMES = {"host": ":authority", ":authority": "host"}  # either spelling, either protocol
 _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your"
     " AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -148,8 +149,8 @@ def signature(
 
 def _header_value(headers: dict[str, str], name: str) -> str:
     value = headers.get(name)
-    if value is None and name == "host":
-        value = headers.get(":authority", "")  # HTTP/2 carries the host as :authority
+    if value is None and name in _HOST_NAMES:  # HTTP/2 carries the host as :authority
+        value = headers.get(_HOST_NAMES[name], "")
     return " ".join((value or "").split())
 
 
