@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,29 @@ def test_metrics_of_same_named_streams_stay_apart(tenant_server: ServerProcess) 
     )
     assert east_line.split()[-1] in ("1", "1.0")
     assert west_line.split()[-1] in ("3", "3.0")
+    # CloudWatch on the same port answers for the caller's region.
+    now = datetime.now(UTC)
+    for region, expected in (("us-east-1", 1), ("us-west-2", 3), ("eu-north-1", 0)):
+        cloudwatch = boto3.client(
+            "cloudwatch",
+            endpoint_url=tenant_server.endpoint,
+            region_name=region,
+            aws_access_key_id="AKIDTEST",
+            aws_secret_access_key="secret",
+        )
+        stats = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Kinesis",
+            MetricName="IncomingRecords",
+            Dimensions=[{"Name": "StreamName", "Value": "m"}],
+            StartTime=now - timedelta(minutes=10),
+            EndTime=now + timedelta(minutes=2),
+            Period=60,
+            Statistics=["Sum"],
+        )
+        assert sum(p["Sum"] for p in stats["Datapoints"]) == expected, region
+        listed = cloudwatch.list_metrics(Namespace="AWS/Kinesis", MetricName="IncomingRecords")
+        names = {d["Value"] for m in listed["Metrics"] for d in m["Dimensions"]}
+        assert ("m" in names) == (expected > 0), (region, names)
 
 
 def _get(url: str) -> str:

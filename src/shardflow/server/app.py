@@ -24,6 +24,8 @@ from shardflow import errors
 from shardflow.api.registry import HANDLERS
 from shardflow.api.validation import RequestSchema, run_checks
 from shardflow.cloudwatch import CloudWatchApi
+from shardflow.cloudwatch.api import refusal as cloudwatch_refusal
+from shardflow.cloudwatch.errors import AuthFailure
 from shardflow.dashboard import web
 from shardflow.engine import tenancy
 from shardflow.engine.engine import Engine
@@ -186,6 +188,12 @@ class KinesisApp:
                 return answer if isinstance(answer, Response) else await answer
         cloudwatch = self.cloudwatch.protocol_of(path, headers, body)
         if cloudwatch is not None:
+            try:  # the caller's region and account pick its streams' metrics
+                self.identities.admit_other("monitoring", method, path, headers, query, body)
+            except errors.KinesisError as exc:
+                return cloudwatch_refusal(
+                    cloudwatch, AuthFailure(exc.error_type, exc.message or "")
+                )
             return await self.cloudwatch.handle(cloudwatch, path, headers, body)
         if body is None:
             return Response(413, [], b"")

@@ -71,6 +71,24 @@ class Identities:
         self._callers[(credential, operation)] = who
         tenancy.enter(who)
 
+    def admit_other(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        query: str,
+        body: bytes | None,
+    ) -> None:
+        """The caller of a request to another service on this port (CloudWatch): verified
+        under ``--auth verify``, else taken from its credential scope if it has one."""
+        if self.verify:
+            tenancy.enter(self.verified(service, method, path, headers, query, body or b""))
+            return
+        parts = _credential(headers.get("authorization"), _query_params(query)).split("/")
+        region = parts[2] if len(parts) > 2 and _REGION.fullmatch(parts[2]) else ""
+        tenancy.enter(self._caller(parts[0], region or self.default_region, ""))
+
     def verified(
         self,
         service: str,
