@@ -199,3 +199,70 @@ def test_js_sdk_subscribe_to_shard_is_verified(
     env.update(AWS_SECRET_ACCESS_KEY="wrong")
     with pytest.raises(AssertionError, match="InvalidSignatureException"):
         _run_script(node, JS_DIR / "subscribe_to_shard.mjs", mode, env)
+
+
+def test_cross_account_consumer_calls_need_the_consumers_policy(
+    verify_server: ServerProcess,
+) -> None:
+    owner = client(verify_server.endpoint, OWNER[0], OWNER[1])
+    other = client(verify_server.endpoint, OTHER[0], OTHER[1])
+    owner.create_stream(StreamName="fanout", ShardCount=1)
+    stream_arn = owner.describe_stream_summary(StreamName="fanout")["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    consumer_arn = owner.register_stream_consumer(StreamARN=stream_arn, ConsumerName="theirs")[
+        "Consumer"
+    ]["ConsumerARN"]
+    # The stream's policy does not cover a call naming the consumer: its own policy does.
+    owner.put_resource_policy(
+        ResourceARN=stream_arn,
+        Policy=json.dumps(_allow(OTHER[2], "kinesis:*", stream_arn)),
+    )
+    with pytest.raises(other.exceptions.AccessDeniedException) as info:
+        other.describe_stream_consumer(ConsumerARN=consumer_arn)
+    assert _error(info)[1] == (
+        "User: arn:aws:iam::222222222222:root is not authorized to perform:"
+        f" kinesis:DescribeStreamConsumer on resource: {consumer_arn} because no"
+        " resource-based policy allows the kinesis:DescribeStreamConsumer action"
+    )
+    owner.put_resource_policy(
+        ResourceARN=consumer_arn,
+        Policy=json.dumps(
+            _allow(
+                OTHER[2],
+                ["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"],
+                consumer_arn,
+            )
+        ),
+    )
+    described = other.describe_stream_consumer(ConsumerARN=consumer_arn)
+    assert described["ConsumerDescription"]["ConsumerName"] == "theirs"
+    owner.put_record(StreamName="fanout", Data=b"fan", PartitionKey="k")
+    subscription = other.subscribe_to_shard(
+        ConsumerARN=consumer_arn,
+        ShardId="shardId-000000000000",
+        StartingPosition={"Type": "TRIM_HORIZON"},
+    )
+    stream = subscription["EventStream"]
+    try:
+        for event in stream:
+            records = event["SubscribeToShardEvent"]["Records"]
+            if records:
+                assert [r["Data"] for r in records] == [b"fan"]
+                break
+    finally:
+        stream.close()
+
+
+def _allow(account: str, action: object, resource: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": action,
+                "Resource": resource,
+            }
+        ],
+    }

@@ -47,7 +47,7 @@ class StreamLookup:
                 raise errors.InvalidArgumentException(f"Invalid StreamARN: {arn}")
             region, account, arn_name = parsed
             if account != self.account() or region != self.region():
-                self._enter_home(arn, region, account, arn_name)
+                self._enter_home(arn, region, account, arn_name, params.get("ConsumerARN"))
             if name is not None and name != arn_name:
                 raise errors.InvalidArgumentException(
                     "StreamARN and StreamName do not refer to the same stream."
@@ -68,8 +68,11 @@ class StreamLookup:
             raise self.not_found(name)
         return stream
 
-    def _enter_home(self, arn: str, region: str, account: str, name: str) -> None:
-        """Act in the ARN's tenant; a caller of another account needs the policy's leave."""
+    def _enter_home(
+        self, arn: str, region: str, account: str, name: str, consumer_arn: str | None
+    ) -> None:
+        """Act in the ARN's tenant; a caller of another account needs the leave of the policy
+        of the resource it names: the consumer's for a ConsumerARN, else the stream's."""
         home = tenancy.tenant_of(account, region, self._default.account, self._default.region)
         who = tenancy.caller()
         caller_account = self._default.account if who is None else who.account
@@ -79,6 +82,8 @@ class StreamLookup:
         operation = who.operation if who is not None else ""
         stream = self._streams.get(name)
         policy = stream.policy if stream is not None and not stream.is_gone() else None
+        if consumer_arn is not None:
+            arn, policy = consumer_arn, _consumer_policy(stream, consumer_arn)
         decision = evaluate(policy, caller_account, operation, arn)
         if decision is Decision.ALLOW:
             return
@@ -91,3 +96,12 @@ class StreamLookup:
             f"User: arn:aws:iam::{caller_account}:root is not authorized to perform:"
             f" kinesis:{operation} on resource: {arn} {why}"
         )
+
+
+def _consumer_policy(stream: Stream | None, consumer_arn: str) -> str | None:
+    if stream is None or stream.is_gone():
+        return None
+    for consumer in stream.live_consumers():
+        if consumer.arn(stream.arn) == consumer_arn:
+            return consumer.policy
+    return None
