@@ -25,7 +25,8 @@ class StreamRegistry:
 
     def get(self, name: str) -> Stream | None:
         """The stream named ``name`` in the current request's account and region."""
-        return self.by_key.get(tenancy.prefix() + name)
+        who = tenancy.current()  # inlined tenancy.prefix(): this runs on every data call
+        return self.by_key.get(name if who is None else who.tenant.prefix + name)
 
     def __getitem__(self, name: str) -> Stream:
         return self.by_key[tenancy.prefix() + name]

@@ -40,6 +40,7 @@ class Caller:
 
 
 _caller: ContextVar[Caller | None] = ContextVar("shardflow_caller", default=None)
+current = _caller.get  # the hot paths' read: None, or the Caller
 
 
 @functools.cache

@@ -120,6 +120,8 @@ class KinesisApp:
             proto.response_bytes(408, _TIMEOUT_HEADERS, b"request body timed out\n")
             return
         response = await self.handle(scope.method, scope.path, headers, scope.query_string, body)
+        if self.cors.enabled:
+            self._add_cors(scope.path, headers, response)
         if response.stream is not None:
             flow = self.flow
             if flow is None or not flow.open(scope.client):
@@ -147,6 +149,8 @@ class KinesisApp:
         body = None if too_big else await transport.read_body(receive, self.max_body)
         query = scope.get("query_string", b"").decode("latin-1")
         response = await self.handle(scope["method"], scope["path"], headers, query, body)
+        if self.cors.enabled:
+            self._add_cors(scope["path"], headers, response)
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         if response.stream is not None:
             await transport.stream_asgi(send, response.status, raw_headers, response.stream)
@@ -162,20 +166,13 @@ class KinesisApp:
     async def handle(
         self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
     ) -> Response:
-        """One request in, one response out. ``body`` is None if it exceeded the size cap."""
-        if path.startswith(ADMIN_PREFIX):  # no CORS headers: no page may read or call these
+        """One request in, one response out (the adapters add the CORS headers: ``_add_cors``).
+        ``body`` is None if it exceeded the size cap."""
+        if path.startswith(ADMIN_PREFIX):
             refusal = self.admin_guard.refusal(method, path, headers, query, body)
             if refusal is not None:
                 return refusal
             return await admin.handle(self.engine, method, path, body)
-        response = await self._route(method, path, headers, query, body)
-        if self.cors.enabled:
-            response.headers = response.headers + self.cors.headers(headers.get("origin"))
-        return response
-
-    async def _route(
-        self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
-    ) -> Response:
         if method == "OPTIONS":
             return self.cors.preflight(headers)
         if method != "POST":
@@ -238,6 +235,11 @@ class KinesisApp:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %d %.2fms", operation, response.status, elapsed * 1e3)
         return response
+
+    def _add_cors(self, path: str, headers: dict[str, str], response: Response) -> None:
+        """Every response but the admin surface's (no page may read or call it) gets them."""
+        if not path.startswith(ADMIN_PREFIX):
+            response.headers = response.headers + self.cors.headers(headers.get("origin"))
 
     def _verify_admin(
         self, method: str, path: str, headers: dict[str, str], query: str, body: bytes
