@@ -15,7 +15,7 @@ from tests.support import ServerProcess, server_of_its_own
 
 INVALID_CHARACTERS = (
     "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white"
-    " space, _ . / = + - % @ :."
+    " space, _ . / = + - % @."
 )
 AUTO_ON_PROVISIONED = (
     "RecordDistributionStrategy=AUTO is only supported for on-demand streams. Stream {} is using"

@@ -13,6 +13,7 @@ import pytest
 from shardflow.config import Config
 from shardflow.engine import engine as engine_module
 from shardflow.engine import reads as reads_module
+from shardflow.engine import retention_sweep as sweep_module
 from shardflow.engine import streams as streams_module
 from shardflow.engine.engine import Engine
 from shardflow.server.app import KinesisApp
@@ -75,6 +76,7 @@ def test_retention_and_deletion_free_records(
     clock = Clock()
     monkeypatch.setattr(streams_module, "now_ms", clock)
     monkeypatch.setattr(engine_module, "now_ms", clock)
+    monkeypatch.setattr(sweep_module, "now_ms", clock)
     monkeypatch.setattr(reads_module, "now_ms", clock)
     monkeypatch.setattr(sqlite_module, "now_ms", clock)
     monkeypatch.setattr(sqlite_module, "PURGE_BATCH_ROWS", 7)  # several batches per range

@@ -34,7 +34,7 @@ REMOVE = "RemoveTagsFromStream"
 LIST = "ListTagsForStream"
 INVALID_CHARACTERS = (
     "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white"
-    " space, _ . / = + - % @ :."
+    " space, _ . / = + - % @."
 )
 
 
@@ -142,7 +142,7 @@ class TestValidation:
             "InvalidArgumentException",
             f"Failed to add tags to stream {stream} under account {ACCOUNT_ID} because some tags"
             " contained illegal characters. The allowed characters are Unicode letters,"
-            " white-spaces, '_',',','/','=','+','-','@',':'.",
+            " white-spaces, '_',',','/','=','+','-','@'.",
         )
 
     def test_remove_invalid_characters(self, endpoint: str, stream: str) -> None:
@@ -156,7 +156,7 @@ class TestValidation:
             "InvalidArgumentException",
             f"Failed to remove tags from stream {stream} under account {ACCOUNT_ID} because some"
             " tags contained illegal characters. The allowed characters are Unicode letters,"
-            " white-spaces, '_',',','/','=','+','-','@',':'.",
+            " white-spaces, '_',',','/','=','+','-','@'.",
         )
 
     def test_more_than_50_tags(self, kinesis: Any, stream: str) -> None:

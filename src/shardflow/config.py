@@ -19,6 +19,7 @@ DEFAULT_ON_DEMAND_STREAM_LIMIT = 50  # AWS's default on-demand streams per accou
 # PutRecords carries up to 10 MiB of data, 13.4 MiB once base64-encoded in JSON, plus keys.
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DURABILITY_MODES = ("memory", "process", "fsync")
+AUTH_MODES = ("off", "verify")
 # Connection limits (docs/operations.md): what a hostile or broken client may hold.
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # an HTTP/1.1 head, or an HTTP/2 header list
 DEFAULT_HEADER_TIMEOUT_S = 10.0
@@ -72,6 +73,10 @@ class Config:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     subscriber_buffer_bytes: int = DEFAULT_SUBSCRIBER_BUFFER_BYTES
     subscriber_stall_s: float = DEFAULT_SUBSCRIBER_STALL_S
+    # Tenancy and authentication (server.identity, server.cors, docs/auth.md)
+    credentials: Path | None = None  # access keys -> secrets and accounts (server.credentials)
+    auth: str = "off"  # "verify": SigV4 checked against the credentials
+    cors_origins: tuple[str, ...] | None = None  # None: "*" on a loopback bind, else none
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_MODES:
@@ -82,6 +87,10 @@ class Config:
             raise ValueError("a TLS certificate needs its key, and a key its certificate")
         if self.subscription_max_s <= 0:
             raise ValueError("subscription_max_s must be positive")
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}")
+        if self.auth == "verify" and self.credentials is None:
+            raise ValueError("--auth verify needs --credentials FILE (the keys to verify)")
         for name in ("create_stream_ms", "delete_stream_ms", "update_stream_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

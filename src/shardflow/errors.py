@@ -84,6 +84,7 @@ AccessDeniedException = _client("AccessDeniedException")
 MissingAuthenticationTokenException = _client("MissingAuthenticationTokenException")
 IncompleteSignatureException = _client("IncompleteSignatureException")
 InvalidSignatureException = _client("InvalidSignatureException")
+UnrecognizedClientException = _client("UnrecognizedClientException")  # unknown access key
 RequestEntityTooLarge = _client("RequestEntityTooLarge", status=413)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from shardflow.config import (
+    AUTH_MODES,
     DEFAULT_ACCOUNT_ID,
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -189,6 +190,24 @@ def refusals(debug: bool) -> Iterator[None]:
     help="A SubscribeToShard stream paused this long ends with an error event.",
 )
 @click.option(
+    "--credentials",
+    "credentials",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Access keys with their secrets and account ids (TOML or AWS credentials format).",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(AUTH_MODES),
+    default="off",
+    help="verify: check every request's SigV4 signature against --credentials.",
+)
+@click.option(
+    "--cors-origins",
+    default=None,
+    help="Origins browser pages may call from, comma-separated ('*': any; default '*' on"
+    " a loopback bind, none otherwise; '' : none).",
+)
+@click.option(
     "--accept-data-loss",
     is_flag=True,
     help="Start read-only when acknowledged records are missing, instead of refusing to start.",
@@ -230,6 +249,9 @@ def serve(
     max_connections: int,
     subscriber_buffer_bytes: int,
     subscriber_stall_s: float,
+    credentials: Path | None,
+    auth: str,
+    cors_origins: str | None,
     accept_data_loss: bool,
     debug: bool,
     log_level: str,
@@ -247,6 +269,7 @@ def serve(
     if not account_id.isdigit() or len(account_id) != 12:
         raise click.BadParameter("must be 12 digits", param_hint="--account-id")
     plan = _fault_plan(faults) if faults else None
+    _check_credentials(credentials, auth)
     try:
         initial_streams = parse_stream_specs(create_streams)
     except StreamSpecError as exc:
@@ -288,6 +311,9 @@ def serve(
         max_connections=max_connections,
         subscriber_buffer_bytes=subscriber_buffer_bytes,
         subscriber_stall_s=subscriber_stall_s,
+        credentials=credentials,
+        auth=auth,
+        cors_origins=_origins(cors_origins),
         accept_data_loss=accept_data_loss,
     )
     try:
@@ -348,3 +374,22 @@ def _fault_plan(text: str) -> FaultPlan:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--faults") from exc
     except FaultPlanError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
+
+
+def _check_credentials(path: Path | None, auth: str) -> None:
+    """A usage error now for an unusable credentials file, not a traceback at start-up."""
+    from shardflow.server.credentials import Credentials, CredentialsError
+
+    if auth == "verify" and path is None:
+        raise click.UsageError("--auth verify needs --credentials FILE.")
+    if path is not None:
+        try:
+            Credentials.load(path)
+        except CredentialsError as exc:
+            raise click.BadParameter(str(exc), param_hint="--credentials") from None
+
+
+def _origins(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(o.strip() for o in text.split(",") if o.strip())

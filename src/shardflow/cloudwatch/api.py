@@ -72,6 +72,13 @@ class CloudWatchApi:
         return queries.list_metrics(recorder, params, self.clock())
 
 
+def refusal(protocol: str, exc: errors.CloudWatchError) -> Response:
+    """A CloudWatch request refused before it is read (its signature, server.identity)."""
+    request_id = str(uuid.uuid4())
+    out = [("x-amzn-requestid", request_id), ("content-type", wire.content_type(protocol))]
+    return _error(protocol, exc, out, request_id)
+
+
 def _error(
     protocol: str, exc: errors.CloudWatchError, out: list[tuple[str, str]], request_id: str
 ) -> Response:

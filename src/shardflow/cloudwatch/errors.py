@@ -48,6 +48,15 @@ class ValidationError(_ClientError):
     code, shape = "ValidationError", "ValidationError"
 
 
+class AuthFailure(_ClientError):
+    """A request refused for its signature (``--auth verify``): AWS's common error codes
+    (InvalidSignatureException, UnrecognizedClientException, ...), whatever the service."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = self.shape = code
+
+
 class InvalidAction(_ClientError):
     """An operation of CloudWatch's that Shardflow does not serve (PutMetricData, alarms...)."""
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shardflow.cloudwatch import errors
+from shardflow.engine import tenancy
 from shardflow.metrics import table
 from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL, add_stat
 from shardflow.metrics.recorder import MetricsRecorder
@@ -60,7 +61,7 @@ def resolve(namespace: str, name: str, dimensions: list[dict[str, str]]) -> Metr
     dims = {d.get("Name"): d.get("Value") for d in dimensions}
     if len(dims) != len(dimensions) or not isinstance(dims.get("StreamName"), str):
         return None
-    stream = str(dims["StreamName"])
+    stream = tenancy.prefix() + str(dims["StreamName"])  # the caller's region's stream
     kind = _KINDS.get(frozenset(dims))
     if kind is None:
         return None
@@ -279,7 +280,7 @@ def list_metrics(recorder: MetricsRecorder, params: dict[str, Any], now: float) 
             "The parameter RecentlyActive must be a value in the set [PT3H]."
         )
     offset = _offset(params.get("NextToken"))
-    listing = recorder.listing() if namespace in (None, NAMESPACE) else {}
+    listing = _own(recorder.listing()) if namespace in (None, NAMESPACE) else {}
     since = now - RECENTLY_ACTIVE_S if recent else -math.inf
 
     def work() -> dict[str, Any]:
@@ -305,6 +306,14 @@ def list_metrics(recorder: MetricsRecorder, params: dict[str, Any], now: float) 
         return out
 
     return work
+
+
+def _own(listing: dict[str, Any]) -> dict[str, Any]:
+    """The caller's account's and region's streams, by their plain names (engine.tenancy)."""
+    start = tenancy.prefix()
+    if not start:
+        return {stream: levels for stream, levels in listing.items() if "/" not in stream}
+    return {s.removeprefix(start): v for s, v in listing.items() if s.startswith(start)}
 
 
 def _offset(token: Any) -> int:

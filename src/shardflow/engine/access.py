@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from shardflow import errors
 from shardflow.engine.streams import Consumer, Stream, now_ms
+from shardflow.engine.tenancy import account_or
 
 _UNSAVED = ("shards", "_route_starts", "_route_shards")  # not part of the stream's document
 
@@ -31,10 +32,15 @@ class FindStream(Protocol):
 class StreamAccess:
     """The stream registry and persistence port shared by the metadata services."""
 
-    account_id: str
+    default_account_id: str  # the server's; a request acts in its own (engine.tenancy)
     update_stream_ms: int  # how long a change leaves the stream UPDATING (0: ACTIVE at once)
     find: FindStream  # the stream a request names (StreamName or StreamARN), or AWS's error
     persist: Callable[[Iterable[Stream]], Awaitable[None]]  # store documents, one transaction
+
+    @property
+    def account_id(self) -> str:
+        """The account the current request acts in, which messages name."""
+        return account_or(self.default_account_id)
 
     def active_stream(self, params: dict[str, Any]) -> Stream:
         """The stream a request names, which must be ACTIVE (AWS's message otherwise)."""

@@ -17,6 +17,7 @@ import orjson
 
 from shardflow import errors
 from shardflow.engine.streams import now_ms
+from shardflow.engine.tenancy import account_or
 
 SaveSetting = Callable[[str, str], Awaitable[None]]  # (meta key, JSON value), stored durably
 
@@ -93,7 +94,7 @@ class AccountSettings:
             raise errors.InvalidArgumentException(
                 "Warm throughput is only supported in accounts that have"
                 f" MinimumThroughputBillingCommitment enabled. Account"
-                f" {self._account_id} does not have it enabled."
+                f" {account_or(self._account_id)} does not have it enabled."
             )
 
     def _wire(self) -> dict[str, Any]:

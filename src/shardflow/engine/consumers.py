@@ -194,7 +194,8 @@ class Consumers:
         if match is None:
             raise errors.InvalidArgumentException(f"Invalid ConsumerARN: {arn}")
         stream_arn, name, created_s = match.group(1), match.group(2), int(match.group(3))
-        stream = self._access.find({"StreamARN": stream_arn})
+        # The ConsumerARN too: another account's caller needs the consumer's policy's leave.
+        stream = self._access.find({"StreamARN": stream_arn, "ConsumerARN": arn})
         for consumer in stream.live_consumers():
             if consumer.name == name and consumer.created_ms // 1000 == created_s:
                 return stream, consumer

@@ -19,36 +19,33 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
-from shardflow.engine import encryption, integrity
+from shardflow.engine import encryption, integrity, tenancy
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.account import AccountSettings
 from shardflow.engine.consumers import Consumers
+from shardflow.engine.creation import NewStream, build_stream
 from shardflow.engine.encryption import Encryption
 from shardflow.engine.events import EventBus
 from shardflow.engine.faults import FaultInjector
 from shardflow.engine.limits import Limiter
+from shardflow.engine.lookup import StreamLookup
 from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler, warm_shards
 from shardflow.engine.policies import Policies
 from shardflow.engine.reads import Reads
+from shardflow.engine.registry import StreamRegistry
 from shardflow.engine.resharding import Resharder
+from shardflow.engine.retention_sweep import RetentionSweep
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
 from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, sequence
 from shardflow.model.limits import record_size
-from shardflow.model.shard_ids import parse_stream_arn, stream_arn
 from shardflow.storage.metadata import MetadataRepository
 from shardflow.storage.refusal import damaged
-from shardflow.storage.sqlite import (
-    MAX_SHARD_UID,
-    NewRecord,
-    SqliteStore,
-)
+from shardflow.storage.sqlite import MAX_SHARD_UID, NewRecord, SqliteStore
 
 log = logging.getLogger(__name__)
-
-RETENTION_SWEEP_S = 60.0  # how often expired records are deleted from disk
 
 
 @dataclass(slots=True)
@@ -68,7 +65,10 @@ class Engine:
         self.access = StreamAccess(
             config.account_id, config.update_stream_ms, self.find, self.persist
         )
-        self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
+        self.streams = StreamRegistry(  # by account, region and name, DELETING ones too
+            tenancy.tenant_of(config.account_id, config.region, config.account_id, config.region)
+        )
+        self.lookup = StreamLookup(self.streams)  # names in the request's account and region
         self.iterator_key = b""
         self.faults = FaultInjector(config.faults)
         self.events = EventBus()
@@ -113,7 +113,7 @@ class Engine:
             window_s=config.on_demand_window_s,
             limits_scale=self.limits.scale,
             events=self.events,
-            live_streams=self.live_streams,
+            live_streams=self.every_live_stream,  # a background task: every tenant's streams
             scale=self.resharder.scale,
             check_shard_limit=self.check_shard_limit,
         )
@@ -125,6 +125,7 @@ class Engine:
             require_commitment=self.account.require_commitment,
             on_demand=self.on_demand,
         )
+        self.retention = RetentionSweep(store, self.metadata, self.streams.values, self._purge)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -158,7 +159,7 @@ class Engine:
             raise damaged(self.store.path, f"the meta table is damaged ({exc!r})") from exc
         if self.store.read_only is not None:
             return  # no retention sweeps or purges: they would write
-        self._sweeper = asyncio.create_task(self._sweep_forever())
+        self._sweeper = asyncio.create_task(self.retention.forever())
         self._purger = asyncio.create_task(self.store.purge_forever())
         self.on_demand.start()
 
@@ -179,7 +180,7 @@ class Engine:
                 stream = Stream.from_doc(orjson.loads(doc), shards_by_stream.get(uid, []))
                 if not stream.shards:
                     raise ValueError("the stream has no shards")
-                self.streams[stream.name] = stream
+                self.streams.put(stream)
                 self._next_stream_uid = max(self._next_stream_uid, uid + 1)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -195,47 +196,23 @@ class Engine:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def _not_found(self, name: str) -> errors.KinesisError:
-        return errors.ResourceNotFoundException(
-            f"Stream {name} under account {self.config.account_id} not found."
-        )
-
     def stream_name_of(self, params: dict[str, Any]) -> str:
         """The stream a request names by StreamName or StreamARN (AWS checks they agree)."""
-        name = params.get("StreamName")
-        arn = params.get("StreamARN")
-        if arn is not None:
-            parsed = parse_stream_arn(arn)
-            if parsed is None:
-                raise errors.InvalidArgumentException(f"Invalid StreamARN: {arn}")
-            _, account, arn_name = parsed
-            if account != self.config.account_id:
-                raise errors.AccessDeniedException(
-                    f"User is not authorized to access stream {arn} in account {account}."
-                )
-            if name is not None and name != arn_name:
-                raise errors.InvalidArgumentException(
-                    "StreamARN and StreamName do not refer to the same stream."
-                )
-            return arn_name
-        if name is None:
-            raise errors.InvalidArgumentException(
-                "Either StreamName or StreamARN must be provided."
-            )
-        return str(name)
+        return self.lookup.stream_name_of(params)
 
     def find(self, params: dict[str, Any], *, active_only: bool = False) -> Stream:
-        name = self.stream_name_of(params)
-        stream = self.streams.get(name)
-        if stream is None or stream.is_gone():
-            raise self._not_found(name)
-        if active_only and stream.current_status() not in ("ACTIVE", "UPDATING"):
-            raise self._not_found(name)
-        return stream
+        """The stream a request names, in its account and region, or AWS's error."""
+        return self.lookup.find(params, active_only=active_only)
 
     def live_streams(self) -> list[Stream]:
         at = now_ms()
-        return sorted((s for s in self.streams.values() if not s.is_gone(at)), key=lambda s: s.name)
+        return sorted(
+            (s for s in self.streams.in_scope() if not s.is_gone(at)), key=lambda s: s.name
+        )
+
+    def every_live_stream(self) -> list[Stream]:
+        at = now_ms()
+        return [s for s in self.streams.values() if not s.is_gone(at)]
 
     def open_shard_total(self) -> int:
         return sum(s.open_shard_count for s in self.live_streams())
@@ -267,7 +244,7 @@ class Engine:
         existing = self.streams.get(name)
         if existing is not None and not existing.is_gone():
             raise errors.ResourceInUseException(
-                f"Stream {name} under account {self.config.account_id} already exists."
+                f"Stream {name} under account {self.lookup.account()} already exists."
             )
         self.check_shard_limit(shard_count)
         if mode == "ON_DEMAND":
@@ -275,52 +252,32 @@ class Engine:
             if on_demand >= self.config.on_demand_stream_limit:
                 raise errors.LimitExceededException(
                     f"This request would exceed the on-demand stream limit for the account"
-                    f" {self.config.account_id} in {self.config.region}. Current on-demand"
+                    f" {self.lookup.account()} in {self.lookup.region()}. Current on-demand"
                     f" stream count for the account: {on_demand}. Limit:"
                     f" {self.config.on_demand_stream_limit}."
                 )
-        created = now_ms()
         uid = self._next_stream_uid
         self._next_stream_uid += 1
-        delay = self.config.create_stream_ms if delay_ms is None else delay_ms
-        stream = Stream(
+        spec = NewStream(
+            name, shard_count, mode, tags, max_record_kib, warm_throughput_mibps,
+            record_distribution,
+        )  # fmt: skip
+        stream = build_stream(
+            spec,
             uid=uid,
-            name=name,
-            arn=stream_arn(self.config.region, self.config.account_id, name),
-            created_ms=created,
-            status="CREATING" if delay else "ACTIVE",
-            ready_at_ms=created + delay,
-            mode=mode,
-            tags=dict(tags),
-            max_record_kib=max_record_kib,
-            warm_throughput_mibps=warm_throughput_mibps if mode == "ON_DEMAND" else None,
-            record_distribution=record_distribution,
+            region=self.lookup.region(),
+            account=self.lookup.account(),
+            delay_ms=self.config.create_stream_ms if delay_ms is None else delay_ms,
+            position=self.store.position,
+            allocate_shard_uid=self.allocate_shard_uid,
         )
-        position = self.store.position
-        for index, (start, end) in enumerate(hashing.even_ranges(shard_count)):
-            stream.shards.append(
-                Shard(
-                    uid=self.allocate_shard_uid(),
-                    stream_uid=uid,
-                    index=index,
-                    hash_start=start,
-                    hash_end=end,
-                    start_position=position,
-                    created_ms=created,
-                )
-            )
-        stream.rebuild_routes()
-        previous = self.streams.get(name)
-        self.streams[name] = stream  # visible at once: a second CreateStream must fail
+        previous = self.streams.put(stream)  # visible at once: a second CreateStream must fail
         try:
             await self.metadata.insert_stream(
                 (uid, doc_json(stream)), [(s.uid, doc_json(s)) for s in stream.shards]
             )
         except BaseException:
-            if previous is None:
-                self.streams.pop(name, None)
-            else:
-                self.streams[name] = previous
+            self.streams.restore(stream, previous)
             raise
 
     def allocate_shard_uid(self) -> int:
@@ -335,7 +292,7 @@ class Engine:
         if current + additional > self.config.shard_limit:
             raise errors.LimitExceededException(
                 f"This request would exceed the shard limit for the account"
-                f" {self.config.account_id} in {self.config.region}. Current shard count for"
+                f" {self.lookup.account()} in {self.lookup.region()}. Current shard count for"
                 f" the account: {current}. Limit: {self.config.shard_limit}. Number of"
                 f" additional shards that would have resulted from this request: {additional}."
                 f" Refer to the AWS Service Limits page"
@@ -366,8 +323,7 @@ class Engine:
 
     async def _purge(self, stream: Stream) -> None:
         """Forget a deleted stream; its records are deleted in the background."""
-        if self.streams.get(stream.name) is stream:
-            del self.streams[stream.name]
+        self.streams.discard(stream)
         for shard in stream.shards:
             self.limits.forget(shard.uid)
         self.store.forget_shards([shard.uid for shard in stream.shards])
@@ -391,7 +347,7 @@ class Engine:
         """AWS's error for a shard over its throughput limit."""
         return errors.ProvisionedThroughputExceededException(
             f"Rate exceeded for shard {shard.shard_id} in stream {stream.name} under account"
-            f" {self.config.account_id}."
+            f" {self.lookup.account()}."
         )
 
     def route(self, stream: Stream, entry: PutEntry) -> Shard:
@@ -434,34 +390,9 @@ class Engine:
 
     # -- maintenance -----------------------------------------------------------------------
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(RETENTION_SWEEP_S)
-            try:
-                await self.sweep()
-            except Exception:  # keep sweeping; a failed sweep retries next time
-                log.exception("retention sweep failed")
-
     async def sweep(self) -> None:
         """Finish deletions whose delay passed and drop records past their retention."""
-        now = now_ms()
-        for stream in list(self.streams.values()):
-            if stream.is_gone(now):
-                await self._purge(stream)
-                continue
-            cutoff = now - stream.retention_hours * 3_600_000
-            expired: list[tuple[int, int]] = []
-            for shard in stream.shards:
-                first_kept = self.store.first_position_at(shard.uid, cutoff)
-                last = self.store.last_record(shard.uid)
-                if last is None or first_kept == self.store.first_position(shard.uid):
-                    continue  # nothing has expired
-                # Records appended after these reads are newer than the cutoff: stop below them.
-                end = first_kept - 1 if first_kept is not None else last[0]
-                expired.append((shard.uid, end))
-            if expired:
-                await self.metadata.schedule_purges(expired)
-                self.store.wake_purger()
+        await self.retention.sweep()
 
     async def persist(self, streams: Iterable[Stream]) -> None:
         """Store the documents of streams whose settings changed, in one transaction."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from shardflow.engine import tenancy
+
 
 @dataclass(slots=True)
 class CallDone:
@@ -121,5 +123,8 @@ class EventBus:
         return bool(self._subscribers)
 
     def emit(self, event: Event) -> None:
+        scope = tenancy.prefix()  # another tenant's streams are apart in the metrics too
+        if scope and event.stream is not None:
+            event.stream = scope + event.stream
         for subscriber in self._subscribers:
             subscriber(event)

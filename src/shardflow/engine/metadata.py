@@ -72,7 +72,9 @@ class StreamSettings:
     # -- retention -------------------------------------------------------------------------
 
     async def change_retention(self, params: dict[str, Any], *, increase: bool) -> None:
-        stream = self._access.active_stream(params)
+        """AWS (as kinesalite's recorded tests show) checks the direction before the stream's
+        state, and a request for the current value changes nothing: no UPDATING."""
+        stream = self._access.find(params)
         hours = int(params["RetentionPeriodHours"])
         if hours < MIN_RETENTION_HOURS:
             raise errors.InvalidArgumentException(
@@ -97,6 +99,9 @@ class StreamSettings:
                 f" longer than existing retention period ({current} hours). Use"
                 " IncreaseRetentionPeriod API."
             )
+        if hours == current:
+            return
+        self._access.active_stream(params)
 
         def change() -> None:
             stream.retention_hours = hours

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from shardflow import errors
 from shardflow.engine.events import Event, EventBus, RecordsIn
 from shardflow.engine.limits import WRITE_BYTES_PER_S, WRITE_RECORDS_PER_S
+from shardflow.engine.tenancy import account_or
 
 if TYPE_CHECKING:
     from shardflow.engine.streams import Stream
@@ -135,7 +136,7 @@ class OnDemandScaler:
         if mibps > MAX_WARM_THROUGHPUT_MIBPS:
             raise errors.LimitExceededException(
                 f"Warm throughput of {mibps} MiBps for stream {stream_name} under account"
-                f" {self._account_id} exceeds the limit of {MAX_WARM_THROUGHPUT_MIBPS}"
+                f" {account_or(self._account_id)} exceeds the limit of {MAX_WARM_THROUGHPUT_MIBPS}"
                 " MiBps for an on-demand stream."
             )
         target = warm_shards(mibps)

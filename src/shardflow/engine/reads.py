@@ -17,8 +17,10 @@ from shardflow.engine import integrity
 from shardflow.engine.limits import Limiter
 from shardflow.engine.reading import ReadResult
 from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.engine.tenancy import account_or
 from shardflow.model import iterators, sequence
-from shardflow.model.shard_ids import shard_id, shard_index
+from shardflow.model.aws_sequence import aws_shard_index
+from shardflow.model.shard_ids import no_such_shard, shard_id, shard_index
 from shardflow.storage.checksum import CorruptRecord
 from shardflow.storage.sqlite import SqliteStore
 
@@ -59,11 +61,15 @@ class Reads:
         checks (SubscribeToShard's too: ``operation`` names the caller in the
         invalid-sequence-number message)."""
         name = self._stream_name_of(params)
+        index = shard_index(params["ShardId"])
+        if index is None:  # AWS refuses it before looking for the stream
+            raise errors.ResourceNotFoundException(
+                no_such_shard(params["ShardId"], name, account_or(self._account_id))
+            )
         stream = self._stream_named(name)
         if stream is None or stream.is_gone() or stream.current_status() == "CREATING":
             # AWS names the shard, not the stream, when either is missing.
-            index = shard_index(params["ShardId"])
-            raise self._no_shard(name, shard_id(index) if index is not None else params["ShardId"])
+            raise self._no_shard(name, shard_id(index))
         shard = self._shard_or_error(stream, params["ShardId"])
         kind = params["ShardIteratorType"]
         start_seq = params.get("StartingSequenceNumber")
@@ -125,21 +131,23 @@ class Reads:
     def _no_shard(self, stream_name: str, shard_id_text: str) -> errors.KinesisError:
         return errors.ResourceNotFoundException(
             f"Shard {shard_id_text} in stream {stream_name} under account"
-            f" {self._account_id} does not exist"
+            f" {account_or(self._account_id)} does not exist"
         )
 
     def _position_of(self, stream: Stream, shard: Shard, seq_text: str, operation: str) -> int:
         decoded = sequence.decode(seq_text)
+        # Not one of ours: AWS still reads a shard index out of its own layout, or any digits.
+        encoded = decoded.shard_index if decoded is not None else aws_shard_index(seq_text)
+        if encoded is not None and encoded != shard.index:
+            raise errors.InvalidArgumentException(
+                f"Invalid StartingSequenceNumber. It encodes {shard_id(encoded)},"
+                f" while it was used in a call to a shard with {shard.shard_id}"
+            )
         if decoded is None:
             raise errors.InvalidArgumentException(
                 f"StartingSequenceNumber {seq_text} used in {operation} on shard"
                 f" {shard.shard_id} in stream {stream.name} under account"
-                f" {self._account_id} is invalid."
-            )
-        if decoded.shard_index != shard.index:
-            raise errors.InvalidArgumentException(
-                f"Invalid StartingSequenceNumber. It encodes {shard_id(decoded.shard_index)},"
-                f" while it was used in a call to a shard with {shard.shard_id}"
+                f" {account_or(self._account_id)} is invalid."
             )
         return decoded.position
 
@@ -184,7 +192,7 @@ class Reads:
             read = self._store.read(shard.uid, position, limit, max_bytes)
         except CorruptRecord as exc:
             raise integrity.corrupt_read(
-                self._store, stream, shard, exc, self._account_id
+                self._store, stream, shard, exc, account_or(self._account_id)
             ) from None
         # The iterator moves past everything read, including records past retention that the
         # sweep has not deleted yet (they are not returned).
@@ -217,7 +225,9 @@ class Reads:
     ) -> errors.KinesisError:
         """The error for a shard whose stored records SQLite cannot read (a damaged page)."""
         damage = CorruptRecord(shard.uid, position, f"the records cannot be read ({exc})")
-        return integrity.corrupt_read(self._store, stream, shard, damage, self._account_id)
+        return integrity.corrupt_read(
+            self._store, stream, shard, damage, account_or(self._account_id)
+        )
 
 
 def _aws_time(ms: int) -> str:

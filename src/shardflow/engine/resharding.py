@@ -23,7 +23,7 @@ from shardflow import errors
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
 from shardflow.model import hashing
-from shardflow.model.shard_ids import shard_id, shard_index
+from shardflow.model.shard_ids import no_such_shard, shard_id, shard_index
 from shardflow.storage.metadata import ReshardDocs
 
 # Store a reshard: (stream uid, stream document), documents given the commit position ->
@@ -55,6 +55,7 @@ class Resharder:
     # -- the three operations --------------------------------------------------------------
 
     async def split(self, params: dict[str, Any]) -> None:
+        self._check_shard_ids(params, "ShardToSplit")
         stream = self._provisioned_stream(params, "SplitShard")
         parent = self._open_shard(stream, params["ShardToSplit"], "splitting")
         new_start = int(params["NewStartingHashKey"])
@@ -71,6 +72,7 @@ class Resharder:
         await self._apply(stream, changes)
 
     async def merge(self, params: dict[str, Any]) -> None:
+        self._check_shard_ids(params, "ShardToMerge", "AdjacentShardToMerge")
         stream = self._provisioned_stream(params, "MergeShards")
         first = self._open_shard(stream, params["ShardToMerge"], "merging")
         second = self._open_shard(stream, params["AdjacentShardToMerge"], "merging")
@@ -145,6 +147,15 @@ class Resharder:
                 f" Stream {stream.name} under account {self._account} is ON_DEMAND."
             )
         return stream
+
+    def _check_shard_ids(self, params: dict[str, Any], *fields: str) -> None:
+        """A ShardId that is no shard id is refused before the stream is looked up (AWS)."""
+        for field in fields:
+            if shard_index(params[field]) is None:
+                name = params.get("StreamName") or str(params.get("StreamARN")).rpartition("/")[2]
+                raise errors.ResourceNotFoundException(
+                    no_such_shard(params[field], name, self._account)
+                )
 
     def _open_shard(self, stream: Stream, text: str, verb: str) -> Shard:
         index = shard_index(text)

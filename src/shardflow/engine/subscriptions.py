@@ -44,6 +44,7 @@ from shardflow.engine import dry_run
 from shardflow.engine.events import Event, EventBus, RecordsIn, RecordsPushed, SubscribeOutcome
 from shardflow.engine.limits import Limiter, TokenBucket
 from shardflow.engine.streams import Consumer, Shard, Stream
+from shardflow.engine.tenancy import account_or
 from shardflow.model import sequence
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class Subscriptions:
         if consumer.status() != "ACTIVE":
             raise errors.ResourceInUseException(
                 f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
-                f" under stream: {stream.name} , account {self._account_id} is not in"
+                f" under stream: {stream.name} , account {account_or(self._account_id)} is not in"
                 " ACTIVE status."
             )
         position_spec = params["StartingPosition"]
@@ -187,7 +188,7 @@ class Subscriptions:
             if not bucket.take(1, now):
                 return errors.LimitExceededException(
                     f"Rate exceeded for consumer {consumer.name} and shard {shard.shard_id}"
-                    f" in stream {stream.name} under account {self._account_id}."
+                    f" in stream {stream.name} under account {account_or(self._account_id)}."
                 )
         previous = self.active.get(key)
         if previous is not None and now - previous.started < TAKEOVER_AFTER_S:
@@ -195,7 +196,7 @@ class Subscriptions:
         return None
 
     def _in_use_message(self, stream: Stream, shard: Shard, consumer: Consumer) -> str:
-        account = self._account_id
+        account = account_or(self._account_id)
         return (
             f"Another active subscription exists for this consumer:"
             f" {account}:{stream.name}:{shard.shard_id}:{consumer.name}"

@@ -3,8 +3,9 @@ the ARN-addressed TagResource, UntagResource, ListTagsForResource.
 
 The rules and messages are AWS's as kinesalite's tests recorded them (test/addTagsToStream.js,
 test/removeTagsFromStream.js): at most 50 tags on a resource; keys and values of Unicode letters,
-digits, spaces and ``_ . / = + - % @ :``, where ``%`` is refused by a second check with its own
-message. The model bounds lengths (keys 1-128, values 0-256) before a handler runs.
+digits, spaces and ``_ . / = + - % @``, where ``%`` is refused by a second check with its own
+message. ``:`` is accepted too (AWS's tagging rules allow it today) though the recorded messages
+do not list it. The model bounds lengths (keys 1-128, values 0-256) before a handler runs.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ _ALLOWED_PUNCTUATION = frozenset("_./=+-%@: ")
 RESERVED_PREFIX = "aws:"  # AWS keeps tag keys starting with aws: for its own use
 INVALID_CHARACTERS = (
     "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white"
-    " space, _ . / = + - % @ :."
+    " space, _ . / = + - % @."
 )
 _ILLEGAL_PERCENT = (
     " because some tags contained illegal characters. The allowed characters are Unicode"
-    " letters, white-spaces, '_',',','/','=','+','-','@',':'."
+    " letters, white-spaces, '_',',','/','=','+','-','@'."
 )
 
 

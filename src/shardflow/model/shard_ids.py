@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 SHARD_ID_PREFIX = "shardId-"
+MAX_SHARD_INDEX = 2**31 - 1  # AWS parses a shard id's number as a 32-bit int
 _SHARD_ID_RE = re.compile(r"^shardId-(\d{12})$")
+_LOOSE_SHARD_ID_RE = re.compile(r"^(?:.*-)?(\d+)$")
 _STREAM_ARN_RE = re.compile(
     r"^arn:aws[a-z\-]*:kinesis:([a-z0-9\-]+):(\d{12}):stream/([a-zA-Z0-9_.\-]+)$"
 )
@@ -17,16 +19,23 @@ def shard_id(index: int) -> str:
 
 
 def shard_index(shard_id_text: str) -> int | None:
-    """The index in a well-formed shard id, else None.
+    """The index in a shard id as AWS reads one, else None.
 
-    AWS also accepts a bare number or any text ending in digits for ShardId fields
-    (``shardId-1`` means shard 1): this returns the trailing number in that case.
+    AWS also accepts a bare number or any text ending in ``-`` and digits (``shardId-1`` and
+    ``a-0001`` mean shard 1); anything else (``ABKLFD8``, ``2.14E4``) or a number past a 32-bit
+    int (``2147483648``) is no shard id at all: "Could not find shard ..." (kinesalite's
+    recordings of AWS).
     """
-    match = _SHARD_ID_RE.match(shard_id_text)
-    if match:
-        return int(match.group(1))
-    digits = re.search(r"(\d+)$", shard_id_text)
-    return int(digits.group(1)) if digits else None
+    match = _SHARD_ID_RE.match(shard_id_text) or _LOOSE_SHARD_ID_RE.match(shard_id_text)
+    if match is None:
+        return None
+    index = int(match.group(1))
+    return index if index <= MAX_SHARD_INDEX else None
+
+
+def no_such_shard(shard_id_text: str, stream_name: str, account: str) -> str:
+    """AWS's message for a ShardId that is no shard id (see ``shard_index``)."""
+    return f"Could not find shard {shard_id_text} in stream {stream_name} under account {account}."
 
 
 def stream_arn(region: str, account_id: str, stream_name: str) -> str:

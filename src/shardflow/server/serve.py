@@ -177,7 +177,9 @@ async def _start_recorder(config: Config, data_dir: Path, engine: Engine) -> Met
     except DataDirError as exc:
         raise DataDirError(path, exc.problem, remedy) from exc
     recorder = MetricsRecorder(
-        path, shard_metrics=enabled_on(engine.streams), exists=exists_in(engine.streams)
+        path,
+        shard_metrics=enabled_on(engine.streams.by_key),
+        exists=exists_in(engine.streams.by_key),
     )
     try:
         await recorder.start(engine.events)

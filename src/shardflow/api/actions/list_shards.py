@@ -22,7 +22,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         stream = engine.find({"StreamName": state.get("stream")})
         if stream.uid != state.get("uid"):
             raise errors.ResourceNotFoundException(
-                f"Stream {stream.name} under account {engine.config.account_id} not found."
+                f"Stream {stream.name} under account {engine.lookup.account()} not found."
             )
         after = int(state.get("after", -1))
         shard_filter = state.get("filter")

@@ -98,6 +98,6 @@ def _entry_message(engine: Engine, code: str, stream_name: str, shard_id: str) -
     if code == ENTRY_THROTTLE_CODE:
         return (
             f"Rate exceeded for shard {shard_id} in stream {stream_name} under account"
-            f" {engine.config.account_id}."
+            f" {engine.lookup.account()}."
         )
     return INTERNAL_MESSAGE

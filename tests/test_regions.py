@@ -1,0 +1,166 @@
+"""Region per request, account per access key: one server, many tenants (as on AWS, the same
+stream name in two regions or two accounts is two streams)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+
+from tests.support import ServerProcess, server_of_its_own
+
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+DEFAULT_ACCOUNT = "000000000000"
+
+
+@pytest.fixture(scope="module")
+def tenant_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from server_of_its_own(tmp_path_factory.mktemp("tenants") / "data")
+
+
+def client(endpoint: str, region: str, key: str = "AKIDTEST") -> Any:
+    return boto3.client(
+        "kinesis",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key,
+        aws_secret_access_key="secret",
+        config=BotoConfig(retries={"total_max_attempts": 1}),
+    )
+
+
+def test_same_name_in_three_regions_is_three_streams(tenant_server: ServerProcess) -> None:
+    clients = {region: client(tenant_server.endpoint, region) for region in REGIONS}
+    for region, kinesis in clients.items():
+        kinesis.create_stream(StreamName="s", ShardCount=1 if region != "eu-west-1" else 2)
+    arns = set()
+    for region, kinesis in clients.items():
+        summary = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]
+        assert summary["StreamARN"] == f"arn:aws:kinesis:{region}:{DEFAULT_ACCOUNT}:stream/s"
+        assert summary["OpenShardCount"] == (2 if region == "eu-west-1" else 1)
+        arns.add(summary["StreamARN"])
+        listed = kinesis.list_streams()
+        assert listed["StreamNames"] == ["s"]
+        assert [s["StreamARN"] for s in listed["StreamSummaries"]] == [summary["StreamARN"]]
+    assert len(arns) == 3
+
+    # Records stay in their region's stream.
+    clients["us-west-2"].put_record(StreamName="s", Data=b"west", PartitionKey="k")
+    for region, kinesis in clients.items():
+        shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+        iterator = kinesis.get_shard_iterator(
+            StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = kinesis.get_records(ShardIterator=iterator)["Records"]
+        assert [r["Data"] for r in records] == ([b"west"] if region == "us-west-2" else [])
+
+    # Deleting one leaves the others; a name unknown in a region is AWS's not-found there.
+    clients["us-east-1"].delete_stream(StreamName="s")
+    with pytest.raises(clients["us-east-1"].exceptions.ResourceNotFoundException):
+        clients["us-east-1"].describe_stream_summary(StreamName="s")
+    assert clients["eu-west-1"].list_streams()["StreamNames"] == ["s"]
+
+
+def test_a_twelve_digit_access_key_is_its_account(tenant_server: ServerProcess) -> None:
+    mine = client(tenant_server.endpoint, "ap-south-1", key="111122223333")
+    theirs = client(tenant_server.endpoint, "ap-south-1", key="444455556666")
+    mine.create_stream(StreamName="acct", ShardCount=1)
+    arn = mine.describe_stream_summary(StreamName="acct")["StreamDescriptionSummary"]["StreamARN"]
+    assert arn == "arn:aws:kinesis:ap-south-1:111122223333:stream/acct"
+    assert theirs.list_streams()["StreamNames"] == []
+    with pytest.raises(theirs.exceptions.ResourceNotFoundException) as info:
+        theirs.describe_stream_summary(StreamName="acct")
+    assert info.value.response["Error"]["Message"] == (
+        "Stream acct under account 444455556666 not found."
+    )
+    # Another account's stream by ARN, with no resource policy: AWS's AccessDeniedException.
+    with pytest.raises(theirs.exceptions.AccessDeniedException) as denied:
+        theirs.put_record(StreamARN=arn, Data=b"x", PartitionKey="k")
+    assert denied.value.response["Error"]["Message"] == (
+        "User: arn:aws:iam::444455556666:root is not authorized to perform: kinesis:PutRecord"
+        f" on resource: {arn} because no resource-based policy allows the kinesis:PutRecord"
+        " action"
+    )
+
+
+def test_metrics_of_same_named_streams_stay_apart(tenant_server: ServerProcess) -> None:
+    east = client(tenant_server.endpoint, "us-east-1")
+    west = client(tenant_server.endpoint, "us-west-2")
+    for kinesis in (east, west):
+        kinesis.create_stream(StreamName="m", ShardCount=1)
+    for _ in range(3):
+        west.put_record(StreamName="m", Data=b"x", PartitionKey="k")
+    east.put_record(StreamName="m", Data=b"x", PartitionKey="k")
+    text = _get(tenant_server.endpoint + "/metrics")
+    east_line = _metric_line(text, "shardflow_incoming_records_total", 'stream="m"')
+    west_line = _metric_line(
+        text, "shardflow_incoming_records_total", f'stream="{DEFAULT_ACCOUNT}/us-west-2/m"'
+    )
+    assert east_line.split()[-1] in ("1", "1.0")
+    assert west_line.split()[-1] in ("3", "3.0")
+    # CloudWatch on the same port answers for the caller's region.
+    now = datetime.now(UTC)
+    for region, expected in (("us-east-1", 1), ("us-west-2", 3), ("eu-north-1", 0)):
+        cloudwatch = boto3.client(
+            "cloudwatch",
+            endpoint_url=tenant_server.endpoint,
+            region_name=region,
+            aws_access_key_id="AKIDTEST",
+            aws_secret_access_key="secret",
+        )
+        stats = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Kinesis",
+            MetricName="IncomingRecords",
+            Dimensions=[{"Name": "StreamName", "Value": "m"}],
+            StartTime=now - timedelta(minutes=10),
+            EndTime=now + timedelta(minutes=2),
+            Period=60,
+            Statistics=["Sum"],
+        )
+        assert sum(p["Sum"] for p in stats["Datapoints"]) == expected, region
+        listed = cloudwatch.list_metrics(Namespace="AWS/Kinesis", MetricName="IncomingRecords")
+        names = {d["Value"] for m in listed["Metrics"] for d in m["Dimensions"]}
+        assert ("m" in names) == (expected > 0), (region, names)
+
+
+def _get(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def _metric_line(text: str, name: str, label: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(name) and label in line:
+            return line
+    raise AssertionError(f"no {name}{{{label}}} in:\n{text}")
+
+
+def test_old_data_directory_keeps_its_streams(tmp_path: Path) -> None:
+    """A data directory written before tenancy (streams of the default account and region)
+    loads unchanged: the stored ARN already names each stream's account and region."""
+    data = tmp_path / "data"
+    with ServerProcess(data) as first:
+        client(first.endpoint, "us-east-1").create_stream(StreamName="old", ShardCount=1)
+        client(first.endpoint, "us-west-2").create_stream(StreamName="old", ShardCount=1)
+    with ServerProcess(data) as second:
+        for region in ("us-east-1", "us-west-2"):
+            kinesis = client(second.endpoint, region)
+            summary = kinesis.describe_stream_summary(StreamName="old")
+            arn = summary["StreamDescriptionSummary"]["StreamARN"]
+            assert arn == f"arn:aws:kinesis:{region}:{DEFAULT_ACCOUNT}:stream/old"
+    checked = subprocess.run(
+        [sys.executable, "-m", "shardflow", "check-data", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
