@@ -30,6 +30,8 @@ from shardflow.engine.limits import Limiter
 from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler, warm_shards
 from shardflow.engine.policies import Policies
+from shardflow.engine.queue_delivery import QueueDelivery
+from shardflow.engine.queue_service import Queues, QueueTimings
 from shardflow.engine.reads import Reads
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
@@ -125,6 +127,20 @@ class Engine:
             require_commitment=self.account.require_commitment,
             on_demand=self.on_demand,
         )
+        self.queues = Queues(  # Kinesis queues (2026): control plane, then delivery
+            account_id=config.account_id,
+            region=config.region,
+            find_stream=self.find,
+            store=store,
+            timings=QueueTimings(
+                config.create_stream_ms, config.delete_stream_ms, config.update_stream_ms
+            ),
+            consumer_count=self.consumers.count,
+            consumer_limit=self.consumers.limit,
+            clock=now_ms,
+        )
+        self.consumers.queue_count = self.queues.count  # queues share the consumer limit
+        self.queue_delivery = QueueDelivery(self.queues, self.events)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -156,6 +172,7 @@ class Engine:
             self.account.load(meta)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise damaged(self.store.path, f"the meta table is damaged ({exc!r})") from exc
+        await self.queues.start()
         if self.store.read_only is not None:
             return  # no retention sweeps or purges: they would write
         self._sweeper = asyncio.create_task(self._sweep_forever())
@@ -359,6 +376,7 @@ class Engine:
         """Forget every stream at once, with its shards, consumers, tags and policy (a test's
         reset: no DELETING state, no consumer check); returns how many there were."""
         streams = list(self.streams.values())
+        await self.queues.drop_all()
         # Concurrent purges share the store's group commit: one transaction for them all.
         await asyncio.gather(*(self._purge(stream) for stream in streams))
         self.limits.reset()
