@@ -19,6 +19,7 @@ from shardflow.consumer.errors import (
     SetupError,
     StreamNotFound,
 )
+from shardflow.consumer.queue_consumer import QueueConsumer, QueueRecord
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
 from shardflow.consumer.sqlite_store import SQLiteCheckpointStore
 from shardflow.consumer.store import CheckpointStore, Lease, MemoryCheckpointStore
@@ -38,6 +39,8 @@ __all__ = [
     "LeaseLost",
     "MemoryCheckpointStore",
     "Position",
+    "QueueConsumer",
+    "QueueRecord",
     "ReadError",
     "Record",
     "SQLiteCheckpointStore",
