@@ -173,6 +173,7 @@ class Engine:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise damaged(self.store.path, f"the meta table is damaged ({exc!r})") from exc
         await self.queues.start()
+        self.queue_delivery.start()
         if self.store.read_only is not None:
             return  # no retention sweeps or purges: they would write
         self._sweeper = asyncio.create_task(self._sweep_forever())
@@ -204,6 +205,7 @@ class Engine:
 
     async def stop(self) -> None:
         await self.on_demand.stop()
+        await self.queue_delivery.stop()
         for task in (self._sweeper, self._purger):
             if task is not None:
                 task.cancel()

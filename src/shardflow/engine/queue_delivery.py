@@ -11,12 +11,14 @@ and on the next visibility deadline, and answer as soon as something is there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
+import logging
 import time
 from typing import Any
 
 from shardflow import errors
-from shardflow.engine.events import Event, EventBus, RecordsIn
+from shardflow.engine.events import Event, EventBus, QueueDepth, QueueRecordsMoved, RecordsIn
 from shardflow.engine.queue_model import (
     MAX_IN_FLIGHT,
     Delivery,
@@ -30,8 +32,12 @@ from shardflow.engine.queue_service import Queues
 from shardflow.storage.queue_store import DeliveryRow
 from shardflow.storage.sqlite import StoredRecord
 
+log = logging.getLogger(__name__)
+
 DEFAULT_LIMIT = 10  # AWS: records per receive unless Limit says fewer
 DEFAULT_WAIT_S = 9  # AWS: WaitTimeSeconds' default
+SAMPLE_S = 1.0  # how often the queue gauges are sampled (while metrics are on)
+VISIBLE_CAP = 1_000_000  # AWS: VisibleQueueRecords reports up to 1,000,000 records
 _ANY_SIZE = 1 << 62
 _GONE = (
     "The record of this receipt handle is no longer in the queue: it was acknowledged, or the"
@@ -54,6 +60,17 @@ class QueueDelivery:
         self._events = events
         self._waiters: dict[str, set[asyncio.Event]] = {}  # by stream ARN
         self._subscribed = False
+        self._sampler: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Sample every queue's record counts once a second for the metrics."""
+        self._sampler = asyncio.create_task(self._sample_forever())
+
+    async def stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
 
     # -- receive ---------------------------------------------------------------------------
 
@@ -70,6 +87,8 @@ class QueueDelivery:
             records = await self._take(state, limit, visibility, dead)
             left = deadline - time.monotonic()
             if records or left <= 0 or self._queues.states.get(state.settings.uid) is not state:
+                if not dead:
+                    self._moved(state, received=len(records), empty=not records)
                 return {"QueueRecords": records}
             await self._wait(state, dead, left)
 
@@ -190,6 +209,8 @@ class QueueDelivery:
             successful.append({"ReceiptHandle": handle})
         if deletes:
             await self._queues.tables.change(deletes=deletes)
+            if not dead:
+                self._moved(state, acknowledged=len(deletes))
         return {"Successful": successful, "Failed": failed}
 
     async def change_visibility(self, params: dict[str, Any], *, dead: bool) -> dict[str, Any]:
@@ -258,6 +279,52 @@ class QueueDelivery:
         if d.dead != dead:
             return "InvalidArgumentException", _NOT_DEAD if dead else _IS_DEAD
         return key, d
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def _moved(
+        self, state: QueueState, received: int = 0, acknowledged: int = 0, empty: bool = False
+    ) -> None:
+        if not self._events.active:
+            return
+        s = state.settings
+        stream = s.stream_arn.rpartition("/")[2]
+        self._events.emit(
+            QueueRecordsMoved(stream, s.queue_id, s.name, received, acknowledged, int(empty))
+        )
+
+    async def _sample_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_S)
+            if self._events.active:
+                try:
+                    self.sample()
+                except Exception:  # keep sampling; one failed sample is a missing point
+                    log.exception("queue metrics sample failed")
+
+    def sample(self) -> None:
+        """Emit every live queue's record counts (QueueDepth)."""
+        queues = self._queues
+        now = queues.clock()
+        for state in queues.live(now):
+            s = state.settings
+            stream = queues.stream_of(state)
+            in_flight, visible, dead = state.counts(now)
+            for shard in stream.shards:
+                if visible >= VISIBLE_CAP:
+                    break
+                cursor = state.cursors.get(shard.uid, s.from_position)
+                visible += queues.tables.count_records(shard.uid, cursor, VISIBLE_CAP - visible)
+            self._events.emit(
+                QueueDepth(
+                    stream.name,
+                    s.queue_id,
+                    s.name,
+                    min(visible, VISIBLE_CAP),
+                    in_flight,
+                    min(dead, VISIBLE_CAP),
+                )
+            )
 
     # -- waiting ---------------------------------------------------------------------------
 

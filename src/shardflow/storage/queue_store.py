@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shardflow.storage.sqlite import SqliteStore
+from shardflow.storage.sqlite import SqliteStore, record_id, shard_bounds
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS queues (uid INTEGER PRIMARY KEY, doc TEXT NOT NULL);
@@ -121,6 +121,16 @@ class QueueStore:
             )
         ]
         return Loaded(docs, cursors, rows)
+
+    def count_records(self, shard_uid: int, from_position: int, cap: int) -> int:
+        """Records of a shard at or after ``from_position``, counted up to ``cap``."""
+        lo = record_id(shard_uid, from_position)
+        hi = shard_bounds(shard_uid)[1]
+        row = self._store.reader.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM records WHERE id BETWEEN ? AND ? LIMIT ?)",
+            (lo, hi, cap),
+        ).fetchone()
+        return int(row[0])
 
     def save_queue(self, uid: int, doc: str) -> asyncio.Future[None]:
         return self._store.execute(
