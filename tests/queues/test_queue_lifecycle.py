@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.conftest import make_client
 from tests.helpers import client_error, stream_arn, unique_name
+from tests.support import ServerProcess, server_of_its_own
 
 QUEUE_ARN_RE = re.compile(r"^arn:aws:kinesis:us-east-1:\d{12}:queue/[a-z0-9]+$")
 
@@ -229,3 +231,29 @@ class TestStreamSide:
         )
         with pytest.raises(kinesis.exceptions.LimitExceededException):
             kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="c-more")
+
+
+@pytest.fixture(scope="module")
+def slow_queues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Queues stay CREATING for 10 minutes; stream "slow" is ACTIVE from the start."""
+    data = tmp_path_factory.mktemp("slow-queues") / "data"
+    yield from server_of_its_own(
+        data, "--create-stream-ms", "600000", "--create-stream", "slow::ON_DEMAND"
+    )
+
+
+def test_creating_queues(slow_queues: ServerProcess) -> None:
+    kinesis = make_client(slow_queues.endpoint)
+    arns = [create(kinesis, "slow")["QueueARN"] for _ in range(5)]
+    described = kinesis.describe_queue(QueueARN=arns[0])["QueueDescription"]
+    assert described["QueueStatus"] == "CREATING"
+    position = described["StreamConfigurationList"][0]["StartingPosition"]
+    assert position == {"Type": "LATEST"}  # not yet determined while CREATING
+    with pytest.raises(kinesis.exceptions.LimitExceededException) as exc:
+        create(kinesis, "slow")
+    assert "5 queues in CREATING or DELETING state" in client_error(exc)[1]
+    with pytest.raises(kinesis.exceptions.InvalidArgumentException) as exc:
+        kinesis.receive_queue_records(QueueARN=arns[0], WaitTimeSeconds=1)
+    assert client_error(exc)[1].endswith("not ACTIVE, instead in state CREATING")
+    with pytest.raises(kinesis.exceptions.ResourceInUseException):
+        kinesis.update_queue(QueueARN=arns[0], QueueAttributes={"VisibilityTimeoutSeconds": 1})
