@@ -151,7 +151,7 @@ class QueueDelivery:
             out.append(
                 {
                     "ReceiptHandle": encode_handle(
-                        state.settings.uid, key[0], key[1], d.generation
+                        state.settings.queue_id, key[0], key[1], d.generation
                     ),
                     "RecordId": record_id(index_of.get(key[0], 0), key[1]),
                     "PartitionKey": record.partition_key,
@@ -264,8 +264,8 @@ class QueueDelivery:
         parts = decode_handle(handle)
         if parts is None:
             return "InvalidArgumentException", f"Invalid ReceiptHandle: {handle}"
-        queue_uid, shard_uid, position, generation = parts
-        if queue_uid != state.settings.uid:
+        queue_id, shard_uid, position, generation = parts
+        if queue_id != state.settings.queue_id:
             return (
                 "InvalidArgumentException",
                 f"The receipt handle was not issued by queue {state.settings.arn}.",

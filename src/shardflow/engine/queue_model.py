@@ -22,8 +22,8 @@ from shardflow.model import sequence
 DEFAULT_VISIBILITY_S = 30  # AWS: a queue created without VisibilityTimeoutSeconds
 DEFAULT_MAX_RECEIVE_COUNT = 6  # AWS: dead-letter handling on by default, after 6 receives
 MAX_IN_FLIGHT = 120_000  # AWS: in-flight records per queue
-_HANDLE = struct.Struct(">QQQQ")  # queue uid, shard uid, position, generation
-_HANDLE_PREFIX = "kq1"
+_HANDLE = struct.Struct(">QQQ")  # shard uid, position, generation
+_HANDLE_PREFIX = "kq1."
 
 
 @dataclass(slots=True)
@@ -133,23 +133,25 @@ class QueueState:
         return in_flight, visible, dead
 
 
-def encode_handle(queue_uid: int, shard_uid: int, position: int, generation: int) -> str:
-    raw = _HANDLE.pack(queue_uid, shard_uid, position, generation)
-    return _HANDLE_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_handle(queue_id: str, shard_uid: int, position: int, generation: int) -> str:
+    """The queue's generated id (never reused, unlike its uid) and the delivery."""
+    raw = _HANDLE.pack(shard_uid, position, generation)
+    return f"{_HANDLE_PREFIX}{queue_id}.{base64.urlsafe_b64encode(raw).decode().rstrip('=')}"
 
 
-def decode_handle(text: str) -> tuple[int, int, int, int] | None:
-    """(queue uid, shard uid, position, generation), or None for text that is no handle."""
+def decode_handle(text: str) -> tuple[str, int, int, int] | None:
+    """(queue id, shard uid, position, generation), or None for text that is no handle."""
     if not text.startswith(_HANDLE_PREFIX):
         return None
-    body = text[len(_HANDLE_PREFIX) :]
+    queue_id, _, body = text[len(_HANDLE_PREFIX) :].partition(".")
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        if len(raw) != _HANDLE.size:
+        if not queue_id or len(raw) != _HANDLE.size:
             return None
-        return _HANDLE.unpack(raw)
+        shard_uid, position, generation = _HANDLE.unpack(raw)
     except (ValueError, struct.error):
         return None
+    return queue_id, shard_uid, position, generation
 
 
 def record_id(shard_index: int, position: int) -> str:

@@ -314,22 +314,23 @@ class Queues:
     # -- lookups ---------------------------------------------------------------------------
 
     def live(self, now: int) -> list[QueueState]:
-        out = []
-        for uid, state in list(self.states.items()):
-            if state.settings.gone(now):
-                del self.states[uid]
-                self.tables.delete_queue(uid, keep_doc=False)
-                continue
-            if self._stream_of(state) is None:
-                continue
-            out.append(state)
-        return out
+        return [state for state in list(self.states.values()) if self._alive(state, now)]
+
+    def _alive(self, state: QueueState, now: int) -> bool:
+        """Not deleted (forgotten once its DELETING time is over) and its stream exists."""
+        if state.settings.gone(now):
+            del self.states[state.settings.uid]
+            self.tables.delete_queue(state.settings.uid, keep_doc=False)
+            return False
+        return self._stream_of(state) is not None
 
     def lookup(self, arn: str, *, resource: bool = False) -> QueueState:
         now = self.clock()
-        for state in self.live(now):
+        for state in list(self.states.values()):
             if state.settings.arn == arn:
-                return state
+                if self._alive(state, now):
+                    return state
+                break
         if resource:
             raise errors.ResourceNotFoundException(
                 f"Resource {arn} under account {self.account_id} not found."
