@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -11,7 +12,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from shardflow.cli.main import main
-from shardflow.consumer import QueueConsumer, QueueRecord
+from shardflow.consumer import AsyncQueueConsumer, QueueConsumer, QueueRecord
 from tests.helpers import stream_arn, unique_name
 from tests.queues.conftest import put
 
@@ -116,3 +117,24 @@ def test_cli(endpoint: str, kinesis: Any, od_stream: str) -> None:
     deleted = runner.invoke(main, ["queue", "delete", name, *common])
     assert deleted.exit_code == 0, deleted.output
     assert name not in runner.invoke(main, ["queue", "list", *common]).output
+
+
+def test_async_consumer(kinesis: Any, od_stream: str, make_queue: Callable[..., str]) -> None:
+    queue = make_queue(VisibilityTimeoutSeconds=1)
+    put(kinesis, od_stream, 40)
+    seen: set[bytes] = set()
+
+    async def process(record: QueueRecord) -> None:
+        if record.data == b"r-3" and record.receive_count == 1:
+            await asyncio.sleep(1.6)  # slower than the timeout: the heartbeat extends it
+        seen.add(record.data)
+
+    async def main() -> Any:
+        async with AsyncQueueConsumer(
+            queue, client=kinesis, wait_s=1, visibility_s=1, extend_after_s=0.3
+        ) as consumer:
+            return await consumer.run(process, concurrency=4, max_records=40)
+
+    progress = asyncio.run(main())
+    assert len(seen) == 40
+    assert progress.acknowledged == progress.received == 40  # r-3 was not delivered twice

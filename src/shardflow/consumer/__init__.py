@@ -19,6 +19,7 @@ from shardflow.consumer.errors import (
     SetupError,
     StreamNotFound,
 )
+from shardflow.consumer.queue_async import AsyncQueueConsumer
 from shardflow.consumer.queue_consumer import QueueConsumer, QueueRecord
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
 from shardflow.consumer.sqlite_store import SQLiteCheckpointStore
@@ -28,6 +29,7 @@ from shardflow.consumer.sync import Consumer
 __all__ = [
     "SHARD_END",
     "AsyncConsumer",
+    "AsyncQueueConsumer",
     "Batch",
     "CheckpointStore",
     "Consumer",
