@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from shardflow import errors
 from shardflow.model import sequence
 
 DEFAULT_VISIBILITY_S = 30  # AWS: a queue created without VisibilityTimeoutSeconds
@@ -158,3 +159,29 @@ def record_id(shard_index: int, position: int) -> str:
     """The RecordId: the record's sequence number, so it is the same across deliveries and in
     every queue of the stream (digits only, within the model's ``^[a-z0-9]+$`` and 64 chars)."""
     return sequence.encode(shard_index, position)
+
+
+def apply_attributes(
+    given: dict[str, Any], visibility: int, dead_letters: bool, max_receive: int
+) -> tuple[int, bool, int]:
+    """QueueAttributes applied over the current (or default) values, with AWS's checks."""
+    if "VisibilityTimeoutSeconds" in given:
+        visibility = int(given["VisibilityTimeoutSeconds"])
+    config = given.get("DeadLetterConfiguration")
+    if config is not None:
+        count = config.get("MaxReceiveCount")
+        if config["TargetType"] == "BUILT_IN":
+            if count is None:
+                raise errors.ValidationException(
+                    "MaxReceiveCount must be specified when the DeadLetterConfiguration"
+                    " TargetType is BUILT_IN."
+                )
+            dead_letters, max_receive = True, int(count)
+        else:
+            if count is not None:
+                raise errors.ValidationException(
+                    "MaxReceiveCount must not be specified when the DeadLetterConfiguration"
+                    " TargetType is NONE."
+                )
+            dead_letters = False
+    return visibility, dead_letters, max_receive

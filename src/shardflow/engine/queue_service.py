@@ -21,6 +21,7 @@ from shardflow.engine.queue_model import (
     Delivery,
     QueueSettings,
     QueueState,
+    apply_attributes,
 )
 from shardflow.engine.streams import Stream
 from shardflow.engine.tags import check_tag_keys, check_tags, tag_list
@@ -123,7 +124,7 @@ class Queues:
             raise errors.ValidationException(
                 "Timestamp must only be specified when the StartingPosition Type is AT_TIMESTAMP."
             )
-        visibility, dead_letters, max_receive = _attributes(
+        visibility, dead_letters, max_receive = apply_attributes(
             params.get("QueueAttributes") or {},
             DEFAULT_VISIBILITY_S,
             True,
@@ -244,7 +245,7 @@ class Queues:
                 f"Queue {s.arn} under account {self.account_id} not ACTIVE, instead in state"
                 f" {status}"
             )
-        visibility, dead_letters, max_receive = _attributes(
+        visibility, dead_letters, max_receive = apply_attributes(
             params["QueueAttributes"], s.visibility_s, s.dead_letters, s.max_receive_count
         )
         before = (s.visibility_s, s.dead_letters, s.max_receive_count, s.updating_until_ms)
@@ -392,29 +393,3 @@ class Queues:
             first = store.first_position_at(shard.uid, at_ms)
             cursors[shard.uid] = first if first is not None else store.position + 1
         return 0, max(at_ms, stream.created_ms, cutoff), cursors
-
-
-def _attributes(
-    given: dict[str, Any], visibility: int, dead_letters: bool, max_receive: int
-) -> tuple[int, bool, int]:
-    """QueueAttributes applied over the current (or default) values, with AWS's checks."""
-    if "VisibilityTimeoutSeconds" in given:
-        visibility = int(given["VisibilityTimeoutSeconds"])
-    config = given.get("DeadLetterConfiguration")
-    if config is not None:
-        count = config.get("MaxReceiveCount")
-        if config["TargetType"] == "BUILT_IN":
-            if count is None:
-                raise errors.ValidationException(
-                    "MaxReceiveCount must be specified when the DeadLetterConfiguration"
-                    " TargetType is BUILT_IN."
-                )
-            dead_letters, max_receive = True, int(count)
-        else:
-            if count is not None:
-                raise errors.ValidationException(
-                    "MaxReceiveCount must not be specified when the DeadLetterConfiguration"
-                    " TargetType is NONE."
-                )
-            dead_letters = False
-    return visibility, dead_letters, max_receive
