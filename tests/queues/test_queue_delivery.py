@@ -278,3 +278,18 @@ class TestQueueStates:
             kinesis.receive_queue_records(QueueARN=arn, WaitTimeSeconds=1)
         assert client_error(exc)[1] == f"Queue {arn} under account 000000000000 not found."
         assert stream_arn(od_stream)  # the stream exists; only the queue does not
+
+
+def test_dead_letter_long_poll_answers_when_a_record_turns_dead(
+    kinesis: Any, od_stream: str, make_queue: Callable[..., str]
+) -> None:
+    queue = make_queue(
+        VisibilityTimeoutSeconds=2,
+        DeadLetterConfiguration={"TargetType": "BUILT_IN", "MaxReceiveCount": 1},
+    )
+    put(kinesis, od_stream, 1)
+    assert len(receive_all(kinesis, queue, 1)) == 1
+    started = time.monotonic()
+    dead = kinesis.receive_dead_letter_queue_records(QueueARN=queue, WaitTimeSeconds=20)
+    assert [r["Data"] for r in dead["QueueRecords"]] == [b"r-0"]
+    assert time.monotonic() - started < 10  # at the 2 s timeout, not the 20 s wait

@@ -90,7 +90,7 @@ class QueueDelivery:
                 if not dead:
                     self._moved(state, received=len(records), empty=not records)
                 return {"QueueRecords": records}
-            await self._wait(state, dead, left)
+            await self._wait(state, left)
 
     async def _take(
         self, state: QueueState, limit: int, visibility: int, dead: bool
@@ -336,11 +336,12 @@ class QueueDelivery:
                 f" ACTIVE, instead in state {status}"
             )
 
-    async def _wait(self, state: QueueState, dead: bool, left_s: float) -> None:
+    async def _wait(self, state: QueueState, left_s: float) -> None:
         """Until records arrive in the stream, a visibility timeout passes, or ``left_s``."""
-        heap = state.dead_ready if dead else state.ready
-        if heap:
-            due = (heap[0][0] - self._queues.clock()) / 1000
+        # A record timing out becomes visible, or a dead letter: either heap can end the wait.
+        deadlines = [heap[0][0] for heap in (state.ready, state.dead_ready) if heap]
+        if deadlines:
+            due = (min(deadlines) - self._queues.clock()) / 1000
             left_s = min(left_s, max(due, 0.0) + 0.001)
         event = asyncio.Event()
         arn = state.settings.stream_arn
