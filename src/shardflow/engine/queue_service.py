@@ -9,6 +9,7 @@ clock), never the ``Engine``. Delivery lives in ``queue_delivery``.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from shardflow.engine.streams import Stream
 from shardflow.engine.tags import check_tag_keys, check_tags, tag_list
 from shardflow.model.shard_ids import queue_arn
 from shardflow.storage.queue_store import QueueStore
+from shardflow.storage.refusal import damaged
 from shardflow.storage.sqlite import SqliteStore
 
 MAX_TRANSITIONING = 5  # AWS: queues CREATING or DELETING at once per account and Region
@@ -74,11 +76,17 @@ class Queues:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the tables if needed and load every queue with its delivery state."""
-        loaded = self.tables.load()
+        """Load every queue with its delivery state, and create the tables if needed.
+
+        Raises ``DataDirError`` (a one-line refusal) if the queue tables cannot be read."""
+        try:
+            loaded = self.tables.load()
+            settings = [(uid, QueueSettings.from_doc(doc)) for uid, doc in loaded.docs]
+        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as exc:
+            raise damaged(self.records.path, f"the queue tables are damaged ({exc})") from exc
         await self.tables.create_tables()
-        for uid, doc in loaded.docs:
-            self.states[uid] = QueueState(QueueSettings.from_doc(doc))
+        for uid, queue in settings:
+            self.states[uid] = QueueState(queue)
             self._next_uid = max(self._next_uid, uid + 1)
         for queue_uid, shard_uid, position in loaded.cursors:
             state = self.states.get(queue_uid)
