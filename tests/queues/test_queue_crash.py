@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import make_client
 from tests.helpers import stream_arn, unique_name
+from tests.integrity.damage import assert_one_line_refusal, run_sql, start_expecting_refusal
 from tests.queues.conftest import put, receive_all
 from tests.queues.workload import run
 from tests.support import ServerProcess, server_of_its_own
@@ -89,3 +90,17 @@ def test_restart_resumes_visibility_timers(own_server: ServerProcess) -> None:
         == []
     )
     assert kinesis.receive_queue_records(QueueARN=arn, WaitTimeSeconds=5)["QueueRecords"] == []
+
+
+def test_damaged_queue_document_is_refused(own_server: ServerProcess) -> None:
+    kinesis = make_client(own_server.endpoint)
+    kinesis.create_stream(StreamName="dmg", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    kinesis.get_waiter("stream_exists").wait(StreamName="dmg", WaiterConfig={"Delay": 0.1})
+    kinesis.create_queue(
+        QueueName="dmg", StreamConfigurationList=[{"StreamARN": stream_arn("dmg")}]
+    )
+    own_server.stop()
+    assert own_server.data_dir is not None
+    run_sql(own_server.data_dir, "UPDATE queues SET doc = '{\"name\": 1}'")
+    refusal = start_expecting_refusal(own_server.data_dir)
+    assert_one_line_refusal(refusal, "queue tables are damaged")
