@@ -132,16 +132,27 @@ def run(server: ServerProcess, records: int, kill_at: float | None) -> Outcome:
                         entries.append((number, r["RecordId"], r["ReceiptHandle"]))
             if not entries:
                 continue
-            result = _retrying(
-                lambda e=entries: client.acknowledge_queue_records(
+            attempts = 0
+
+            def acknowledge(e: list[tuple[int, str, str]] = entries) -> Any:
+                nonlocal attempts
+                attempts += 1
+                return client.acknowledge_queue_records(
                     QueueARN=queue, Entries=[{"ReceiptHandle": h} for _, _, h in e]
-                ),
-                stop,
-            )
+                )
+
+            result = _retrying(acknowledge, stop)
             if result is None:
                 return
             now = time.monotonic()
             ok = {s["ReceiptHandle"] for s in result["Successful"]}
+            if attempts > 1:  # the server died before answering: an earlier attempt may have
+                # been committed, so "no longer in the queue" means acknowledged then
+                ok |= {
+                    f["ReceiptHandle"]
+                    for f in result["Failed"]
+                    if f["ErrorCode"] == "ResourceNotFoundException"
+                }
             with lock:
                 for number, record_id, handle in entries:
                     if handle in ok:
