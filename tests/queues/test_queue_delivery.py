@@ -58,6 +58,24 @@ class TestReceive:
         got = receive_all(kinesis, queue, 2)
         assert sorted(r["Data"] for r in got) == [b"new-0", b"new-1"]
 
+    def test_at_timestamp_skips_earlier_records(self, kinesis: Any, od_stream: str) -> None:
+        put(kinesis, od_stream, 3, "old")
+        time.sleep(0.05)
+        at = time.time()
+        time.sleep(0.05)
+        put(kinesis, od_stream, 2, "new")
+        queue = kinesis.create_queue(
+            QueueName=f"at-{int(at * 1000)}",
+            StreamConfigurationList=[
+                {
+                    "StreamARN": stream_arn(od_stream),
+                    "StartingPosition": {"Type": "AT_TIMESTAMP", "Timestamp": at},
+                }
+            ],
+        )["QueueDescription"]["QueueARN"]
+        got = receive_all(kinesis, queue, 2)
+        assert sorted(r["Data"] for r in got) == [b"new-0", b"new-1"]
+
     def test_record_id_same_in_every_queue(
         self, kinesis: Any, od_stream: str, make_queue: Callable[..., str]
     ) -> None:
@@ -252,6 +270,10 @@ class TestDeadLetters:
             QueueARN=queue, Entries=[{"ReceiptHandle": normal}]
         )
         assert wrong["Failed"][0]["ErrorCode"] == "InvalidArgumentException"
+        not_dead = kinesis.restore_dead_letter_queue_records(
+            QueueARN=queue, Entries=[{"ReceiptHandle": normal}]
+        )
+        assert not_dead["Failed"][0]["ErrorCode"] == "InvalidArgumentException"
         out = kinesis.acknowledge_dead_letter_queue_records(
             QueueARN=queue, Entries=[{"ReceiptHandle": handle}]
         )
