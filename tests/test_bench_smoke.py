@@ -128,3 +128,8 @@ def test_metrics_scrape() -> None:
 def test_startup() -> None:
     out = run_bench("startup.py")
     figures(r"^shardflow serve --in-memory\s+median\s+\d+ ms", out)
+
+
+def test_queue_bench() -> None:
+    out = run_bench("queue_bench.py")
+    figures(r"^4\s+[\d,]+\s+\d+\s+[\d,]+$", out)

@@ -164,3 +164,42 @@ def test_old_data_directory_keeps_its_streams(tmp_path: Path) -> None:
         timeout=120,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_queues_live_in_their_stream_s_region(tenant_server: ServerProcess) -> None:
+    """A queue's ARN, its name's uniqueness and ListQueues are per account and region, as its
+    stream's; its records are its own region's stream's."""
+    east, west = (client(tenant_server.endpoint, r) for r in ("us-east-1", "us-west-2"))
+    arns = {}
+    for region, kinesis in (("us-east-1", east), ("us-west-2", west)):
+        kinesis.create_stream(StreamName="qs", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        kinesis.get_waiter("stream_exists").wait(StreamName="qs", WaiterConfig={"Delay": 0.1})
+        stream_arn = kinesis.describe_stream_summary(StreamName="qs")["StreamDescriptionSummary"][
+            "StreamARN"
+        ]
+        arns[region] = kinesis.create_queue(
+            QueueName="q",
+            StreamConfigurationList=[
+                {"StreamARN": stream_arn, "StartingPosition": {"Type": "TRIM_HORIZON"}}
+            ],
+        )["QueueDescription"]["QueueARN"]
+        assert arns[region].startswith(f"arn:aws:kinesis:{region}:{DEFAULT_ACCOUNT}:queue/")
+    for region, kinesis in (("us-east-1", east), ("us-west-2", west)):
+        listed = kinesis.list_queues()["QueueSummaries"]
+        assert [q["QueueARN"] for q in listed] == [arns[region]]
+    west.put_record(StreamName="qs", Data=b"west", PartitionKey="k")
+    received: list[bytes] = []
+    for _ in range(100):
+        answer = west.receive_queue_records(QueueARN=arns["us-west-2"], WaitTimeSeconds=1)
+        received += [r["Data"] for r in answer["QueueRecords"]]
+        if received:
+            break
+    assert received == [b"west"]
+    east_answer = east.receive_queue_records(QueueARN=arns["us-east-1"], WaitTimeSeconds=1)
+    assert east_answer["QueueRecords"] == []
+    # another account may not use the queue (queues take no resource policy)
+    stranger = client(tenant_server.endpoint, "us-west-2", key="111122223333")
+    with pytest.raises(stranger.exceptions.AccessDeniedException):
+        stranger.receive_queue_records(QueueARN=arns["us-west-2"], WaitTimeSeconds=1)
+    for region, kinesis in (("us-east-1", east), ("us-west-2", west)):
+        kinesis.delete_queue(QueueARN=arns[region])

@@ -22,6 +22,7 @@ COMMANDS = {
     "create-stream": "shardflow.cli.create_stream:create_stream",
     "produce": "shardflow.cli.produce:produce",
     "check-data": "shardflow.cli.check_data:check_data",
+    "queue": "shardflow.cli.queue:queue",
 }
 
 

@@ -23,7 +23,8 @@ from typing import Any
 from shardflow.cloudwatch import errors
 from shardflow.engine import tenancy
 from shardflow.metrics import table
-from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL, add_stat
+from shardflow.metrics.catalogue import Listing
+from shardflow.metrics.points import CONSUMER_LEVEL, QUEUE_LEVEL, STREAM_LEVEL, add_stat
 from shardflow.metrics.recorder import MetricsRecorder
 from shardflow.metrics.stat import Stat
 
@@ -54,11 +55,26 @@ class Metric:
     unit: str
 
 
-def resolve(namespace: str, name: str, dimensions: list[dict[str, str]]) -> Metric | None:
-    """The metric a namespace, name and dimension set name; None if there is none such."""
+def resolve(
+    namespace: str,
+    name: str,
+    dimensions: list[dict[str, str]],
+    listing: Callable[[], Listing] = dict,
+) -> Metric | None:
+    """The metric a namespace, name and dimension set name; None if there is none such.
+
+    Queue metrics name no stream (QueueId, QueueName): ``listing`` finds the stream whose
+    figures hold that queue."""
     if namespace != NAMESPACE:
         return None
     dims = {d.get("Name"): d.get("Value") for d in dimensions}
+    if _KINDS.get(frozenset(dims)) == table.QUEUE and len(dims) == len(dimensions):
+        level = f"{QUEUE_LEVEL}{dims['QueueId']}/{dims['QueueName']}"
+        info = table.QUEUE_BY_NAME.get(name)
+        for stream, levels in listing().items():
+            if level in levels and info is not None:
+                return Metric(stream, level, name, info.unit)
+        return None
     if len(dims) != len(dimensions) or not isinstance(dims.get("StreamName"), str):
         return None
     stream = tenancy.prefix() + str(dims["StreamName"])  # the caller's region's stream
@@ -164,7 +180,7 @@ def get_metric_statistics(recorder: MetricsRecorder, params: dict[str, Any]) -> 
             " increasing Period, or decreasing the time range."
         )
     name = params["MetricName"]
-    metric = resolve(params["Namespace"], name, params.get("Dimensions") or [])
+    metric = resolve(params["Namespace"], name, params.get("Dimensions") or [], recorder.listing)
     unit = params.get("Unit")
     if metric is None or (unit is not None and unit != metric.unit):
         return lambda: {"Label": name, "Datapoints": []}
@@ -228,7 +244,9 @@ def get_metric_data(recorder: MetricsRecorder, params: dict[str, Any]) -> Work:
         window = window or (start, end)
         spec = stat_query.get("Metric") or {}
         name = spec.get("MetricName", "")
-        metric = resolve(spec.get("Namespace", ""), name, spec.get("Dimensions") or [])
+        metric = resolve(
+            spec.get("Namespace", ""), name, spec.get("Dimensions") or [], recorder.listing
+        )
         unit = stat_query.get("Unit")
         fold = None
         if metric is not None and (unit is None or unit == metric.unit):
@@ -259,6 +277,9 @@ def get_metric_data(recorder: MetricsRecorder, params: dict[str, Any]) -> Work:
 
 
 def _dimensions(stream: str, level: str) -> list[dict[str, str]]:
+    if level.startswith(QUEUE_LEVEL):
+        queue_id, _, queue_name = level.removeprefix(QUEUE_LEVEL).partition("/")
+        return [{"Name": "QueueId", "Value": queue_id}, {"Name": "QueueName", "Value": queue_name}]
     dims = [{"Name": "StreamName", "Value": stream}]
     if level.startswith(CONSUMER_LEVEL):
         dims.append({"Name": "ConsumerName", "Value": level.removeprefix(CONSUMER_LEVEL)})

@@ -19,6 +19,8 @@ from shardflow.consumer.errors import (
     SetupError,
     StreamNotFound,
 )
+from shardflow.consumer.queue_async import AsyncQueueConsumer
+from shardflow.consumer.queue_consumer import QueueConsumer, QueueRecord
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
 from shardflow.consumer.sqlite_store import SQLiteCheckpointStore
 from shardflow.consumer.store import CheckpointStore, Lease, MemoryCheckpointStore
@@ -27,6 +29,7 @@ from shardflow.consumer.sync import Consumer
 __all__ = [
     "SHARD_END",
     "AsyncConsumer",
+    "AsyncQueueConsumer",
     "Batch",
     "CheckpointStore",
     "Consumer",
@@ -38,6 +41,8 @@ __all__ = [
     "LeaseLost",
     "MemoryCheckpointStore",
     "Position",
+    "QueueConsumer",
+    "QueueRecord",
     "ReadError",
     "Record",
     "SQLiteCheckpointStore",

@@ -46,6 +46,7 @@ class Consumers:
         self._create_ms = create_ms  # CREATING -> ACTIVE delay
         self._delete_ms = delete_ms  # DELETING -> gone delay
         self._commitment_in_force = commitment_in_force
+        self.queue_count: Callable[[Stream], int] = lambda stream: 0  # set by the engine
 
     @property
     def _account(self) -> str:
@@ -70,10 +71,11 @@ class Consumers:
                 f" {self._account}."
             )
         limit = self.limit(stream)
-        if len(live) >= limit:
+        registered = len(live) + self.queue_count(stream)  # queues share the limit
+        if registered >= limit:
             raise errors.LimitExceededException(
                 f"Stream {stream.name} under account {self._account} already has"
-                f" {len(live)} registered consumers, the limit is {limit}."
+                f" {registered} registered consumers, the limit is {limit}."
             )
         tags = params.get("Tags") or {}
         if tags:

@@ -32,6 +32,8 @@ from shardflow.engine.lookup import StreamLookup
 from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler, warm_shards
 from shardflow.engine.policies import Policies
+from shardflow.engine.queue_delivery import QueueDelivery
+from shardflow.engine.queue_service import Queues, QueueTimings
 from shardflow.engine.reads import Reads
 from shardflow.engine.registry import StreamRegistry
 from shardflow.engine.resharding import Resharder
@@ -126,6 +128,21 @@ class Engine:
             on_demand=self.on_demand,
         )
         self.retention = RetentionSweep(store, self.metadata, self.streams.values, self._purge)
+        self.queues = Queues(  # Kinesis queues (2026): control plane, then delivery
+            account_id=config.account_id,
+            region=config.region,
+            find_stream=self.find,
+            stream_at=self.streams.by_arn,
+            store=store,
+            timings=QueueTimings(
+                config.create_stream_ms, config.delete_stream_ms, config.update_stream_ms
+            ),
+            consumer_count=self.consumers.count,
+            consumer_limit=self.consumers.limit,
+            clock=now_ms,
+        )
+        self.consumers.queue_count = self.queues.count  # queues share the consumer limit
+        self.queue_delivery = QueueDelivery(self.queues, self.events)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -157,6 +174,8 @@ class Engine:
             self.account.load(meta)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise damaged(self.store.path, f"the meta table is damaged ({exc!r})") from exc
+        await self.queues.start()
+        self.queue_delivery.start()
         if self.store.read_only is not None:
             return  # no retention sweeps or purges: they would write
         self._sweeper = asyncio.create_task(self.retention.forever())
@@ -188,6 +207,7 @@ class Engine:
 
     async def stop(self) -> None:
         await self.on_demand.stop()
+        await self.queue_delivery.stop()
         for task in (self._sweeper, self._purger):
             if task is not None:
                 task.cancel()
@@ -316,6 +336,7 @@ class Engine:
         """Forget every stream at once, with its shards, consumers, tags and policy (a test's
         reset: no DELETING state, no consumer check); returns how many there were."""
         streams = list(self.streams.values())
+        await self.queues.drop_all()
         # Concurrent purges share the store's group commit: one transaction for them all.
         await asyncio.gather(*(self._purge(stream) for stream in streams))
         self.limits.reset()

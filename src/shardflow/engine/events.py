@@ -91,6 +91,30 @@ class RecordsPushed:
     millis_behind_latest: int
 
 
+@dataclass(slots=True)
+class QueueRecordsMoved:
+    """One queue call's records: received, acknowledged, or an empty receive."""
+
+    stream: str
+    queue_id: str
+    queue_name: str
+    received: int
+    acknowledged: int
+    empty_receives: int
+
+
+@dataclass(slots=True)
+class QueueDepth:
+    """A queue's record counts, sampled once a second while someone listens."""
+
+    stream: str
+    queue_id: str
+    queue_name: str
+    visible: int
+    in_flight: int
+    dead_letters_visible: int
+
+
 Event = (
     CallDone
     | RecordsIn
@@ -99,6 +123,8 @@ Event = (
     | Throttled
     | SubscribeOutcome
     | RecordsPushed
+    | QueueRecordsMoved
+    | QueueDepth
 )
 
 

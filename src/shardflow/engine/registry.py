@@ -48,6 +48,16 @@ class StreamRegistry:
             return (s for k, s in self.by_key.items() if "/" not in k)
         return (s for k, s in self.by_key.items() if k.startswith(start))
 
+    def by_arn(self, arn: str) -> Stream | None:
+        """The stream ``arn`` names, whoever asks: no change of the request's tenant and no
+        policy check (a queue's own stream, looked up from background work or listings)."""
+        parsed = parse_stream_arn(arn)
+        if parsed is None:
+            return None
+        region, account, name = parsed
+        home = tenancy.tenant_of(account, region, self.default.account, self.default.region)
+        return self.by_key.get(home.prefix + name)
+
     def tenant_of(self, stream: Stream) -> Tenant:
         parsed = parse_stream_arn(stream.arn)
         if parsed is None:

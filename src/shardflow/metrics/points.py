@@ -16,6 +16,7 @@ PlainPoint = dict[str, dict[str, list[float]]]  # a Point as JSON has it (stats 
 
 STREAM_LEVEL = ""  # the key of the stream's own metrics in a Point (the others are shard ids)
 CONSUMER_LEVEL = "consumer/"  # + a consumer's name: its level in a Point (names have no "/")
+QUEUE_LEVEL = "queue/"  # + "<queue id>/<queue name>": a queue of the stream (neither has "/")
 
 
 # ``add`` and ``add_stat`` run per metric and fold: ``Stat.add`` and ``Stat.fold`` inlined.
@@ -82,13 +83,15 @@ def level_of(point: Point, key: str) -> Metrics:
 
 
 def is_shard(level: str) -> bool:
-    return level != STREAM_LEVEL and not level.startswith(CONSUMER_LEVEL)
+    return level != STREAM_LEVEL and not level.startswith((CONSUMER_LEVEL, QUEUE_LEVEL))
 
 
 def kind(level: str) -> str:
     """The table's level (table.STREAM, SHARD or CONSUMER) of a Point's level."""
     if level == STREAM_LEVEL:
         return table.STREAM
+    if level.startswith(QUEUE_LEVEL):
+        return table.QUEUE
     return table.CONSUMER if level.startswith(CONSUMER_LEVEL) else table.SHARD
 
 

@@ -26,7 +26,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from shardflow.metrics import table
-from shardflow.metrics.points import CONSUMER_LEVEL, STREAM_LEVEL, Point
+from shardflow.metrics.points import CONSUMER_LEVEL, QUEUE_LEVEL, STREAM_LEVEL, Point, is_shard
 from shardflow.metrics.rollup import DURATION_BUCKETS_S
 from shardflow.metrics.snapshot import Snapshot
 
@@ -49,6 +49,7 @@ _STREAM_FAMILIES = _families(table.STREAM_METRICS)
 # Shard level (enhanced monitoring): a series only while its metric is enabled on the stream.
 _SHARD_FAMILIES = _families(table.SHARD_METRICS)
 _CONSUMER_FAMILIES = _families(table.CONSUMER_METRICS)
+_QUEUE_FAMILIES = _families(table.QUEUE_METRICS)
 
 
 class ShardflowCollector(Collector):
@@ -75,6 +76,7 @@ class ShardflowCollector(Collector):
             yield family
         yield from self._shard_level(totals)
         yield from self._consumers(totals)
+        yield from self._queues(totals)
         yield from self._calls()
         age = GaugeMetricFamily(
             "shardflow_iterator_age_seconds",
@@ -96,8 +98,7 @@ class ShardflowCollector(Collector):
                     continue
                 for level, metrics in sorted(point.items()):
                     stat = metrics.get(cloudwatch)
-                    is_shard = level != STREAM_LEVEL and not level.startswith(CONSUMER_LEVEL)
-                    if is_shard and stat is not None:
+                    if is_shard(level) and stat is not None:
                         family.add_metric([stream, level], stat.sum)
             yield family
         age = GaugeMetricFamily(
@@ -150,6 +151,46 @@ class ShardflowCollector(Collector):
         for (stream, consumer, shard), ms in sorted(self.snap.consumer_lags.items()):
             behind.add_metric([stream, consumer, shard], ms / 1000.0)
         yield behind
+
+    def _queues(self, totals: dict[str, Point]) -> Iterator[Metric]:
+        """Kinesis queues: records received and acknowledged, empty receives, and the last
+        sampled counts of visible, in-flight and dead-letter records."""
+        labels = ["stream", "queue_id", "queue"]
+        counters = {
+            metric.name: CounterMetricFamily(name, doc, labels=labels)
+            for name, (doc, (metric,)) in _QUEUE_FAMILIES.items()
+        }
+        for stream, point in sorted(totals.items()):
+            for level, metrics in sorted(point.items()):
+                if level.startswith(QUEUE_LEVEL):
+                    queue_id, _, name = level.removeprefix(QUEUE_LEVEL).partition("/")
+                    for cloudwatch, family in counters.items():
+                        stat = metrics.get(cloudwatch)
+                        if stat is not None:
+                            family.add_metric([stream, queue_id, name], stat.sum)
+        yield from counters.values()
+        gauges = [
+            GaugeMetricFamily(
+                "shardflow_queue_visible_records",
+                "Records of the queue visible, ready to be received.",
+                labels=labels,
+            ),
+            GaugeMetricFamily(
+                "shardflow_queue_in_flight_records",
+                "Records of the queue received and not yet acknowledged.",
+                labels=labels,
+            ),
+            GaugeMetricFamily(
+                "shardflow_queue_visible_dead_letter_records",
+                "Dead-letter records of the queue visible.",
+                labels=labels,
+            ),
+        ]
+        for (stream, level), values in sorted(self.snap.queue_depths.items()):
+            queue_id, _, name = level.removeprefix(QUEUE_LEVEL).partition("/")
+            for gauge, value in zip(gauges, values, strict=True):
+                gauge.add_metric([stream, queue_id, name], value)
+        yield from gauges
 
     def _calls(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(

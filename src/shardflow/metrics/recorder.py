@@ -259,6 +259,7 @@ class MetricsRecorder:
             iterator_ages=self.iterator_ages(),
             shard_iterator_ages=dict(rollup.shard_age),
             consumer_lags=dict(rollup.behind),
+            queue_depths=dict(rollup.queue_depths),
             shard_metrics={stream: self.shard_metrics(stream) for stream in totals},
             streams=streams,
             series=self.budget.count,

@@ -20,6 +20,8 @@ from shardflow.engine.events import (
     CallDone,
     Event,
     PutRecordsOutcome,
+    QueueDepth,
+    QueueRecordsMoved,
     RecordsIn,
     RecordsOut,
     RecordsPushed,
@@ -30,6 +32,7 @@ from shardflow.metrics import table
 from shardflow.metrics.bounds import SeriesBudget
 from shardflow.metrics.points import (
     CONSUMER_LEVEL,
+    QUEUE_LEVEL,
     STREAM_LEVEL,
     Metrics,
     Point,
@@ -98,6 +101,8 @@ class Rollup:
         self.shard_age: dict[tuple[str, str], int] = {}
         # (stream, consumer, shard) -> MillisBehindLatest of the last event pushed, in ms
         self.behind: dict[tuple[str, str, str], int] = {}
+        # (stream, queue level) -> the last sampled (visible, in flight, dead letters visible)
+        self.queue_depths: dict[tuple[str, str], tuple[int, int, int]] = {}
 
     def take(self) -> dict[str, Point]:
         """The open second's figures, leaving a fresh one open."""
@@ -110,7 +115,12 @@ class Rollup:
 
     def forget_gauges(self, gone: Collection[str]) -> None:
         """A deleted stream's gauges go at once: nothing will update them."""
-        gauges: list[dict[Any, int]] = [self.last_age, self.shard_age, self.behind]
+        gauges: list[dict[Any, Any]] = [
+            self.last_age,
+            self.shard_age,
+            self.behind,
+            self.queue_depths,
+        ]
         for gauge in gauges:
             for key in [key for key in gauge if key[0] in gone]:
                 del gauge[key]
@@ -293,11 +303,31 @@ class Rollup:
                 add(self._at(event.stream, point, event.shard_id), name, event.records)
         elif isinstance(event, RecordsPushed):
             self._pushed(event)
+        elif isinstance(event, QueueRecordsMoved | QueueDepth):
+            self._queue(event)
         elif isinstance(event, SubscribeOutcome):
             level = CONSUMER_LEVEL + event.consumer
             m = self._at(event.stream, self._point(event.stream), level)
             add(m, "SubscribeToShard.Success", 1 if event.success else 0)
             add(m, "SubscribeToShard.RateExceeded", 1 if event.rate_exceeded else 0)
+
+    def _queue(self, event: QueueRecordsMoved | QueueDepth) -> None:
+        """A queue's figures, at its level of its stream's point."""
+        level = f"{QUEUE_LEVEL}{event.queue_id}/{event.queue_name}"
+        m = self._at(event.stream, self._point(event.stream), level)
+        if isinstance(event, QueueRecordsMoved):
+            add(m, "ReceivedQueueRecords", event.received)
+            add(m, "AcknowledgedQueueRecords", event.acknowledged)
+            add(m, "EmptyReceives", event.empty_receives)
+            return
+        add(m, "VisibleQueueRecords", event.visible)
+        add(m, "InFlightQueueRecords", event.in_flight)
+        add(m, "VisibleDeadLetterQueueRecords", event.dead_letters_visible)
+        self.queue_depths[(event.stream, level)] = (
+            event.visible,
+            event.in_flight,
+            event.dead_letters_visible,
+        )
 
     def _pushed(self, event: RecordsPushed) -> None:
         """One SubscribeToShardEvent: the consumer's figures, and the shard's outgoing ones."""

@@ -13,6 +13,7 @@ from typing import Any
 from shardflow.metrics import table
 from shardflow.metrics.points import (
     CONSUMER_LEVEL,
+    QUEUE_LEVEL,
     STREAM_LEVEL,
     Point,
     by_name,
@@ -119,5 +120,10 @@ def compute(view: QueryView) -> dict[str, Any]:
             level.removeprefix(CONSUMER_LEVEL): block(level)
             for level in sorted(series)
             if level.startswith(CONSUMER_LEVEL)
+        },
+        "queues": {  # "<queue id>/<queue name>" -> its metrics
+            level.removeprefix(QUEUE_LEVEL): block(level)
+            for level in sorted(series)
+            if level.startswith(QUEUE_LEVEL)
         },
     }

@@ -31,6 +31,8 @@ class Snapshot:
     iterator_ages: dict[str, int]  # stream -> ms
     shard_iterator_ages: dict[tuple[str, str], int]  # (stream, shard) -> ms
     consumer_lags: dict[tuple[str, str, str], int]  # (stream, consumer, shard) -> ms
+    # (stream, queue level) -> the last sampled (visible, in flight, dead letters visible)
+    queue_depths: dict[tuple[str, str], tuple[int, int, int]]
     shard_metrics: dict[str, list[str]]  # stream -> shard-level metrics enabled now
     streams: list[StreamInfo]
     series: int  # series kept now (bounds.SeriesBudget)

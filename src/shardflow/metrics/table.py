@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 NAMESPACE = "AWS/Kinesis"
 SUM, AVERAGE, MAXIMUM = "Sum", "Average", "Maximum"
-STREAM, SHARD, CONSUMER = "stream", "shard", "consumer"
+STREAM, SHARD, CONSUMER, QUEUE = "stream", "shard", "consumer", "queue"
 # the CloudWatch dimensions of each level
 DIMENSIONS = {
     STREAM: ("StreamName",),
     SHARD: ("StreamName", "ShardId"),
     CONSUMER: ("StreamName", "ConsumerName"),
+    QUEUE: ("QueueId", "QueueName"),  # AWS publishes queue metrics without StreamName
 }
 
 
@@ -304,9 +305,66 @@ CONSUMER_METRICS: tuple[MetricInfo, ...] = (
     ),
 )
 
-METRICS: tuple[MetricInfo, ...] = STREAM_METRICS + SHARD_METRICS + CONSUMER_METRICS
+
+def _queue(
+    name: str,
+    statistic: str,
+    description: str,
+    column: str,
+    prometheus: str | None = None,
+    help: str = "",
+) -> MetricInfo:
+    return MetricInfo(name, "Count", statistic, description, QUEUE, prometheus, help, None, column)
+
+
+# Kinesis queues (2026), per queue (CloudWatch dimensions QueueId and QueueName). The counts are
+# sampled once a second while metrics are on; AWS caps the visible counts at 1,000,000.
+QUEUE_METRICS: tuple[MetricInfo, ...] = (
+    _queue(
+        "ReceivedQueueRecords",
+        SUM,
+        "records received from the queue",
+        "received",
+        "shardflow_queue_received_records",
+        "Records received from the queue (ReceiveQueueRecords).",
+    ),
+    _queue(
+        "AcknowledgedQueueRecords",
+        SUM,
+        "records acknowledged",
+        "acked",
+        "shardflow_queue_acknowledged_records",
+        "Records acknowledged (AcknowledgeQueueRecords).",
+    ),
+    _queue(
+        "EmptyReceives",
+        SUM,
+        "receive calls that returned no record",
+        "empty",
+        "shardflow_queue_empty_receives",
+        "ReceiveQueueRecords calls that returned no record.",
+    ),
+    _queue("VisibleQueueRecords", AVERAGE, "records visible, ready to be received", "visible"),
+    _queue(
+        "InFlightQueueRecords", AVERAGE, "records received and not yet acknowledged", "in flight"
+    ),
+    _queue("VisibleDeadLetterQueueRecords", AVERAGE, "dead-letter records visible", "dead"),
+)
+
+METRICS: tuple[MetricInfo, ...] = STREAM_METRICS + SHARD_METRICS + CONSUMER_METRICS + QUEUE_METRICS
 STREAM_BY_NAME = {m.name: m for m in STREAM_METRICS}
 SHARD_BY_NAME = {m.name: m for m in SHARD_METRICS}
 CONSUMER_BY_NAME = {m.name: m for m in CONSUMER_METRICS}
-BY_LEVEL = {STREAM: STREAM_METRICS, SHARD: SHARD_METRICS, CONSUMER: CONSUMER_METRICS}
-BY_NAME = {STREAM: STREAM_BY_NAME, SHARD: SHARD_BY_NAME, CONSUMER: CONSUMER_BY_NAME}
+QUEUE_BY_NAME = {m.name: m for m in QUEUE_METRICS}
+BY_LEVEL = {
+    STREAM: STREAM_METRICS,
+    SHARD: SHARD_METRICS,
+    CONSUMER: CONSUMER_METRICS,
+    QUEUE: QUEUE_METRICS,
+}
+BY_NAME = {
+    STREAM: STREAM_BY_NAME,
+    SHARD: SHARD_BY_NAME,
+    CONSUMER: CONSUMER_BY_NAME,
+    QUEUE: QUEUE_BY_NAME,
+}

@@ -46,3 +46,8 @@ def parse_stream_arn(arn: str) -> tuple[str, str, str] | None:
     """(region, account id, stream name) of a stream ARN, or None if it is not one."""
     match = _STREAM_ARN_RE.match(arn)
     return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
+def queue_arn(region: str, account_id: str, queue_id: str) -> str:
+    """A queue's ARN: its resource id is generated, not derived from the queue's name."""
+    return f"arn:aws:kinesis:{region}:{account_id}:queue/{queue_id}"

@@ -8,5 +8,6 @@ from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    engine.queues.check_stream_change(params, "DeleteStream")  # queues go first
     await engine.delete_stream(params)
     return {}

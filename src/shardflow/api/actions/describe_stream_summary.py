@@ -14,6 +14,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     summary = describe_summary_fields(stream)
     summary["OpenShardCount"] = stream.open_shard_count
     summary["ConsumerCount"] = engine.consumers.count(stream)
+    summary["QueueCount"] = engine.queues.count(stream)
     summary.update(
         capacity_summary(stream, engine.account.commitment_in_force())
     )  # WarmThroughput, RecordDistributionStrategy

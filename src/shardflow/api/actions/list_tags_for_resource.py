@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from shardflow.engine.engine import Engine
+from shardflow.engine.queue_service import is_queue_arn
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    if is_queue_arn(params["ResourceARN"]):
+        return engine.queues.list_tags(params)
     return engine.tags.list_for_resource(params)

@@ -9,5 +9,7 @@ from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    if params["StreamModeDetails"]["StreamMode"] == "PROVISIONED":  # queues need ON_DEMAND
+        engine.queues.check_stream_change(params, "UpdateStreamMode")
     await engine.settings.update_mode(params)
     return {}

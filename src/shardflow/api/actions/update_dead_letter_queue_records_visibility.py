@@ -1,0 +1,11 @@
+"""UpdateDeadLetterQueueRecordsVisibility: new visibility timeouts for dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shardflow.engine.engine import Engine
+
+
+async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    return await engine.queue_delivery.change_visibility(params, dead=True)
