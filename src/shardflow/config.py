@@ -72,6 +72,12 @@ class Config:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     subscriber_buffer_bytes: int = DEFAULT_SUBSCRIBER_BUFFER_BYTES
     subscriber_stall_s: float = DEFAULT_SUBSCRIBER_STALL_S
+    # Channels (docs/channels.md): the S3 endpoint of deliveries (None: botocore's, which reads
+    # AWS_ENDPOINT_URL_S3), the Iceberg warehouse (None: <data dir>/iceberg), and a factor on
+    # DataFreshnessInSeconds so that tests deliver in seconds.
+    s3_endpoint_url: str | None = None
+    iceberg_warehouse: Path | None = None
+    channel_freshness_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_MODES:

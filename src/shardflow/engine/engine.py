@@ -22,6 +22,7 @@ from shardflow.config import Config
 from shardflow.engine import encryption, integrity
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.account import AccountSettings
+from shardflow.engine.channels import Channels
 from shardflow.engine.consumers import Consumers
 from shardflow.engine.encryption import Encryption
 from shardflow.engine.events import EventBus
@@ -125,6 +126,7 @@ class Engine:
             require_commitment=self.account.require_commitment,
             on_demand=self.on_demand,
         )
+        self.channels = _channels(self)  # deliveries to S3 and Iceberg (engine.channels)
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -158,6 +160,7 @@ class Engine:
             raise damaged(self.store.path, f"the meta table is damaged ({exc!r})") from exc
         if self.store.read_only is not None:
             return  # no retention sweeps or purges: they would write
+        self.channels.start()
         self._sweeper = asyncio.create_task(self._sweep_forever())
         self._purger = asyncio.create_task(self.store.purge_forever())
         self.on_demand.start()
@@ -186,6 +189,7 @@ class Engine:
             raise damaged(self.store.path, f"{what} is damaged ({detail})") from exc
 
     async def stop(self) -> None:
+        await self.channels.stop()
         await self.on_demand.stop()
         for task in (self._sweeper, self._purger):
             if task is not None:
@@ -349,6 +353,7 @@ class Engine:
         if status == "DELETING":
             return  # AWS accepts a repeated DeleteStream while it is being deleted
         self.consumers.check_deletable(stream, params)
+        self.channels.check_stream_deletable(stream)
         delete_at = now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
         await self.persist([stream])
@@ -466,3 +471,43 @@ class Engine:
     async def persist(self, streams: Iterable[Stream]) -> None:
         """Store the documents of streams whose settings changed, in one transaction."""
         await self.metadata.update_streams([(s.uid, doc_json(s)) for s in streams])
+
+
+def _channels(engine: Engine) -> Channels:
+    """The channel service and its delivery workers, wired to the engine's read path."""
+    from shardflow.delivery.runner import DeliveryRunner, DeliverySettings
+    from shardflow.storage.channels import ChannelStore
+
+    config = engine.config
+    store = ChannelStore(engine.store.directory, durable=config.durability == "fsync")
+    runner = DeliveryRunner(
+        DeliverySettings(
+            region=config.region,
+            s3_endpoint_url=config.s3_endpoint_url,
+            iceberg_warehouse=config.iceberg_warehouse or engine.store.directory / "iceberg",
+            freshness_scale=config.channel_freshness_scale,
+        ),
+        store=store,
+        read_shard=engine.reads.read_shard,
+        committed_position=lambda: engine.store.submit(_position, atomic=False),
+        find_stream=engine.find,
+    )
+    channels = Channels(
+        engine.access,
+        region=config.region,
+        store=store,
+        store_position=lambda: engine.store.position,
+        deliveries=runner,
+        update_ms=config.update_stream_ms,
+        delete_ms=config.delete_stream_ms,
+        rate_limited=not config.no_limits,
+        limits_scale=config.limits_scale,
+    )
+    runner.set_status = channels.set_status
+    return channels
+
+
+def _position(conn: sqlite3.Connection, state: Any) -> int:
+    """The store's last position, read by the writer: the job resolves once every record at or
+    below it is committed (a delivery must not pass a record still being written)."""
+    return int(state.position)

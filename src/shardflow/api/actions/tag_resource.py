@@ -8,5 +8,8 @@ from shardflow.engine.engine import Engine
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    if engine.channels.owns(params["ResourceARN"]):
+        await engine.channels.tag(params["ResourceARN"], params["Tags"])
+        return {}
     await engine.tags.tag_resource(params)
     return {}
