@@ -28,4 +28,4 @@ async def write(
         ".json"
     )
     body = formats.dead_letter_lines(channel.arn, channel.stream_arn, failures)
-    await asyncio.to_thread(s3.put, dlq["BucketARN"], key, body, None)
+    await asyncio.to_thread(s3.put, dlq["BucketARN"], dlq["ExpectedBucketOwner"], key, body, None)

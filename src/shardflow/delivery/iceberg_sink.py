@@ -16,6 +16,7 @@ pyiceberg and pyarrow (the ``channels`` extra) are imported only when a table is
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,11 @@ def _fits(kind: str, value: Any) -> Any:
     """The value as the column stores it; raises ValueError if it does not fit."""
     if value is None:
         return None
+    if kind == "timestamp" and isinstance(value, str):
+        moment = dt.datetime.fromisoformat(value)  # ValueError: not ISO 8601
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment
     if kind == "bool" and isinstance(value, bool):
         return value
     if kind == "long" and isinstance(value, int) and not isinstance(value, bool):
@@ -93,10 +99,14 @@ class IcebergSink:
         self._bucket = table_bucket(config["TableBucketARN"])
         self._ident = (config["Namespace"], config["TableName"])
         self._codec = CODECS[config["CompressionType"]]
+        # TIME_HOUR partition fields: their source columns hold ISO 8601 timestamps.
+        fields = (config.get("PartitionSpec") or {}).get("PartitionFields", [])
+        self._hourly = [f["SourceName"] for f in fields if f["Transform"] == "TIME_HOUR"]
         self._catalog: Any = None
         self._table: Any = None
         self._columns: dict[str, str] | None = None  # name -> bool/long/double/string
         self._delivered: int | None = None
+        self._foreign = False  # a table of that name exists and is not this channel's
 
     @property
     def table_name(self) -> str:
@@ -105,7 +115,10 @@ class IcebergSink:
     # -- destination check (CREATING) ------------------------------------------------------
 
     async def problem(self) -> str | None:
-        why = await asyncio.to_thread(self._s3.problem, self._channel.dead_letter["BucketARN"])
+        dlq = self._channel.dead_letter
+        why = await asyncio.to_thread(
+            self._s3.problem, dlq["BucketARN"], dlq["ExpectedBucketOwner"]
+        )
         if why is not None:
             return why
         return await asyncio.to_thread(self._table_problem)
@@ -115,7 +128,7 @@ class IcebergSink:
             self._open()
         except ImportError:
             return MISSING_EXTRA
-        if self._table is not None:
+        if self._table is not None or self._foreign:
             return (
                 f"Table {self.table_name} already exists in table bucket {self._bucket}: a"
                 " channel delivers only to the table it creates."
@@ -152,7 +165,8 @@ class IcebergSink:
         except NoSuchTableError:
             return
         if table.properties.get(CHANNEL_PROPERTY) != self._channel.channel_id:
-            return  # not ours: problem() says so while CREATING
+            self._foreign = True  # not ours: problem() says so while CREATING
+            return
         self._table = table
         self._columns = {f.name: _iceberg_kind(f.field_type) for f in table.schema().fields}
         snapshot = table.current_snapshot()
@@ -175,6 +189,7 @@ class IcebergSink:
                 continue
             if self._columns is None:
                 self._columns = {k: _type_of(v) for k, v in value.items()}
+                self._columns.update({name: "timestamp" for name in self._hourly})
             try:
                 rows.append(self._row(value))
             except ValueError as exc:
@@ -198,25 +213,73 @@ class IcebergSink:
         import pyarrow as pa
 
         assert self._columns is not None
-        arrow_types = {"bool": pa.bool_(), "long": pa.int64(), "double": pa.float64()}
+        arrow_types = {
+            "bool": pa.bool_(),
+            "long": pa.int64(),
+            "double": pa.float64(),
+            "timestamp": pa.timestamp("us"),
+        }
         schema = pa.schema(
             [pa.field(n, arrow_types.get(k, pa.string())) for n, k in self._columns.items()]
         )
         if self._table is None:
-            self._table = self._catalog.create_table(
-                self._ident,
-                schema=schema,
-                properties={
-                    "write.parquet.compression-codec": self._codec,
-                    CHANNEL_PROPERTY: self._channel.channel_id,
-                },
-            )
+            self._table = self._create_table()
         # One commit per cycle: the rows and the position move together or not at all.
         self._table.append(
             pa.Table.from_pylist(rows, schema=schema), {POSITION_PROPERTY: str(up_to)}
         )
 
+    def _create_table(self) -> Any:
+        """The channel's table: the inferred columns, partitioned by hour on TIME_HOUR fields."""
+        from pyiceberg.partitioning import PartitionField, PartitionSpec
+        from pyiceberg.schema import Schema
+        from pyiceberg.transforms import HourTransform
+        from pyiceberg.types import (
+            BooleanType,
+            DoubleType,
+            LongType,
+            NestedField,
+            StringType,
+            TimestampType,
+        )
+
+        assert self._columns is not None
+        types = {
+            "bool": BooleanType(),
+            "long": LongType(),
+            "double": DoubleType(),
+            "timestamp": TimestampType(),
+        }
+        ids = {name: i for i, name in enumerate(self._columns, start=1)}
+        schema = Schema(
+            *(
+                NestedField(ids[name], name, types.get(kind, StringType()), required=False)
+                for name, kind in self._columns.items()
+            )
+        )
+        spec = PartitionSpec(
+            *(
+                PartitionField(
+                    source_id=ids[name],
+                    field_id=1000 + i,
+                    transform=HourTransform(),
+                    name=f"{name}_hour",
+                )
+                for i, name in enumerate(self._hourly)
+            )
+        )
+        return self._catalog.create_table(
+            self._ident,
+            schema=schema,
+            partition_spec=spec,
+            properties={
+                "write.parquet.compression-codec": self._codec,
+                CHANNEL_PROPERTY: self._channel.channel_id,
+            },
+        )
+
 
 def _iceberg_kind(field_type: Any) -> str:
     name = str(field_type)
-    return {"boolean": "bool", "long": "long", "double": "double"}.get(name, "string")
+    kinds = {"boolean": "bool", "long": "long", "double": "double", "timestamp": "timestamp"}
+    return kinds.get(name, "string")

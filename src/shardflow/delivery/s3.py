@@ -40,17 +40,25 @@ class S3Writer:
                 )
             return self._client
 
-    def problem(self, bucket_arn: str) -> str | None:
+    def problem(self, bucket_arn: str, owner: str) -> str | None:
         """Why objects cannot be written to the bucket, or None."""
         name = bucket_name(bucket_arn)
         try:
-            self._s3().head_bucket(Bucket=name)
+            self._s3().head_bucket(Bucket=name, ExpectedBucketOwner=owner)
         except Exception as exc:  # botocore's errors, credentials, connection refused
             return f"Cannot write to the Amazon S3 bucket {name}: {exc}"
         return None
 
-    def put(self, bucket_arn: str, key: str, body: bytes, storage_class: str | None) -> None:
-        args: dict[str, Any] = {"Bucket": bucket_name(bucket_arn), "Key": key, "Body": body}
+    def put(
+        self, bucket_arn: str, owner: str, key: str, body: bytes, storage_class: str | None
+    ) -> None:
+        """PutObject; S3 refuses it (403) if the bucket's owner is not ``owner``."""
+        args: dict[str, Any] = {
+            "Bucket": bucket_name(bucket_arn),
+            "Key": key,
+            "Body": body,
+            "ExpectedBucketOwner": owner,
+        }
         if storage_class:
             args["StorageClass"] = storage_class
         self._s3().put_object(**args)

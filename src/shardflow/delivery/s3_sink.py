@@ -41,8 +41,12 @@ class S3Sink:
 
     async def problem(self) -> str | None:
         storage = self._channel.destination["StorageConfiguration"]
-        for arn in (storage["BucketARN"], self._channel.dead_letter["BucketARN"]):
-            why = await asyncio.to_thread(self._s3.problem, arn)
+        dlq = self._channel.dead_letter
+        for arn, owner in (
+            (storage["BucketARN"], storage["ExpectedBucketOwner"]),
+            (dlq["BucketARN"], dlq["ExpectedBucketOwner"]),
+        ):
+            why = await asyncio.to_thread(self._s3.problem, arn, owner)
             if why is not None:
                 return why
         return None
@@ -89,7 +93,12 @@ class S3Sink:
         )
         body = formats.compress(compression, formats.body(fmt, chunk))
         await asyncio.to_thread(
-            self._s3.put, storage["BucketARN"], key, body, storage.get("StorageClass")
+            self._s3.put,
+            storage["BucketARN"],
+            storage["ExpectedBucketOwner"],
+            key,
+            body,
+            storage.get("StorageClass"),
         )
 
 

@@ -463,6 +463,13 @@ class Channels:
                 "S3TablesConfigurationList must contain exactly one table: a channel delivers"
                 " to one table."
             )
+        for table in tables:
+            for field in (table.get("PartitionSpec") or {}).get("PartitionFields", []):
+                if "." in field["SourceName"]:
+                    raise errors.ValidationException(
+                        f"PartitionSpec SourceName {field['SourceName']} must name a top-level"
+                        " field of the records."
+                    )
         dlq = {
             "ErrorOutputPrefix": DEFAULT_ERROR_PREFIX,
             **config["DeadLetterQueueS3Configuration"],
