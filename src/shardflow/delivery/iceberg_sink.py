@@ -137,8 +137,8 @@ class IcebergSink:
 
     # -- delivery --------------------------------------------------------------------------
 
-    async def deliver(self, stream: Stream) -> int:
-        """One delivery cycle; returns how many records it appended."""
+    async def deliver(self, stream: Stream) -> bool:
+        """One delivery cycle; True if it stopped short of the stream's end (a full cycle)."""
         if self._catalog is None:
             await asyncio.to_thread(self._open)
         after = self._delivered
@@ -146,14 +146,14 @@ class IcebergSink:
             after = self._channel.start_position
         up_to = await self._committed_position()
         if up_to <= after:
-            return 0
-        records = await collect(stream, self._read_shard, after, up_to)
+            return False
+        records, reached = await collect(stream, self._read_shard, after, up_to)
         rows, failures = self._rows(records)
-        await dead_letter.write(self._s3, self._channel, failures, after, up_to)
+        await dead_letter.write(self._s3, self._channel, failures, after, reached)
         if rows:
-            await asyncio.to_thread(self._append, rows, up_to)
-        self._delivered = up_to  # an empty range is re-read after a restart, harmlessly
-        return len(rows)
+            await asyncio.to_thread(self._append, rows, reached)
+        self._delivered = reached  # a range without rows is re-read after a restart
+        return reached < up_to
 
     def _open(self) -> None:
         from pyiceberg.exceptions import NoSuchTableError

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class Sink(Protocol):
     async def problem(self) -> str | None: ...
 
-    async def deliver(self, stream: Stream) -> int: ...
+    async def deliver(self, stream: Stream) -> bool: ...
 
 
 SetStatus = Callable[[Channel, str, str | None], Awaitable[None]]
@@ -112,13 +112,16 @@ class DeliveryRunner:
                 await self.set_status(channel, "FAILED", why)
                 return
             await self.set_status(channel, "ACTIVE", None)
+        more = False
         while True:
-            await asyncio.sleep(channel.freshness_s * self._settings.freshness_scale)
+            if not more:  # a cycle that stopped at its memory bound goes on at once
+                await asyncio.sleep(channel.freshness_s * self._settings.freshness_scale)
+            more = False
             try:
                 stream = self._find_stream({"StreamARN": channel.stream_arn})
             except errors.ResourceNotFoundException:
                 continue  # the stream is being deleted; the channel goes with it
             try:
-                await sink.deliver(stream)
+                more = await sink.deliver(stream)
             except Exception:
                 log.exception("channel %s: delivery failed; retrying next cycle", channel.name)

@@ -51,17 +51,17 @@ class S3Sink:
                 return why
         return None
 
-    async def deliver(self, stream: Stream) -> int:
-        """One delivery cycle; returns how many records it delivered."""
+    async def deliver(self, stream: Stream) -> bool:
+        """One delivery cycle; True if it stopped short of the stream's end (a full cycle)."""
         channel = self._channel
         position = await asyncio.to_thread(self._store.position, channel.channel_id)
         delivered, pending = position if position is not None else (channel.start_position, None)
         if pending is None:
             pending = await self._committed_position()
             if pending <= delivered:
-                return 0
+                return False
             await asyncio.to_thread(self._store.begin, channel.channel_id, delivered, pending)
-        records = await collect(stream, self._read_shard, delivered, pending)
+        records, reached = await collect(stream, self._read_shard, delivered, pending)
         fmt = channel.record_configuration["RecordFormatType"]
         good: list[Delivered] = []
         bad: list[Failure] = []
@@ -73,9 +73,9 @@ class S3Sink:
                 bad.append((r, f"Invalid{fmt.title().replace('_', '')}Record", why))
         for chunk in _chunks(good):
             await self._put(stream, chunk)
-        await dead_letter.write(self._s3, channel, bad, delivered, pending)
-        await asyncio.to_thread(self._store.finish, channel.channel_id, pending)
-        return len(good)
+        await dead_letter.write(self._s3, channel, bad, delivered, reached)
+        await asyncio.to_thread(self._store.finish, channel.channel_id, reached)
+        return reached < pending
 
     async def _put(self, stream: Stream, chunk: list[Delivered]) -> None:
         channel = self._channel

@@ -17,6 +17,8 @@ from shardflow.model import sequence
 
 READ_LIMIT = 10_000  # records per read, GetRecords' maximum
 READ_MAX_BYTES = 10 * 1024 * 1024  # bytes per read, GetRecords' maximum
+# Record bytes one delivery cycle holds in memory; a larger backlog takes several cycles.
+MAX_CYCLE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,31 +33,51 @@ class Delivered:
     data: bytes
 
 
-async def collect(stream: Stream, read_shard: ReadShard, after: int, up_to: int) -> list[Delivered]:
-    """Every record of ``stream`` with a store position in ``(after, up_to]``, by position."""
+async def collect(
+    stream: Stream,
+    read_shard: ReadShard,
+    after: int,
+    up_to: int,
+    max_bytes: int = MAX_CYCLE_BYTES,
+) -> tuple[list[Delivered], int]:
+    """Every record of ``stream`` with a store position in ``(after, reached]``, by position,
+    and ``reached``: ``up_to``, or lower when the records would pass ``max_bytes``. The cut
+    depends only on the stored records, so reading the same range again cuts it the same."""
     out: list[Delivered] = []
+    budget = [max_bytes]
+    reached = up_to
     for shard in list(stream.shards):
         if shard.end_position is not None and shard.end_position <= after:
             continue  # closed before the range
-        if shard.start_position > up_to:
+        if shard.start_position > reached:
             continue  # opened after it
-        out.extend(await _read(stream, shard, read_shard, after, up_to))
+        records, reached = await _read(stream, shard, read_shard, after, reached, budget)
+        out.extend(records)
+    out = [r for r in out if r.position <= reached]  # shards read before the cut was lowered
     out.sort(key=lambda r: r.position)
-    return out
+    return out, reached
 
 
 async def _read(
-    stream: Stream, shard: Shard, read_shard: ReadShard, after: int, up_to: int
-) -> list[Delivered]:
+    stream: Stream,
+    shard: Shard,
+    read_shard: ReadShard,
+    after: int,
+    up_to: int,
+    budget: list[int],
+) -> tuple[list[Delivered], int]:
     out: list[Delivered] = []
     position = after + 1
     while True:
         result = read_shard(stream, shard, position, READ_LIMIT, READ_MAX_BYTES)
         if not result.records:
-            return out
+            return out, up_to
         for r in result.records:
             if r.position > up_to:
-                return out
+                return out, up_to
+            if budget[0] < len(r.data) and out:
+                return out, r.position - 1  # the cycle is full: stop below this record
+            budget[0] -= len(r.data)
             out.append(
                 Delivered(
                     r.position,
