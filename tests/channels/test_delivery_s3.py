@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import zstandard
 
+from shardflow.model.kpl import aggregate
 from tests.channels.conftest import create_s3_channel, eventually, wait_status
 
 
@@ -125,3 +126,13 @@ def test_missing_bucket_fails_the_channel(kinesis, on_demand) -> None:
     (summary,) = [c for c in listed if c["ChannelARN"] == channel["ChannelARN"]]
     assert summary["ChannelStatus"] == "FAILED"
     assert summary["ChannelStatusReason"] == desc["ChannelStatusReason"]
+
+
+def test_kpl_aggregates_are_delivered_as_their_user_records(kinesis, s3, bucket, on_demand) -> None:
+    channel = create_s3_channel(kinesis, on_demand["StreamARN"], bucket)
+    wait_status(kinesis, channel["ChannelARN"])
+    users = [(f"k{i}", orjson.dumps({"user": i})) for i in range(5)]
+    kinesis.put_record(StreamName=on_demand["StreamName"], Data=aggregate(users), PartitionKey="a")
+    objects = eventually(lambda: _objects(s3, bucket, "kinesis-channel/"))
+    body = s3.get_object(Bucket=bucket, Key=objects[0]["Key"])["Body"].read()
+    assert [orjson.loads(line)["user"] for line in body.splitlines()] == list(range(5))

@@ -73,6 +73,7 @@ def dead_letter_lines(
                 "streamArn": stream_arn,
                 "shardId": r.shard_id,
                 "sequenceNumber": r.sequence_number,
+                "subSequenceNumber": r.subsequence,
                 "partitionKey": r.partition_key,
                 "approximateArrivalTimestamp": r.arrival_ms,
                 "errorCode": code,

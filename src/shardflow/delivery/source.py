@@ -3,7 +3,8 @@ positions, through the engine's read path (``Reads.read_shard``), in position or
 
 Store positions are global and increase in commit order, so ``(after, up_to]`` is one
 consistent cut through every shard: a parent's records all come before its children's, and
-each shard's records keep their order.
+each shard's records keep their order. KPL aggregates are delivered as the user records they
+hold (as the KCL and Firehose read them), in their order.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from shardflow.engine.reading import ReadShard
 from shardflow.engine.streams import Shard, Stream
-from shardflow.model import sequence
+from shardflow.model import kpl, sequence
 
 READ_LIMIT = 10_000  # records per read, GetRecords' maximum
 READ_MAX_BYTES = 10 * 1024 * 1024  # bytes per read, GetRecords' maximum
@@ -31,6 +32,7 @@ class Delivered:
     partition_key: str
     arrival_ms: int
     data: bytes
+    subsequence: int = 0  # the user record's index in a KPL aggregate
 
 
 async def collect(
@@ -54,7 +56,7 @@ async def collect(
         records, reached = await _read(stream, shard, read_shard, after, reached, budget)
         out.extend(records)
     out = [r for r in out if r.position <= reached]  # shards read before the cut was lowered
-    out.sort(key=lambda r: r.position)
+    out.sort(key=lambda r: (r.position, r.subsequence))
     return out, reached
 
 
@@ -78,15 +80,10 @@ async def _read(
             if budget[0] < len(r.data) and out:
                 return out, r.position - 1  # the cycle is full: stop below this record
             budget[0] -= len(r.data)
-            out.append(
-                Delivered(
-                    r.position,
-                    shard.shard_id,
-                    sequence.encode(shard.index, r.position),
-                    r.partition_key,
-                    r.arrival_ms,
-                    r.data,
-                )
+            seq = sequence.encode(shard.index, r.position)
+            out.extend(
+                Delivered(r.position, shard.shard_id, seq, u.partition_key, r.arrival_ms, u.data, i)
+                for i, u in enumerate(kpl.deaggregate(r.partition_key, r.data))
             )
         position = result.records[-1].position + 1
         await asyncio.sleep(0)  # let requests in between reads
