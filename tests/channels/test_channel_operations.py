@@ -350,3 +350,20 @@ def test_five_calls_per_second(limited_server) -> None:
     codes = [_error(kinesis.describe_channel, ChannelARN=arn)[0] for _ in range(8)]
     assert codes[:5] == ["ResourceNotFoundException"] * 5
     assert "LimitExceededException" in codes[5:]
+
+
+def test_the_test_reset_forgets_channels(channel_server, kinesis, bucket) -> None:
+    """POST /_shardflow/reset leaves a server as fresh: no stream, no channel."""
+    import urllib.request
+
+    name = f"reset-{uuid.uuid4().hex[:8]}"
+    kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    channel = create_s3_channel(kinesis, arn, bucket)
+    request = urllib.request.Request(f"{channel_server.endpoint}/_shardflow/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    assert _error(kinesis.describe_channel, ChannelARN=channel["ChannelARN"])[0] == (
+        "ResourceNotFoundException"
+    )
+    assert kinesis.describe_limits()["ChannelCount"] == 0

@@ -106,7 +106,11 @@ class DeliveryRunner:
         assert self.set_status is not None
         sink = self._sink(channel)
         if channel.current_status() == "CREATING":
-            why = await sink.problem()
+            try:
+                why = await sink.problem()
+            except Exception as exc:  # a damaged catalog, a full disk: say so, do not hang
+                log.exception("channel %s: checking the destination failed", channel.name)
+                why = f"Checking the destination failed: {exc}"
             if why is not None:
                 log.warning("channel %s failed: %s", channel.name, why)
                 await self.set_status(channel, "FAILED", why)

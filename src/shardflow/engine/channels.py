@@ -273,7 +273,7 @@ class Channels:
             raise errors.ValidationException(
                 "UpdateChannel needs DataFreshnessInSeconds or LoggingConfiguration to change."
             )
-        saved = channel.doc()
+        saved = Channel.from_doc(channel.doc())
         if given is not None:
             channel.destination["DataFreshnessInSeconds"] = freshness
         if logging is not None:
@@ -283,7 +283,8 @@ class Channels:
         try:
             await self._store.save(channel.arn, channel.doc())
         except BaseException:
-            self._channels[channel.arn] = Channel.from_doc(saved)
+            for name in ("destination", "logging", "status", "ready_at_ms"):
+                setattr(channel, name, getattr(saved, name))  # the worker holds this object
             raise
         out = channel.description()
         out["ChannelStatus"] = "UPDATING"  # AWS: the state right after the request
@@ -299,6 +300,12 @@ class Channels:
             channel.delete_at_ms = now_ms() + self._delete_ms
             await self._store.save(channel.arn, channel.doc())
         else:
+            await self._forget(channel)
+
+    async def drop_all(self) -> None:
+        """Forget every channel at once (the server's test reset); delivered data stays."""
+        await self._deliveries.stop_all()
+        for channel in list(self._channels.values()):
             await self._forget(channel)
 
     # -- used by the delivery workers ------------------------------------------------------

@@ -363,6 +363,7 @@ class Engine:
     async def drop_all_streams(self) -> int:
         """Forget every stream at once, with its shards, consumers, tags and policy (a test's
         reset: no DELETING state, no consumer check); returns how many there were."""
+        await self.channels.drop_all()  # a fresh server has no channels either
         streams = list(self.streams.values())
         # Concurrent purges share the store's group commit: one transaction for them all.
         await asyncio.gather(*(self._purge(stream) for stream in streams))
