@@ -16,12 +16,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from shardflow import errors
+from shardflow.engine import channel_rules as rules
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.channel_model import (
-    DEFAULT_ERROR_PREFIX,
-    DEFAULT_FRESHNESS_S,
-    MAX_FRESHNESS_S,
-    MIN_FRESHNESS_S,
     S3,
     S3_TABLES,
     Channel,
@@ -29,13 +26,11 @@ from shardflow.engine.channel_model import (
 )
 from shardflow.engine.streams import Stream
 from shardflow.engine.tags import check_tag_keys, check_tags, tag_list
-from shardflow.model import key_template
 from shardflow.model.shard_ids import channel_arn, parse_channel_arn
 from shardflow.storage.channels import ChannelStore
 
 MAX_CHANNELS_PER_ACCOUNT = 50  # DescribeLimits' ChannelCountLimit (AWS publishes no figure)
 CONTROL_TPS = 5.0  # AWS: 5 transactions per second per account for each channel operation
-_SERVICE_KEY_ALIASES = ("aws/kinesis", "alias/aws/kinesis")
 
 
 class Deliveries(Protocol):
@@ -65,13 +60,6 @@ class _Bucket:
             return False
         self._tokens -= 1
         return True
-
-
-def _invalid(path: str, value: object, constraint: str) -> errors.KinesisError:
-    return errors.ValidationException(
-        f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy"
-        f" constraint: {constraint}"
-    )
 
 
 class Channels:
@@ -150,16 +138,12 @@ class Channels:
         fmt = record["RecordFormatType"]
         kind = S3 if s3 is not None else S3_TABLES
         if s3 is not None:
-            destination = self._s3(s3, fmt)
+            destination = rules.s3_destination(s3, fmt)
         else:
             assert tables is not None
-            destination = self._tables(tables, record)
+            destination = rules.tables_destination(tables, record)
         encryption = params.get("EncryptionConfiguration")
-        if encryption is not None and encryption["KeyId"] in _SERVICE_KEY_ALIASES:
-            raise errors.ValidationException(
-                "EncryptionConfiguration.KeyId must be a customer managed key: the Kinesis Data"
-                " Streams service key (aws/kinesis) cannot encrypt channel deliveries."
-            )
+        rules.check_encryption(encryption)
         stream = self._access.find({"StreamARN": source["StreamARN"]})
         self._check_stream(stream)
         name = params["ChannelName"]
@@ -267,7 +251,7 @@ class Channels:
                     f"Channel {channel.name} delivers to {channel.destination_type}: its"
                     f" destination cannot be changed to {wanted}."
                 )
-            freshness = self._freshness(given, path)
+            freshness = rules.freshness(given, path)
         logging = params.get("LoggingConfiguration")
         if given is None and logging is None:
             raise errors.ValidationException(
@@ -406,86 +390,6 @@ class Channels:
                 f"Stream {stream.name} under account {self._account} not ACTIVE, instead in"
                 f" state {status}"
             )
-
-    def _freshness(self, config: dict[str, Any], path: str) -> int:
-        value = config.get("DataFreshnessInSeconds")
-        if value is None:
-            return DEFAULT_FRESHNESS_S
-        where = f"{path}.dataFreshnessInSeconds"
-        if value < MIN_FRESHNESS_S:
-            raise _invalid(
-                where, value, f"Member must have value greater than or equal to {MIN_FRESHNESS_S}"
-            )
-        if value > MAX_FRESHNESS_S:
-            raise _invalid(
-                where, value, f"Member must have value less than or equal to {MAX_FRESHNESS_S}"
-            )
-        return int(value)
-
-    def _s3(self, config: dict[str, Any], fmt: str) -> dict[str, Any]:
-        if fmt == "GSR_JSON":
-            raise errors.ValidationException(
-                "RecordFormatType GSR_JSON is supported only for streaming table (S3 Tables)"
-                " destinations; general purpose Amazon S3 destinations take JSON, STRING or"
-                " BYTE_ARRAY."
-            )
-        storage = dict(config["StorageConfiguration"])
-        template = storage.get("OutputKeyTemplate")
-        if template is not None:
-            why = key_template.problem(template)
-            if why is not None:
-                raise errors.ValidationException(why)
-        dlq = config.get("DeadLetterQueueS3Configuration") or {
-            "BucketARN": storage["BucketARN"],
-            "ExpectedBucketOwner": storage["ExpectedBucketOwner"],
-        }
-        dlq = {"ErrorOutputPrefix": DEFAULT_ERROR_PREFIX, **dlq}
-        return {
-            "DataFreshnessInSeconds": self._freshness(config, "s3DestinationConfiguration"),
-            "DeadLetterQueueS3Configuration": dlq,
-            "StorageConfiguration": storage,
-        }
-
-    def _tables(self, config: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-        fmt = record["RecordFormatType"]
-        if fmt in ("STRING", "BYTE_ARRAY"):
-            raise errors.ValidationException(
-                f"RecordFormatType {fmt} is supported only for general purpose Amazon S3"
-                " destinations; streaming table destinations take JSON or GSR_JSON."
-            )
-        if fmt == "GSR_JSON":
-            raise errors.ValidationException(
-                "RecordFormatType GSR_JSON needs the AWS Glue Schema Registry to resolve the"
-                " schema id embedded in each record, and this server has no schema registry:"
-                " use JSON (the table's schema is taken from the first record delivered)."
-            )
-        if record.get("GSRSchemaARN") is None:
-            raise errors.ValidationException(
-                "RecordConfiguration.GSRSchemaARN is required when the channel destination is"
-                " a streaming table."
-            )
-        tables = config["S3TablesConfigurationList"]
-        if len(tables) != 1:
-            raise errors.ValidationException(
-                "S3TablesConfigurationList must contain exactly one table: a channel delivers"
-                " to one table."
-            )
-        for table in tables:
-            for field in (table.get("PartitionSpec") or {}).get("PartitionFields", []):
-                if "." in field["SourceName"]:
-                    raise errors.ValidationException(
-                        f"PartitionSpec SourceName {field['SourceName']} must name a top-level"
-                        " field of the records."
-                    )
-        dlq = {
-            "ErrorOutputPrefix": DEFAULT_ERROR_PREFIX,
-            **config["DeadLetterQueueS3Configuration"],
-        }
-        return {
-            "DataFreshnessInSeconds": self._freshness(config, "s3TablesDestinationConfiguration"),
-            "DeadLetterQueueS3Configuration": dlq,
-            "S3TablesConfigurationList": [dict(t) for t in tables],
-        }
 
     async def _forget(self, channel: Channel) -> None:
         if self._channels.get(channel.arn) is channel:

@@ -19,10 +19,10 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
+from shardflow.delivery.wiring import build_channels
 from shardflow.engine import encryption, integrity
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.account import AccountSettings
-from shardflow.engine.channels import Channels
 from shardflow.engine.consumers import Consumers
 from shardflow.engine.encryption import Encryption
 from shardflow.engine.events import EventBus
@@ -126,7 +126,9 @@ class Engine:
             require_commitment=self.account.require_commitment,
             on_demand=self.on_demand,
         )
-        self.channels = _channels(self)  # deliveries to S3 and Iceberg (engine.channels)
+        self.channels = build_channels(  # deliveries to S3 and Iceberg (engine.channels)
+            config, store, self.access, self.reads.read_shard, self.find
+        )
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -472,43 +474,3 @@ class Engine:
     async def persist(self, streams: Iterable[Stream]) -> None:
         """Store the documents of streams whose settings changed, in one transaction."""
         await self.metadata.update_streams([(s.uid, doc_json(s)) for s in streams])
-
-
-def _channels(engine: Engine) -> Channels:
-    """The channel service and its delivery workers, wired to the engine's read path."""
-    from shardflow.delivery.runner import DeliveryRunner, DeliverySettings
-    from shardflow.storage.channels import ChannelStore
-
-    config = engine.config
-    store = ChannelStore(engine.store.directory, durable=config.durability == "fsync")
-    runner = DeliveryRunner(
-        DeliverySettings(
-            region=config.region,
-            s3_endpoint_url=config.s3_endpoint_url,
-            iceberg_warehouse=config.iceberg_warehouse or engine.store.directory / "iceberg",
-            freshness_scale=config.channel_freshness_scale,
-        ),
-        store=store,
-        read_shard=engine.reads.read_shard,
-        committed_position=lambda: engine.store.submit(_position, atomic=False),
-        find_stream=engine.find,
-    )
-    channels = Channels(
-        engine.access,
-        region=config.region,
-        store=store,
-        store_position=lambda: engine.store.position,
-        deliveries=runner,
-        update_ms=config.update_stream_ms,
-        delete_ms=config.delete_stream_ms,
-        rate_limited=not config.no_limits,
-        limits_scale=config.limits_scale,
-    )
-    runner.set_status = channels.set_status
-    return channels
-
-
-def _position(conn: sqlite3.Connection, state: Any) -> int:
-    """The store's last position, read by the writer: the job resolves once every record at or
-    below it is committed (a delivery must not pass a record still being written)."""
-    return int(state.position)
