@@ -218,6 +218,23 @@ def test_quotas_and_duplicate_names(kinesis, bucket, on_demand) -> None:
     assert limits["ChannelCountLimit"] == 50
 
 
+def test_one_channel_per_table(kinesis, bucket, on_demand) -> None:
+    first = create_table_channel(kinesis, on_demand["StreamARN"], bucket, "shared_table")
+    name = f"other-{uuid.uuid4().hex[:8]}"
+    kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    try:
+        arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+            "StreamARN"
+        ]
+        assert _error(lambda: create_table_channel(kinesis, arn, bucket, "shared_table")) == (
+            "ResourceInUseException",
+            "Table kinesis.shared_table of table bucket lake is already the destination of"
+            f" channel {first['ChannelName']}.",
+        )
+    finally:
+        kinesis.delete_stream(StreamName=name)
+
+
 # -- DescribeChannel -------------------------------------------------------------------------
 
 

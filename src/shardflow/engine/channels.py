@@ -166,6 +166,8 @@ class Channels:
                 f" with destination type {kind}; a stream has at most one channel per"
                 " destination type."
             )
+        if kind == S3_TABLES:
+            self._check_table_free(destination, live)
         tags = params.get("Tags") or {}
         if tags:
             check_tags(tags, {}, f"channel {name}", self._account)
@@ -391,7 +393,23 @@ class Channels:
                 f" state {status}"
             )
 
+    def _check_table_free(self, destination: dict[str, Any], live: list[Channel]) -> None:
+        """A table is created by one channel and delivered to by it alone (AWS)."""
+        wanted = _table_of(destination)
+        for other in live:
+            if other.destination_type == S3_TABLES and _table_of(other.destination) == wanted:
+                raise errors.ResourceInUseException(
+                    f"Table {wanted[1]}.{wanted[2]} of table bucket"
+                    f" {wanted[0].rsplit('/', 1)[1]} is already the"
+                    f" destination of channel {other.name}."
+                )
+
     async def _forget(self, channel: Channel) -> None:
         if self._channels.get(channel.arn) is channel:
             del self._channels[channel.arn]
         await self._store.delete(channel.arn, channel.channel_id)
+
+
+def _table_of(destination: dict[str, Any]) -> tuple[str, str, str]:
+    table = destination["S3TablesConfigurationList"][0]
+    return table["TableBucketARN"], table["Namespace"], table["TableName"]
