@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.conftest import make_client
 from tests.consumer.dynamodb import CREDENTIALS, DynamoDBServer
@@ -166,6 +167,14 @@ def create_table_channel(
         ],
         S3TablesDestinationConfiguration=tables_destination(dlq_bucket, table),
     )["ChannelDescription"]
+
+
+def aws_error(call: Any, **kwargs: Any) -> tuple[str, str]:
+    """The (code, message) of the AWS error ``call(**kwargs)`` raises."""
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    err = info.value.response["Error"]
+    return err["Code"], err["Message"]
 
 
 def wait_status(kinesis: Any, arn: str, status: str = "ACTIVE", timeout: float = 30) -> dict:

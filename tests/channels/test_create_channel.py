@@ -1,6 +1,6 @@
-"""The five channel operations over HTTP with boto3: serialization (every field of the model
-comes back), validation (AWS's error types and wording) and function (states, quotas, tags,
-ChannelCount, DeleteStream refused while channels exist)."""
+"""CreateChannel over HTTP with boto3: every field of the model back in the description,
+the model's and the channel rules' refusals in AWS's wording, the stream's requirements and the
+quotas (one channel per destination type per stream, one per table, ChannelCount)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,18 @@ import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import ParamValidationError
 
 from tests.channels.conftest import (
     OWNER,
     ROLE,
     SCHEMA_ARN,
-    create_s3_channel,
+    aws_error,
     create_table_channel,
     s3_destination,
     tables_destination,
     wait_status,
 )
-
-
-def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    err = info.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def _request(stream_arn: str, bucket: str, **overrides: Any) -> dict[str, Any]:
@@ -40,9 +33,6 @@ def _request(stream_arn: str, bucket: str, **overrides: Any) -> dict[str, Any]:
     }
     req.update(overrides)
     return {k: v for k, v in req.items() if v is not None}
-
-
-# -- CreateChannel ---------------------------------------------------------------------------
 
 
 def test_create_returns_every_field(kinesis, bucket, on_demand) -> None:
@@ -93,7 +83,7 @@ def test_create_table_channel_describes_its_table(kinesis, bucket, on_demand) ->
 
 
 def test_create_model_validation(kinesis, bucket, on_demand) -> None:
-    code, message = _error(
+    code, message = aws_error(
         kinesis.create_channel, **_request(on_demand["StreamARN"], bucket, ChannelName="bad name!")
     )
     assert code == "ValidationException"
@@ -150,7 +140,7 @@ def test_create_refusals(kinesis, bucket, on_demand, overrides, expected) -> Non
         req["EncryptionConfiguration"] = {"EncryptionType": "KMS", "KeyId": overrides.pop("KeyId")}
     req.update(overrides)
     req = {k: v for k, v in req.items() if v is not None}
-    code, message = _error(kinesis.create_channel, **req)
+    code, message = aws_error(kinesis.create_channel, **req)
     assert code == "ValidationException"
     assert message.startswith(expected)
 
@@ -170,20 +160,20 @@ def test_create_table_refusals(kinesis, bucket, on_demand) -> None:
             ],
         )
 
-    assert _error(kinesis.create_channel, **tables("STRING", None)) == (
+    assert aws_error(kinesis.create_channel, **tables("STRING", None)) == (
         "ValidationException",
         "RecordFormatType STRING is supported only for general purpose Amazon S3 destinations;"
         " streaming table destinations take JSON or GSR_JSON.",
     )
-    code, message = _error(kinesis.create_channel, **tables("GSR_JSON", SCHEMA_ARN))
+    code, message = aws_error(kinesis.create_channel, **tables("GSR_JSON", SCHEMA_ARN))
     assert code == "ValidationException" and "no schema registry" in message
-    code, message = _error(kinesis.create_channel, **tables("JSON", None))
+    code, message = aws_error(kinesis.create_channel, **tables("JSON", None))
     assert code == "ValidationException" and "GSRSchemaARN is required" in message
 
 
 def test_create_needs_an_active_on_demand_stream(kinesis, bucket) -> None:
     missing = "arn:aws:kinesis:us-east-1:000000000000:stream/nope-" + uuid.uuid4().hex[:6]
-    assert _error(kinesis.create_channel, **_request(missing, bucket)) == (
+    assert aws_error(kinesis.create_channel, **_request(missing, bucket)) == (
         "ResourceNotFoundException",
         f"Stream {missing.rsplit('/', 1)[1]} under account 000000000000 not found.",
     )
@@ -193,7 +183,7 @@ def test_create_needs_an_active_on_demand_stream(kinesis, bucket) -> None:
         arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
             "StreamARN"
         ]
-        code, message = _error(kinesis.create_channel, **_request(arn, bucket))
+        code, message = aws_error(kinesis.create_channel, **_request(arn, bucket))
         assert code == "ValidationException"
         assert "supported only for streams with the ON_DEMAND capacity mode" in message
     finally:
@@ -203,11 +193,11 @@ def test_create_needs_an_active_on_demand_stream(kinesis, bucket) -> None:
 def test_quotas_and_duplicate_names(kinesis, bucket, on_demand) -> None:
     req = _request(on_demand["StreamARN"], bucket)
     kinesis.create_channel(**req)
-    assert _error(kinesis.create_channel, **req) == (
+    assert aws_error(kinesis.create_channel, **req) == (
         "ResourceInUseException",
         f"Channel {req['ChannelName']} under account 000000000000 already exists.",
     )
-    code, message = _error(kinesis.create_channel, **_request(on_demand["StreamARN"], bucket))
+    code, message = aws_error(kinesis.create_channel, **_request(on_demand["StreamARN"], bucket))
     assert code == "LimitExceededException"
     assert "at most one channel per destination type" in message
     create_table_channel(kinesis, on_demand["StreamARN"], bucket, "second_type")  # allowed
@@ -226,161 +216,10 @@ def test_one_channel_per_table(kinesis, bucket, on_demand) -> None:
         arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
             "StreamARN"
         ]
-        assert _error(lambda: create_table_channel(kinesis, arn, bucket, "shared_table")) == (
+        assert aws_error(lambda: create_table_channel(kinesis, arn, bucket, "shared_table")) == (
             "ResourceInUseException",
             "Table kinesis.shared_table of table bucket lake is already the destination of"
             f" channel {first['ChannelName']}.",
         )
     finally:
         kinesis.delete_stream(StreamName=name)
-
-
-# -- DescribeChannel -------------------------------------------------------------------------
-
-
-def test_describe_unknown_and_malformed(kinesis) -> None:
-    arn = "arn:aws:kinesis:us-east-1:000000000000:channel/ghost"
-    assert _error(kinesis.describe_channel, ChannelARN=arn) == (
-        "ResourceNotFoundException",
-        "Channel ghost under account 000000000000 not found.",
-    )
-    code, message = _error(kinesis.describe_channel, ChannelARN="arn:aws:kinesis:x:1:stream/y")
-    assert code == "ValidationException"
-    assert "at 'channelARN' failed to satisfy constraint" in message
-    other = "arn:aws:kinesis:us-east-1:111111111111:channel/theirs"
-    assert _error(kinesis.describe_channel, ChannelARN=other)[0] == "AccessDeniedException"
-
-
-# -- ListChannels ----------------------------------------------------------------------------
-
-
-def test_list_filters_and_pages(kinesis, bucket, on_demand) -> None:
-    s3_channel = create_s3_channel(kinesis, on_demand["StreamARN"], bucket)
-    table_channel = create_table_channel(kinesis, on_demand["StreamARN"], bucket, "listed")
-    wanted = [{"StreamARN": on_demand["StreamARN"]}]
-    first = kinesis.list_channels(StreamFilter=wanted, MaxResults=1)
-    assert len(first["ChannelSummaries"]) == 1 and "NextToken" in first
-    second = kinesis.list_channels(StreamFilter=wanted, NextToken=first["NextToken"])
-    assert "NextToken" not in second
-    summaries = first["ChannelSummaries"] + second["ChannelSummaries"]
-    assert [c["ChannelARN"] for c in summaries] == [
-        s3_channel["ChannelARN"],
-        table_channel["ChannelARN"],
-    ]
-    assert [c["ChannelDestinationType"] for c in summaries] == ["S3", "S3_TABLES"]
-    assert summaries[0]["Streams"] == [
-        {
-            "StreamARN": on_demand["StreamARN"],
-            "StreamCreationTimestamp": on_demand["StreamCreationTimestamp"],
-        }
-    ]
-    stale = [{"StreamARN": on_demand["StreamARN"], "StreamCreationTimestamp": 1}]
-    assert kinesis.list_channels(StreamFilter=stale)["ChannelSummaries"] == []
-    assert _error(kinesis.list_channels, NextToken="garbage")[0] == "InvalidArgumentException"
-
-
-# -- UpdateChannel ---------------------------------------------------------------------------
-
-
-def test_update_freshness_and_logging(kinesis, bucket, on_demand) -> None:
-    arn = create_s3_channel(kinesis, on_demand["StreamARN"], bucket)["ChannelARN"]
-    wait_status(kinesis, arn)
-    out = kinesis.update_channel(
-        ChannelARN=arn,
-        S3DestinationConfiguration={"DataFreshnessInSeconds": 600},
-        LoggingConfiguration={"CloudWatchLogs": {"Enabled": True, "LogGroupName": "grp"}},
-    )["ChannelDescription"]
-    assert out["ChannelStatus"] == "UPDATING"
-    assert out["S3DestinationConfiguration"]["DataFreshnessInSeconds"] == 600
-    desc = wait_status(kinesis, arn)
-    assert desc["LoggingConfiguration"]["CloudWatchLogs"] == {
-        "Enabled": True,
-        "LogGroupName": "grp",
-    }
-    code, message = _error(
-        kinesis.update_channel,
-        ChannelARN=arn,
-        S3TablesDestinationConfiguration={"DataFreshnessInSeconds": 600},
-    )
-    assert code == "ValidationException" and "cannot be changed to S3_TABLES" in message
-    code, message = _error(
-        kinesis.update_channel,
-        ChannelARN=arn,
-        S3DestinationConfiguration={"DataFreshnessInSeconds": 1000},
-    )
-    assert code == "ValidationException" and "less than or equal to 900" in message
-
-
-def test_update_a_failed_channel_is_refused(kinesis, on_demand) -> None:
-    arn = create_s3_channel(kinesis, on_demand["StreamARN"], "missing-bucket-x")["ChannelARN"]
-    wait_status(kinesis, arn, "FAILED")
-    assert _error(
-        kinesis.update_channel,
-        ChannelARN=arn,
-        S3DestinationConfiguration={"DataFreshnessInSeconds": 400},
-    ) == (
-        "ResourceInUseException",
-        f"Channel {arn.rsplit('/', 1)[1]} under account 000000000000 not ACTIVE, instead in"
-        " state FAILED",
-    )
-
-
-# -- DeleteChannel and DeleteStream ----------------------------------------------------------
-
-
-def test_delete_stream_refused_while_channels_exist(kinesis, bucket, on_demand) -> None:
-    channel = create_s3_channel(kinesis, on_demand["StreamARN"], bucket)
-    code, message = _error(kinesis.delete_stream, StreamName=on_demand["StreamName"])
-    assert code == "ResourceInUseException"
-    assert channel["ChannelName"] in message
-    assert (
-        kinesis.delete_channel(ChannelARN=channel["ChannelARN"])["ResponseMetadata"][
-            "HTTPStatusCode"
-        ]
-        == 200
-    )
-    assert _error(kinesis.describe_channel, ChannelARN=channel["ChannelARN"])[0] == (
-        "ResourceNotFoundException"
-    )
-    assert _error(kinesis.delete_channel, ChannelARN=channel["ChannelARN"])[0] == (
-        "ResourceNotFoundException"
-    )
-    summary = kinesis.describe_stream_summary(StreamName=on_demand["StreamName"])
-    assert summary["StreamDescriptionSummary"]["ChannelCount"] == 0
-
-
-def test_channel_tags(kinesis, bucket, on_demand) -> None:
-    arn = create_s3_channel(kinesis, on_demand["StreamARN"], bucket)["ChannelARN"]
-    kinesis.tag_resource(ResourceARN=arn, Tags={"a": "1", "b": "2"})
-    kinesis.untag_resource(ResourceARN=arn, TagKeys=["a"])
-    assert kinesis.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
-    code, message = _error(kinesis.tag_resource, ResourceARN=arn, Tags={"aws:x": "1"})
-    assert code == "InvalidArgumentException" and "reserved for AWS use" in message
-
-
-def test_five_calls_per_second(limited_server) -> None:
-    """AWS: 5 transactions per second per account for each channel operation."""
-    from tests.conftest import make_client
-
-    kinesis = make_client(limited_server.endpoint)
-    arn = "arn:aws:kinesis:us-east-1:000000000000:channel/none"
-    codes = [_error(kinesis.describe_channel, ChannelARN=arn)[0] for _ in range(8)]
-    assert codes[:5] == ["ResourceNotFoundException"] * 5
-    assert "LimitExceededException" in codes[5:]
-
-
-def test_the_test_reset_forgets_channels(channel_server, kinesis, bucket) -> None:
-    """POST /_shardflow/reset leaves a server as fresh: no stream, no channel."""
-    import urllib.request
-
-    name = f"reset-{uuid.uuid4().hex[:8]}"
-    kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
-    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
-    channel = create_s3_channel(kinesis, arn, bucket)
-    request = urllib.request.Request(f"{channel_server.endpoint}/_shardflow/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-    assert _error(kinesis.describe_channel, ChannelARN=channel["ChannelARN"])[0] == (
-        "ResourceNotFoundException"
-    )
-    assert kinesis.describe_limits()["ChannelCount"] == 0
