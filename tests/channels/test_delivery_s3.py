@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
+import uuid
 from typing import Any
 
 import orjson
 import zstandard
 
 from shardflow.model.kpl import aggregate
-from tests.channels.conftest import create_s3_channel, eventually, wait_status
+from tests.channels.conftest import (
+    ROLE,
+    create_s3_channel,
+    eventually,
+    s3_destination,
+    wait_status,
+)
 
 
 def _objects(s3: Any, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
@@ -136,3 +144,57 @@ def test_kpl_aggregates_are_delivered_as_their_user_records(kinesis, s3, bucket,
     objects = eventually(lambda: _objects(s3, bucket, "kinesis-channel/"))
     body = s3.get_object(Bucket=bucket, Key=objects[0]["Key"])["Body"].read()
     assert [orjson.loads(line)["user"] for line in body.splitlines()] == list(range(5))
+
+
+def test_data_freshness_sets_how_often_objects_are_written(kinesis, s3, on_demand) -> None:
+    """Records written for 10 s: a channel at 300 s of freshness (1.2 s here) writes about
+    eight objects, one at 900 s (3.6 s here) about three."""
+    second = f"fresh-{uuid.uuid4().hex[:8]}"
+    kinesis.create_stream(StreamName=second, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    try:
+        summary = kinesis.describe_stream_summary(StreamName=second)["StreamDescriptionSummary"]
+        buckets = {}
+        for name, arn, freshness in (
+            (on_demand["StreamName"], on_demand["StreamARN"], 300),
+            (second, summary["StreamARN"], 900),
+        ):
+            buckets[name] = f"fresh-{uuid.uuid4().hex[:10]}"
+            s3.create_bucket(Bucket=buckets[name])
+            channel = kinesis.create_channel(
+                ChannelName=f"fresh-{uuid.uuid4().hex[:8]}",
+                ServiceExecutionRoleARN=ROLE,
+                StreamConfigurationList=[
+                    {"StreamARN": arn, "RecordConfiguration": {"RecordFormatType": "STRING"}}
+                ],
+                S3DestinationConfiguration={
+                    **s3_destination(buckets[name]),
+                    "DataFreshnessInSeconds": freshness,
+                },
+            )["ChannelDescription"]
+            wait_status(kinesis, channel["ChannelARN"])
+        deadline = time.monotonic() + 10
+        sent = 0
+        while time.monotonic() < deadline:
+            for name in buckets:
+                kinesis.put_record(StreamName=name, Data=f"r{sent}".encode(), PartitionKey="p")
+            sent += 1
+            time.sleep(0.1)
+
+        def lines(bucket: str) -> int:
+            objects = _objects(s3, bucket, "kinesis-channel/")
+            return sum(
+                s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().count(b"\n")
+                for o in objects
+            )
+
+        for bucket in buckets.values():
+            eventually(lambda b=bucket: lines(b) == sent)
+        fast = len(_objects(s3, buckets[on_demand["StreamName"]], "kinesis-channel/"))
+        slow = len(_objects(s3, buckets[second], "kinesis-channel/"))
+        assert fast >= 6, (fast, slow)
+        assert 2 <= slow <= 4, (fast, slow)
+    finally:
+        for c in kinesis.list_channels()["ChannelSummaries"]:
+            if c["Streams"][0]["StreamARN"].endswith(f"/{second}"):
+                kinesis.delete_channel(ChannelARN=c["ChannelARN"])
+        kinesis.delete_stream(StreamName=second)
