@@ -77,6 +77,12 @@ class Config:
     credentials: Path | None = None  # access keys -> secrets and accounts (server.credentials)
     auth: str = "off"  # "verify": SigV4 checked against the credentials
     cors_origins: tuple[str, ...] | None = None  # None: "*" on a loopback bind, else none
+    # Channels (docs/channels.md): the S3 endpoint of deliveries (None: botocore's, which reads
+    # AWS_ENDPOINT_URL_S3), the Iceberg warehouse (None: <data dir>/iceberg), and a factor on
+    # DataFreshnessInSeconds so that tests deliver in seconds.
+    s3_endpoint_url: str | None = None
+    iceberg_warehouse: Path | None = None
+    channel_freshness_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_MODES:

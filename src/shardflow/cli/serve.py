@@ -212,6 +212,23 @@ def refusals(debug: bool) -> Iterator[None]:
     is_flag=True,
     help="Start read-only when acknowledged records are missing, instead of refusing to start.",
 )
+@click.option(
+    "--s3-endpoint-url",
+    default=None,
+    help="S3 endpoint that channels deliver to (default: AWS_ENDPOINT_URL_S3, else AWS).",
+)
+@click.option(
+    "--iceberg-warehouse",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the Iceberg tables channels write (default: DATA_DIR/iceberg).",
+)
+@click.option(
+    "--channel-freshness-scale",
+    default=1.0,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Multiply channels' DataFreshnessInSeconds (0.01: 300 s becomes 3 s).",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of a start-up refusal.")
 @click.option(
     "--log-level",
@@ -253,6 +270,9 @@ def serve(
     auth: str,
     cors_origins: str | None,
     accept_data_loss: bool,
+    s3_endpoint_url: str | None,
+    iceberg_warehouse: Path | None,
+    channel_freshness_scale: float,
     debug: bool,
     log_level: str,
 ) -> None:
@@ -315,6 +335,9 @@ def serve(
         auth=auth,
         cors_origins=_origins(cors_origins),
         accept_data_loss=accept_data_loss,
+        s3_endpoint_url=s3_endpoint_url,
+        iceberg_warehouse=iceberg_warehouse,
+        channel_freshness_scale=channel_freshness_scale,
     )
     try:
         with refusals(debug):

@@ -19,6 +19,7 @@ import orjson
 
 from shardflow import errors
 from shardflow.config import Config
+from shardflow.delivery.wiring import build_channels
 from shardflow.engine import encryption, integrity, tenancy
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.account import AccountSettings
@@ -143,6 +144,9 @@ class Engine:
         )
         self.consumers.queue_count = self.queues.count  # queues share the consumer limit
         self.queue_delivery = QueueDelivery(self.queues, self.events)
+        self.channels = build_channels(  # deliveries to S3 and Iceberg (engine.channels)
+            config, store, self.access, self.reads.read_shard, self.streams.by_arn
+        )
         self._next_stream_uid = 1
         self._next_shard_uid = 1
         self._sweeper: asyncio.Task[None] | None = None
@@ -178,6 +182,7 @@ class Engine:
         self.queue_delivery.start()
         if self.store.read_only is not None:
             return  # no retention sweeps or purges: they would write
+        self.channels.start()
         self._sweeper = asyncio.create_task(self.retention.forever())
         self._purger = asyncio.create_task(self.store.purge_forever())
         self.on_demand.start()
@@ -206,6 +211,7 @@ class Engine:
             raise damaged(self.store.path, f"{what} is damaged ({detail})") from exc
 
     async def stop(self) -> None:
+        await self.channels.stop()
         await self.on_demand.stop()
         await self.queue_delivery.stop()
         for task in (self._sweeper, self._purger):
@@ -326,6 +332,7 @@ class Engine:
         if status == "DELETING":
             return  # AWS accepts a repeated DeleteStream while it is being deleted
         self.consumers.check_deletable(stream, params)
+        self.channels.check_stream_deletable(stream)
         delete_at = now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
         await self.persist([stream])
@@ -335,6 +342,7 @@ class Engine:
     async def drop_all_streams(self) -> int:
         """Forget every stream at once, with its shards, consumers, tags and policy (a test's
         reset: no DELETING state, no consumer check); returns how many there were."""
+        await self.channels.drop_all()  # a fresh server has no channels either
         streams = list(self.streams.values())
         await self.queues.drop_all()
         # Concurrent purges share the store's group commit: one transaction for them all.

@@ -51,3 +51,19 @@ def parse_stream_arn(arn: str) -> tuple[str, str, str] | None:
 def queue_arn(region: str, account_id: str, queue_id: str) -> str:
     """A queue's ARN: its resource id is generated, not derived from the queue's name."""
     return f"arn:aws:kinesis:{region}:{account_id}:queue/{queue_id}"
+
+
+def channel_arn(region: str, account_id: str, channel_name: str) -> str:
+    """A channel's ARN: ``arn:aws:kinesis:<region>:<account>:channel/<name>``."""
+    return f"arn:aws:kinesis:{region}:{account_id}:channel/{channel_name}"
+
+
+_CHANNEL_ARN_RE = re.compile(
+    r"^arn:aws[a-z\-]*:kinesis:([a-z0-9\-]+):(\d{12}):channel/([a-zA-Z0-9_.\-]+)$"
+)
+
+
+def parse_channel_arn(arn: str) -> tuple[str, str, str] | None:
+    """(region, account id, channel name) of a channel ARN, or None if it is not one."""
+    match = _CHANNEL_ARN_RE.match(arn)
+    return (match.group(1), match.group(2), match.group(3)) if match else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shardflow.engine.channels import MAX_CHANNELS_PER_ACCOUNT
 from shardflow.engine.engine import Engine
 
 
@@ -14,4 +15,6 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         "OpenShardCount": sum(s.open_shard_count for s in streams),
         "OnDemandStreamCount": sum(1 for s in streams if s.mode == "ON_DEMAND"),
         "OnDemandStreamCountLimit": engine.config.on_demand_stream_limit,
+        "ChannelCount": engine.channels.count(),
+        "ChannelCountLimit": MAX_CHANNELS_PER_ACCOUNT,
     }

@@ -19,4 +19,5 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         capacity_summary(stream, engine.account.commitment_in_force())
     )  # WarmThroughput, RecordDistributionStrategy
     summary["MaxRecordSizeInKiB"] = stream.max_record_kib
+    summary["ChannelCount"] = engine.channels.count(stream)
     return {"StreamDescriptionSummary": summary}

@@ -12,5 +12,8 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if is_queue_arn(params["ResourceARN"]):
         await engine.queues.tag(params)
         return {}
+    if engine.channels.owns(params["ResourceARN"]):
+        await engine.channels.tag(params["ResourceARN"], params["Tags"])
+        return {}
     await engine.tags.tag_resource(params)
     return {}

@@ -12,5 +12,8 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if is_queue_arn(params["ResourceARN"]):
         await engine.queues.untag(params)
         return {}
+    if engine.channels.owns(params["ResourceARN"]):
+        await engine.channels.untag(params["ResourceARN"], params["TagKeys"])
+        return {}
     await engine.tags.untag_resource(params)
     return {}
