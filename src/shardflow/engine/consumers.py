@@ -18,7 +18,7 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.engine.access import StreamAccess
-from shardflow.engine.streams import Consumer, Stream, now_ms
+from shardflow.engine.streams import Consumer, Stream
 from shardflow.engine.tags import check_tags
 from shardflow.model.shard_ids import parse_stream_arn
 
@@ -62,7 +62,7 @@ class Consumers:
                 f" state {status}"
             )
         name = params["ConsumerName"]
-        now = now_ms()
+        now = self._access.now_ms()
         live = stream.live_consumers(now)
         if any(c.name == name for c in live):
             raise errors.ResourceInUseException(
@@ -116,7 +116,7 @@ class Consumers:
         if consumer.delete_at_ms is not None:
             return  # already being deleted
         delay = self._delete_ms
-        now = now_ms()
+        now = self._access.now_ms()
 
         def change() -> None:
             if delay:
@@ -173,7 +173,7 @@ class Consumers:
         return {
             "ConsumerName": consumer.name,
             "ConsumerARN": consumer.arn(stream.arn),
-            "ConsumerStatus": consumer.status(),
+            "ConsumerStatus": consumer.status(stream.clock.now_ms()),
             "ConsumerCreationTimestamp": consumer.created_ms / 1000,
         }
 

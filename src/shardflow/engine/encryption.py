@@ -23,7 +23,7 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.engine.access import StreamAccess
-from shardflow.engine.streams import Stream, now_ms
+from shardflow.engine.streams import Stream
 
 # AWS: "You can successfully apply a new Amazon Web Services KMS key for server-side encryption
 # 25 times in a rolling 24-hour period", and disable it 25 times. Counted per stream.
@@ -56,7 +56,7 @@ class Encryption:
         key_id = _checked_key_id(params)
         if stream.encryption_type == "KMS" and stream.key_id == key_id:
             return
-        now = now_ms()
+        now = self._access.now_ms()
         # A key other than the one last applied is a new key (stopping and starting again with the
         # same key applies none).
         new_key = key_id != stream.last_key_id
@@ -85,7 +85,7 @@ class Encryption:
         _checked_key_id(params)
         if stream.encryption_type != "KMS":
             return
-        now = now_ms()
+        now = self._access.now_ms()
         recent = [t for t in stream.encryption_stops_ms if now - t < DAY_MS]
         if len(recent) >= MAX_STOPS_PER_DAY:
             raise errors.LimitExceededException(

@@ -32,7 +32,7 @@ from shardflow.engine.ondemand import OnDemandScaler, warm_shards
 from shardflow.engine.policies import Policies
 from shardflow.engine.reads import Reads
 from shardflow.engine.resharding import Resharder
-from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
+from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json
 from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, sequence
@@ -64,9 +64,10 @@ class Engine:
     def __init__(self, config: Config, store: SqliteStore) -> None:
         self.config = config
         self.store = store
+        self.clock = store.clock  # one clock for arrival times, state delays and expiry
         self.metadata = MetadataRepository(store)
         self.access = StreamAccess(
-            config.account_id, config.update_stream_ms, self.find, self.persist
+            config.account_id, config.update_stream_ms, self.find, self.persist, self.clock
         )
         self.streams: dict[str, Stream] = {}  # by name, including DELETING ones
         self.iterator_key = b""
@@ -88,7 +89,7 @@ class Engine:
             self.allocate_shard_uid,
             self.check_shard_limit,
         )
-        self.account = AccountSettings(config.account_id, self.metadata.save_setting)
+        self.account = AccountSettings(config.account_id, self.metadata.save_setting, self.clock)
         self.consumers = Consumers(
             self.access,
             create_ms=config.create_stream_ms,
@@ -141,7 +142,7 @@ class Engine:
             meta, stream_rows, shard_rows = self.store.load()
             self._load(stream_rows, shard_rows)
             integrity.check_at_start(
-                self.store, self.streams.values(), now_ms(), self.config.accept_data_loss
+                self.store, self.streams.values(), self.clock.now_ms(), self.config.accept_data_loss
             )
         except sqlite3.DatabaseError as exc:
             raise damaged(self.store.path, f"SQLite cannot read it ({exc})") from exc
@@ -176,7 +177,9 @@ class Engine:
                 self._next_shard_uid = max(self._next_shard_uid, uid + 1)
             for uid, doc in stream_rows:
                 what = f"the document of stream uid {uid}"
-                stream = Stream.from_doc(orjson.loads(doc), shards_by_stream.get(uid, []))
+                stream = Stream.from_doc(
+                    orjson.loads(doc), shards_by_stream.get(uid, []), self.clock
+                )
                 if not stream.shards:
                     raise ValueError("the stream has no shards")
                 self.streams[stream.name] = stream
@@ -234,7 +237,7 @@ class Engine:
         return stream
 
     def live_streams(self) -> list[Stream]:
-        at = now_ms()
+        at = self.clock.now_ms()
         return sorted((s for s in self.streams.values() if not s.is_gone(at)), key=lambda s: s.name)
 
     def open_shard_total(self) -> int:
@@ -279,7 +282,7 @@ class Engine:
                     f" stream count for the account: {on_demand}. Limit:"
                     f" {self.config.on_demand_stream_limit}."
                 )
-        created = now_ms()
+        created = self.clock.now_ms()
         uid = self._next_stream_uid
         self._next_stream_uid += 1
         delay = self.config.create_stream_ms if delay_ms is None else delay_ms
@@ -295,6 +298,7 @@ class Engine:
             max_record_kib=max_record_kib,
             warm_throughput_mibps=warm_throughput_mibps if mode == "ON_DEMAND" else None,
             record_distribution=record_distribution,
+            clock=self.clock,
         )
         position = self.store.position
         for index, (start, end) in enumerate(hashing.even_ranges(shard_count)):
@@ -349,7 +353,7 @@ class Engine:
         if status == "DELETING":
             return  # AWS accepts a repeated DeleteStream while it is being deleted
         self.consumers.check_deletable(stream, params)
-        delete_at = now_ms() + self.config.delete_stream_ms
+        delete_at = self.clock.now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
         await self.persist([stream])
         if self.config.delete_stream_ms == 0:
@@ -426,7 +430,7 @@ class Engine:
                 for s, e in zip(shards, entries, strict=True)
             ]
         )
-        arrival = placed[-1][1] if placed else now_ms()
+        arrival = placed[-1][1] if placed else self.clock.now_ms()
         return [
             sequence.encode(shard.index, position)
             for shard, (position, _arrival) in zip(shards, placed, strict=True)
@@ -444,7 +448,7 @@ class Engine:
 
     async def sweep(self) -> None:
         """Finish deletions whose delay passed and drop records past their retention."""
-        now = now_ms()
+        now = self.clock.now_ms()
         for stream in list(self.streams.values()):
             if stream.is_gone(now):
                 await self._purge(stream)

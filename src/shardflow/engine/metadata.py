@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
 from shardflow.engine.ondemand import current_mibps
-from shardflow.engine.streams import Stream, now_ms
+from shardflow.engine.streams import Stream
 
 if TYPE_CHECKING:
     from shardflow.engine.access import StreamAccess
@@ -134,7 +134,7 @@ class StreamSettings:
         warm = params.get("WarmThroughputMiBps")
         if mode == stream.mode and warm is None:
             return  # nothing to change
-        now = now_ms()
+        now = self._access.now_ms()
         recent = [t for t in stream.mode_switches_ms if now - t < DAY_MS]
         if mode != stream.mode:
             if len(recent) >= MAX_MODE_SWITCHES_PER_DAY:

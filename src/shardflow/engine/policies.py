@@ -70,7 +70,7 @@ def _check_ready(account: str, stream: Stream, consumer: Consumer | None) -> Non
         raise errors.ResourceInUseException(
             f"Stream {stream.name} under account {account} not ACTIVE, instead in state {status}"
         )
-    if consumer is not None and consumer.status() != "ACTIVE":
+    if consumer is not None and consumer.status(stream.clock.now_ms()) != "ACTIVE":
         # AWS's wording, as CloudFormation reported it for a consumer still CREATING.
         raise errors.ResourceInUseException(
             f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"

@@ -16,7 +16,7 @@ from shardflow import errors
 from shardflow.engine import integrity
 from shardflow.engine.limits import Limiter
 from shardflow.engine.reading import ReadResult
-from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.engine.streams import Shard, Stream
 from shardflow.model import iterators, sequence
 from shardflow.model.shard_ids import shard_id, shard_index
 from shardflow.storage.checksum import CorruptRecord
@@ -86,7 +86,7 @@ class Reads:
                     " Current request has no timestamp parameter."
                 )
             ts_ms = round(timestamp * 1000)  # float seconds: round, not truncate
-            now = now_ms()
+            now = self._store.clock.now_ms()
             if ts_ms > now:
                 raise errors.InvalidArgumentException(
                     "The timestampInMillis parameter cannot be greater than the"
@@ -110,7 +110,9 @@ class Reads:
         return stream, shard, position
 
     def _iterator(self, stream: Stream, shard: Shard, position: int) -> str:
-        token = iterators.IteratorToken(stream.uid, shard.index, position, now_ms(), stream.name)
+        token = iterators.IteratorToken(
+            stream.uid, shard.index, position, self._store.clock.now_ms(), stream.name
+        )
         return iterators.encode(self._iterator_key(), token)
 
     def _shard_or_error(self, stream: Stream, shard_id_text: str) -> Shard:
@@ -158,7 +160,7 @@ class Reads:
             token = iterators.decode(self._iterator_key(), iterator_text)
         except iterators.InvalidIterator:
             raise errors.InvalidArgumentException("Invalid ShardIterator.") from None
-        now = now_ms()
+        now = self._store.clock.now_ms()
         if now - token.issued_ms > iterators.ITERATOR_TTL_MS:
             raise errors.ExpiredIteratorException(
                 f"Iterator expired. The iterator was created at time {_aws_time(token.issued_ms)}"
@@ -178,7 +180,7 @@ class Reads:
         """Records of ``shard`` from ``position`` (GetRecords' and SubscribeToShard's read path,
         without GetRecords' per-shard limits): the next iterator, MillisBehindLatest, and the
         children once a closed shard is read to its end."""
-        now = now_ms()
+        now = self._store.clock.now_ms()
         cutoff = now - stream.retention_hours * 3_600_000
         try:
             read = self._store.read(shard.uid, position, limit, max_bytes)

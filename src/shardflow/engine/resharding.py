@@ -21,7 +21,7 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.engine.access import StreamAccess
-from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
+from shardflow.engine.streams import Shard, Stream, doc_json
 from shardflow.model import hashing
 from shardflow.model.shard_ids import shard_id, shard_index
 from shardflow.storage.metadata import ReshardDocs
@@ -106,7 +106,7 @@ class Resharder:
                 f"UpdateShardCount cannot scale up over {MAX_SHARDS_PER_STREAM} shards in a"
                 f" stream. Target shard count: {target}, stream {name} under account {account}."
             )
-        now = now_ms()
+        now = self._access.now_ms()
         recent = [t for t in stream.scalings_ms if now - t < DAY_MS]
         if len(recent) >= MAX_SCALINGS_PER_DAY:
             raise errors.LimitExceededException(
@@ -164,7 +164,7 @@ class Resharder:
 
     async def _apply(self, stream: Stream, plan: _Plan) -> None:
         """Switch routing now; commit the closed parents and new children atomically."""
-        now = now_ms()
+        now = self._access.now_ms()
         for shard in plan.closed:
             shard.closed_ms = now
         stream.shards.extend(plan.opened)
@@ -237,7 +237,7 @@ class _Plan:
             hash_start=start,
             hash_end=end,
             start_position=0,  # fixed when the change commits
-            created_ms=now_ms(),
+            created_ms=self.stream.clock.now_ms(),
             parent_index=parent.index,
             adjacent_parent_index=adjacent.index if adjacent else None,
         )

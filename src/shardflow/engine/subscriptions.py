@@ -152,7 +152,7 @@ class Subscriptions:
         self, params: dict[str, Any], stream: Stream, consumer: Consumer
     ) -> tuple[Shard, int]:
         """The shard and starting position the request asks for (checks the consumer's status)."""
-        if consumer.status() != "ACTIVE":
+        if consumer.status(stream.clock.now_ms()) != "ACTIVE":
             raise errors.ResourceInUseException(
                 f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
                 f" under stream: {stream.name} , account {self._account_id} is not in"
@@ -307,7 +307,10 @@ class Subscriptions:
         stream = self._stream_named(sub.stream.name)
         if stream is not sub.stream or stream.is_gone():
             return False
-        return sub.consumer in stream.consumers and sub.consumer.status() == "ACTIVE"
+        return (
+            sub.consumer in stream.consumers
+            and sub.consumer.status(stream.clock.now_ms()) == "ACTIVE"
+        )
 
 
 def _pushed(sub: Subscription, result: ReadResult) -> RecordsPushed:

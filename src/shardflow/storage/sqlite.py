@@ -43,13 +43,13 @@ import os
 import sqlite3
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shardflow import errors
+from shardflow.clock import SYSTEM_CLOCK, Clock
 from shardflow.storage import datadir, schema
 from shardflow.storage.acklog import FILE_NAME as ACK_LOG_FILE
 from shardflow.storage.acklog import AckLog, Mark
@@ -73,11 +73,6 @@ CHECKPOINT_INTERVAL_S = 0.5  # how often the checkpointer looks for new WAL fram
 WAL_TRUNCATE_FRAMES = 16_384
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 PURGE_BATCH_ROWS = 20_000  # records deleted per commit: bounds the pause and the WAL growth
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds: a record's ApproximateArrivalTimestamp."""
-    return time.time_ns() // 1_000_000
 
 
 def record_id(shard_uid: int, position: int) -> int:
@@ -132,9 +127,12 @@ class _WriterState:
 class SqliteStore:
     """The durable store. Safe to call from one event loop; writes run on the writer thread."""
 
-    def __init__(self, directory: Path, durability: str = "process") -> None:
+    def __init__(
+        self, directory: Path, durability: str = "process", clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         if durability not in SYNCHRONOUS:
             raise ValueError(f"durability must be one of {sorted(SYNCHRONOUS)}")
+        self.clock = clock  # arrival times; the engine built on this store shares it
         self.directory = directory
         self.path = directory / DB_FILENAME
         self.durability = durability
@@ -286,7 +284,9 @@ class SqliteStore:
 
     def append(self, records: Sequence[NewRecord]) -> asyncio.Future[list[tuple[int, int]]]:
         """Store records; resolves to their (position, arrival_ms) in order, after commit."""
-        return self.submit(lambda conn, state: _append(conn, state, records), atomic=False)
+        return self.submit(
+            lambda conn, state: _append(conn, state, records, self.clock), atomic=False
+        )
 
     def execute(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> asyncio.Future[None]:
         """Run statements as one atomic unit in the next commit."""
@@ -547,9 +547,11 @@ class SqliteStore:
 
 
 def _append(
-    conn: sqlite3.Connection, state: _WriterState, records: Sequence[NewRecord]
+    conn: sqlite3.Connection, state: _WriterState, records: Sequence[NewRecord], clock: Clock
 ) -> list[tuple[int, int]]:
-    arrival = max(now_ms(), state.last_arrival_ms)  # arrival times never go backwards in a shard
+    arrival = max(
+        clock.now_ms(), state.last_arrival_ms
+    )  # arrival times never go backwards in a shard
     state.last_arrival_ms = arrival
     first = state.position + 1
     state.position += len(records)
