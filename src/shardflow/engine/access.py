@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from shardflow import errors
 from shardflow.clock import SYSTEM_CLOCK, Clock
 from shardflow.engine.streams import Consumer, Stream
+from shardflow.model.enums import StreamStatus
 
 # Not part of the stream's document (nor put back by a failed commit).
 _UNSAVED = ("shards", "_route_starts", "_route_shards", "clock")
@@ -46,7 +47,7 @@ class StreamAccess:
         """The stream a request names, which must be ACTIVE (AWS's message otherwise)."""
         stream = self.find(params)
         status = stream.current_status()
-        if status != "ACTIVE":
+        if status != StreamStatus.ACTIVE:
             raise errors.ResourceInUseException(
                 f"Stream {stream.name} under account {self.account_id} not ACTIVE,"
                 f" instead in state {status}"
@@ -56,7 +57,7 @@ class StreamAccess:
     def begin_update(self, stream: Stream) -> None:
         """The stream is UPDATING for the configured delay (ACTIVE at once by default)."""
         delay = self.update_stream_ms
-        stream.status = "UPDATING" if delay else "ACTIVE"
+        stream.status = StreamStatus.UPDATING if delay else StreamStatus.ACTIVE
         stream.ready_at_ms = self.now_ms() + delay
 
     async def commit(self, stream: Stream, change: Callable[[], None]) -> None:

@@ -20,6 +20,7 @@ from shardflow import errors
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.streams import Consumer, Stream
 from shardflow.engine.tags import check_tags
+from shardflow.model.enums import StreamMode, StreamStatus
 from shardflow.model.shard_ids import parse_stream_arn
 
 MAX_CONSUMERS_PER_STREAM = 20  # AWS: registered consumers per stream (provisioned, On-demand
@@ -56,7 +57,7 @@ class Consumers:
     async def register(self, params: dict[str, Any]) -> dict[str, Any]:
         stream = self._access.find({"StreamARN": params["StreamARN"]})
         status = stream.current_status()
-        if status not in ("ACTIVE", "UPDATING"):
+        if status not in (StreamStatus.ACTIVE, StreamStatus.UPDATING):
             raise errors.ResourceInUseException(
                 f"Stream {stream.name} under account {self._account} not ACTIVE, instead in"
                 f" state {status}"
@@ -148,7 +149,7 @@ class Consumers:
         account's billing commitment (On-demand Advantage) is in force, 20 otherwise (AWS's
         model, RegisterStreamConsumer). Consumers registered above 20 stay when the commitment
         ends or the stream turns PROVISIONED; no new one is registered until they are fewer."""
-        if stream.mode == "ON_DEMAND" and self._commitment_in_force():
+        if stream.mode == StreamMode.ON_DEMAND and self._commitment_in_force():
             return MAX_CONSUMERS_ON_DEMAND_ADVANTAGE
         return MAX_CONSUMERS_PER_STREAM
 

@@ -36,6 +36,7 @@ from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_
 from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, sequence
+from shardflow.model.enums import RecordDistribution, StreamMode, StreamStatus
 from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import parse_stream_arn, stream_arn
 from shardflow.storage.metadata import MetadataRepository
@@ -232,7 +233,10 @@ class Engine:
         stream = self.streams.get(name)
         if stream is None or stream.is_gone():
             raise self._not_found(name)
-        if active_only and stream.current_status() not in ("ACTIVE", "UPDATING"):
+        if active_only and stream.current_status() not in (
+            StreamStatus.ACTIVE,
+            StreamStatus.UPDATING,
+        ):
             raise self._not_found(name)
         return stream
 
@@ -257,7 +261,7 @@ class Engine:
         delay_ms: int | None = None,
     ) -> None:
         """A new stream, CREATING for ``delay_ms`` (default: the configured delay)."""
-        if mode == "ON_DEMAND":
+        if mode == StreamMode.ON_DEMAND:
             if shard_count is not None:
                 raise errors.InvalidArgumentException(
                     "ShardCount must not be specified for streams with ON_DEMAND capacity mode."
@@ -273,8 +277,8 @@ class Engine:
                 f"Stream {name} under account {self.config.account_id} already exists."
             )
         self.check_shard_limit(shard_count)
-        if mode == "ON_DEMAND":
-            on_demand = sum(1 for s in self.live_streams() if s.mode == "ON_DEMAND")
+        if mode == StreamMode.ON_DEMAND:
+            on_demand = sum(1 for s in self.live_streams() if s.mode == StreamMode.ON_DEMAND)
             if on_demand >= self.config.on_demand_stream_limit:
                 raise errors.LimitExceededException(
                     f"This request would exceed the on-demand stream limit for the account"
@@ -291,12 +295,12 @@ class Engine:
             name=name,
             arn=stream_arn(self.config.region, self.config.account_id, name),
             created_ms=created,
-            status="CREATING" if delay else "ACTIVE",
+            status=StreamStatus.CREATING if delay else StreamStatus.ACTIVE,
             ready_at_ms=created + delay,
             mode=mode,
             tags=dict(tags),
             max_record_kib=max_record_kib,
-            warm_throughput_mibps=warm_throughput_mibps if mode == "ON_DEMAND" else None,
+            warm_throughput_mibps=warm_throughput_mibps if mode == StreamMode.ON_DEMAND else None,
             record_distribution=record_distribution,
             clock=self.clock,
         )
@@ -350,7 +354,7 @@ class Engine:
     async def delete_stream(self, params: dict[str, Any]) -> None:
         stream = self.find(params)
         status = stream.current_status()
-        if status == "DELETING":
+        if status == StreamStatus.DELETING:
             return  # AWS accepts a repeated DeleteStream while it is being deleted
         self.consumers.check_deletable(stream, params)
         delete_at = self.clock.now_ms() + self.config.delete_stream_ms
@@ -399,7 +403,7 @@ class Engine:
         )
 
     def route(self, stream: Stream, entry: PutEntry) -> Shard:
-        if stream.record_distribution == "AUTO":
+        if stream.record_distribution == RecordDistribution.AUTO:
             return stream.next_open_shard()  # keys and ExplicitHashKey are ignored
         if entry.explicit_hash_key is not None:
             return stream.route(self._explicit_hash_key(entry.explicit_hash_key))
@@ -407,7 +411,10 @@ class Engine:
 
     def check_route(self, stream: Stream, entry: PutEntry) -> None:
         """``route``'s checks without routing: a dry run must not move AUTO's round robin."""
-        if stream.record_distribution != "AUTO" and entry.explicit_hash_key is not None:
+        if (
+            stream.record_distribution != RecordDistribution.AUTO
+            and entry.explicit_hash_key is not None
+        ):
             self._explicit_hash_key(entry.explicit_hash_key)
 
     def _explicit_hash_key(self, text: str) -> int:

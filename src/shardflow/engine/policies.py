@@ -20,6 +20,7 @@ from botocore.loaders import Loader
 from shardflow import errors
 from shardflow.engine.access import ResolveResource, StreamAccess
 from shardflow.engine.streams import Consumer, Stream
+from shardflow.model.enums import ConsumerStatus, StreamStatus
 from shardflow.model.policy_document import InvalidPolicy, check_policy
 
 NO_POLICY = "{}"  # GetResourcePolicy's Policy for a resource without one
@@ -66,11 +67,11 @@ def kinesis_actions() -> frozenset[str]:
 def _check_ready(account: str, stream: Stream, consumer: Consumer | None) -> None:
     """A policy is attached to a stream that is ACTIVE or UPDATING, or to an ACTIVE consumer."""
     status = stream.current_status()
-    if status not in ("ACTIVE", "UPDATING"):
+    if status not in (StreamStatus.ACTIVE, StreamStatus.UPDATING):
         raise errors.ResourceInUseException(
             f"Stream {stream.name} under account {account} not ACTIVE, instead in state {status}"
         )
-    if consumer is not None and consumer.status(stream.clock.now_ms()) != "ACTIVE":
+    if consumer is not None and consumer.status(stream.clock.now_ms()) != ConsumerStatus.ACTIVE:
         # AWS's wording, as CloudFormation reported it for a consumer still CREATING.
         raise errors.ResourceInUseException(
             f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"

@@ -18,6 +18,7 @@ from shardflow.engine.limits import Limiter
 from shardflow.engine.reading import ReadResult
 from shardflow.engine.streams import Shard, Stream
 from shardflow.model import iterators, sequence
+from shardflow.model.enums import StreamStatus
 from shardflow.model.shard_ids import shard_id, shard_index
 from shardflow.storage.checksum import CorruptRecord
 from shardflow.storage.sqlite import SqliteStore
@@ -60,7 +61,7 @@ class Reads:
         invalid-sequence-number message)."""
         name = self._stream_name_of(params)
         stream = self._stream_named(name)
-        if stream is None or stream.is_gone() or stream.current_status() == "CREATING":
+        if stream is None or stream.is_gone() or stream.current_status() == StreamStatus.CREATING:
             # AWS names the shard, not the stream, when either is missing.
             index = shard_index(params["ShardId"])
             raise self._no_shard(name, shard_id(index) if index is not None else params["ShardId"])

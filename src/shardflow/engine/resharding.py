@@ -23,6 +23,7 @@ from shardflow import errors
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.streams import Shard, Stream, doc_json
 from shardflow.model import hashing
+from shardflow.model.enums import StreamMode
 from shardflow.model.shard_ids import shard_id, shard_index
 from shardflow.storage.metadata import ReshardDocs
 
@@ -139,7 +140,7 @@ class Resharder:
         supported for the stream's capacity mode". AWS publishes no message: this one is ours.
         """
         stream = self._access.active_stream(params)
-        if stream.mode == "ON_DEMAND":
+        if stream.mode == StreamMode.ON_DEMAND:
             raise errors.ValidationException(
                 f"{operation} is only supported for streams with PROVISIONED capacity mode."
                 f" Stream {stream.name} under account {self._account} is ON_DEMAND."

@@ -10,6 +10,7 @@ import orjson
 
 from shardflow.clock import SYSTEM_CLOCK, Clock
 from shardflow.model import sequence
+from shardflow.model.enums import ConsumerStatus, EncryptionType, StreamMode, StreamStatus
 from shardflow.model.shard_ids import shard_id
 
 DEFAULT_RETENTION_HOURS = 24  # AWS default retention
@@ -94,8 +95,8 @@ class Consumer:
     def status(self, at_ms: int) -> str:
         """CREATING, ACTIVE or DELETING at ``at_ms`` (its stream's ``clock``)."""
         if self.delete_at_ms is not None:
-            return "DELETING"
-        return "ACTIVE" if at_ms >= self.ready_at_ms else "CREATING"
+            return ConsumerStatus.DELETING
+        return ConsumerStatus.ACTIVE if at_ms >= self.ready_at_ms else ConsumerStatus.CREATING
 
     def is_gone(self, at_ms: int) -> bool:
         return self.delete_at_ms is not None and at_ms >= self.delete_at_ms
@@ -109,9 +110,9 @@ class Stream:
     created_ms: int
     status: str  # CREATING, ACTIVE, UPDATING, DELETING: see ``current_status``
     ready_at_ms: int  # when a CREATING/UPDATING stream turns ACTIVE
-    mode: str = "PROVISIONED"
+    mode: str = StreamMode.PROVISIONED
     retention_hours: int = DEFAULT_RETENTION_HOURS
-    encryption_type: str = "NONE"
+    encryption_type: str = EncryptionType.NONE
     key_id: str | None = None
     # When records started and stopped being written encrypted, oldest first and starting with a
     # switch to KMS: a record is KMS if it arrived after an odd number of them
@@ -142,9 +143,9 @@ class Stream:
         """State transitions take effect lazily, so a delay needs no timer and survives restart."""
         at = self.clock.now_ms() if at_ms is None else at_ms
         if self.delete_at_ms is not None:
-            return "DELETING"
-        if self.status in ("CREATING", "UPDATING") and at >= self.ready_at_ms:
-            return "ACTIVE"
+            return StreamStatus.DELETING
+        if self.status in (StreamStatus.CREATING, StreamStatus.UPDATING) and at >= self.ready_at_ms:
+            return StreamStatus.ACTIVE
         return self.status
 
     def is_gone(self, at_ms: int | None = None) -> bool:

@@ -45,6 +45,7 @@ from shardflow.engine.events import Event, EventBus, RecordsIn, RecordsPushed, S
 from shardflow.engine.limits import Limiter, TokenBucket
 from shardflow.engine.streams import Consumer, Shard, Stream
 from shardflow.model import sequence
+from shardflow.model.enums import ConsumerStatus
 
 if TYPE_CHECKING:
     from shardflow.engine.reading import ReadResult, ReadShard, StartPosition
@@ -152,7 +153,7 @@ class Subscriptions:
         self, params: dict[str, Any], stream: Stream, consumer: Consumer
     ) -> tuple[Shard, int]:
         """The shard and starting position the request asks for (checks the consumer's status)."""
-        if consumer.status(stream.clock.now_ms()) != "ACTIVE":
+        if consumer.status(stream.clock.now_ms()) != ConsumerStatus.ACTIVE:
             raise errors.ResourceInUseException(
                 f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
                 f" under stream: {stream.name} , account {self._account_id} is not in"
@@ -309,7 +310,7 @@ class Subscriptions:
             return False
         return (
             sub.consumer in stream.consumers
-            and sub.consumer.status(stream.clock.now_ms()) == "ACTIVE"
+            and sub.consumer.status(stream.clock.now_ms()) == ConsumerStatus.ACTIVE
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shardflow.engine.engine import Engine
+from shardflow.model.enums import StreamMode
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
@@ -12,6 +13,6 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "ShardLimit": engine.config.shard_limit,
         "OpenShardCount": sum(s.open_shard_count for s in streams),
-        "OnDemandStreamCount": sum(1 for s in streams if s.mode == "ON_DEMAND"),
+        "OnDemandStreamCount": sum(1 for s in streams if s.mode == StreamMode.ON_DEMAND),
         "OnDemandStreamCountLimit": engine.config.on_demand_stream_limit,
     }

@@ -13,6 +13,7 @@ from shardflow.engine.engine import Engine
 from shardflow.engine.events import RecordsOut
 from shardflow.engine.reading import ReadResult
 from shardflow.model import sequence
+from shardflow.model.enums import EncryptionType
 from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import shard_id
 
@@ -65,8 +66,8 @@ def records_out(engine: Engine, result: ReadResult) -> list[dict[str, Any]]:
     if stream is not None and stream.kms_switches_ms:
         # Records written while the stream encrypted carry KMS; AWS omits the field otherwise.
         for record, stored in zip(records, result.records, strict=True):
-            if encryption.record_encryption(stream, stored.arrival_ms) == "KMS":
-                record["EncryptionType"] = "KMS"
+            if encryption.record_encryption(stream, stored.arrival_ms) == EncryptionType.KMS:
+                record["EncryptionType"] = EncryptionType.KMS
     return records
 
 
