@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from shardflow import errors
 from shardflow.clock import SYSTEM_CLOCK, Clock
-from shardflow.engine.streams import Consumer, Stream
+from shardflow.engine.streams import RegisteredConsumer, Stream
 from shardflow.model.enums import StreamStatus
 
 # Not part of the stream's document (nor put back by a failed commit).
@@ -23,7 +23,7 @@ _UNSAVED = ("shards", "_route_starts", "_route_shards", "clock")
 
 
 # The stream, and the consumer if the ARN names one (AWS's error if neither exists).
-ResolveResource = Callable[[str], tuple[Stream, Consumer | None]]
+ResolveResource = Callable[[str], tuple[Stream, RegisteredConsumer | None]]
 
 
 class FindStream(Protocol):

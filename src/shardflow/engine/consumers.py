@@ -18,7 +18,7 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.engine.access import StreamAccess
-from shardflow.engine.streams import Consumer, Stream
+from shardflow.engine.streams import RegisteredConsumer, Stream
 from shardflow.engine.tags import check_tags
 from shardflow.model.enums import StreamMode, StreamStatus
 from shardflow.model.shard_ids import parse_stream_arn
@@ -79,7 +79,7 @@ class Consumers:
         tags = params.get("Tags") or {}
         if tags:
             check_tags(tags, {}, f"consumer {name}", self._account)
-        consumer = Consumer(
+        consumer = RegisteredConsumer(
             name=name,
             created_ms=now,
             ready_at_ms=now + self._create_ms,
@@ -101,7 +101,7 @@ class Consumers:
             }
         }
 
-    def listing(self, params: dict[str, Any]) -> tuple[Stream, list[Consumer]]:
+    def listing(self, params: dict[str, Any]) -> tuple[Stream, list[RegisteredConsumer]]:
         """ListStreamConsumers' stream and its consumers in registration order (the handler
         pages them)."""
         stream = self._access.find({"StreamARN": params["StreamARN"]})
@@ -153,7 +153,7 @@ class Consumers:
             return MAX_CONSUMERS_ON_DEMAND_ADVANTAGE
         return MAX_CONSUMERS_PER_STREAM
 
-    def resource(self, arn: str) -> tuple[Stream, Consumer | None]:
+    def resource(self, arn: str) -> tuple[Stream, RegisteredConsumer | None]:
         """The stream, or the stream and consumer, a ResourceARN names."""
         if _CONSUMER_ARN_RE.match(arn):
             return self._by_consumer_arn(arn)
@@ -165,11 +165,11 @@ class Consumers:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def find(self, arn: str) -> tuple[Stream, Consumer]:
+    def find(self, arn: str) -> tuple[Stream, RegisteredConsumer]:
         """The stream and consumer a ConsumerARN names (SubscribeToShard)."""
         return self._by_consumer_arn(arn)
 
-    def summary(self, stream: Stream, consumer: Consumer) -> dict[str, Any]:
+    def summary(self, stream: Stream, consumer: RegisteredConsumer) -> dict[str, Any]:
         """The Consumer shape (timestamps as epoch seconds, as handlers return them)."""
         return {
             "ConsumerName": consumer.name,
@@ -178,7 +178,7 @@ class Consumers:
             "ConsumerCreationTimestamp": consumer.created_ms / 1000,
         }
 
-    def _lookup(self, params: dict[str, Any]) -> tuple[Stream, Consumer]:
+    def _lookup(self, params: dict[str, Any]) -> tuple[Stream, RegisteredConsumer]:
         arn = params.get("ConsumerARN")
         if arn is not None:
             return self._by_consumer_arn(arn)
@@ -190,7 +190,7 @@ class Consumers:
                 return stream, consumer
         raise self._consumer_not_found(name, stream.name)
 
-    def _by_consumer_arn(self, arn: str) -> tuple[Stream, Consumer]:
+    def _by_consumer_arn(self, arn: str) -> tuple[Stream, RegisteredConsumer]:
         match = _CONSUMER_ARN_RE.match(arn)
         if match is None:
             raise errors.InvalidArgumentException(f"Invalid ConsumerARN: {arn}")

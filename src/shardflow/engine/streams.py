@@ -78,7 +78,7 @@ class Shard:
 
 
 @dataclass
-class Consumer:
+class RegisteredConsumer:
     """An enhanced fan-out consumer registered to a stream (persisted inside the stream's doc)."""
 
     name: str
@@ -130,7 +130,7 @@ class Stream:
     warm_throughput_mibps: int | None = None  # target of CreateStream/UpdateStreamWarmThroughput
     record_distribution: str | None = None  # RecordDistributionStrategy, when one was set
     policy: str | None = None  # PutResourcePolicy on the stream's ARN
-    consumers: list[Consumer] = field(default_factory=list)  # in registration order
+    consumers: list[RegisteredConsumer] = field(default_factory=list)  # in registration order
     shards: list[Shard] = field(default_factory=list)
     # Routing table of open shards, rebuilt when shards change: sorted hash-range starts.
     _route_starts: list[int] = field(default_factory=list, repr=False)
@@ -186,7 +186,7 @@ class Stream:
     def enhanced_monitoring(self) -> list[dict[str, list[str]]]:
         return [{"ShardLevelMetrics": list(self.shard_level_metrics)}]
 
-    def live_consumers(self, at_ms: int | None = None) -> list[Consumer]:
+    def live_consumers(self, at_ms: int | None = None) -> list[RegisteredConsumer]:
         """Registered consumers, DELETING ones included until their delay passes."""
         at = self.clock.now_ms() if at_ms is None else at_ms
         return [c for c in self.consumers if not c.is_gone(at)]
@@ -202,7 +202,7 @@ class Stream:
         cls, doc: dict[str, Any], shards: list[Shard], clock: Clock = SYSTEM_CLOCK
     ) -> Stream:
         fields = {k: v for k, v in doc.items() if k != "consumers"}
-        consumers = [Consumer(**c) for c in doc.get("consumers", [])]
+        consumers = [RegisteredConsumer(**c) for c in doc.get("consumers", [])]
         stream = cls(
             **fields,
             consumers=consumers,
