@@ -104,6 +104,10 @@ class Encryption:
         await self._access.commit(stream, change)
 
 
+# GetRecords asks per record: module constants, since an enum attribute costs ~150 ns on 3.11.
+_KMS, _NONE = EncryptionType.KMS, EncryptionType.NONE
+
+
 def record_encryption(stream: Stream, arrival_ms: int) -> str:
     """The EncryptionType of a record of ``stream`` that arrived at ``arrival_ms``.
 
@@ -113,10 +117,8 @@ def record_encryption(stream: Stream, arrival_ms: int) -> str:
     """
     switches = stream.kms_switches_ms
     if not switches or arrival_ms <= switches[0]:
-        return EncryptionType.NONE
-    return (
-        EncryptionType.KMS if bisect.bisect_left(switches, arrival_ms) % 2 else EncryptionType.NONE
-    )
+        return _NONE
+    return _KMS if bisect.bisect_left(switches, arrival_ms) % 2 else _NONE
 
 
 def check_kms_key_id(key_id: str) -> None:

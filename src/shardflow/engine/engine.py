@@ -50,6 +50,8 @@ from shardflow.storage.sqlite import (
 log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_S = 60.0  # how often expired records are deleted from disk
+# Routing compares per record: a module constant, since an enum attribute costs ~150 ns on 3.11.
+_AUTO = RecordDistribution.AUTO
 
 
 @dataclass(slots=True)
@@ -403,7 +405,7 @@ class Engine:
         )
 
     def route(self, stream: Stream, entry: PutEntry) -> Shard:
-        if stream.record_distribution == RecordDistribution.AUTO:
+        if stream.record_distribution == _AUTO:
             return stream.next_open_shard()  # keys and ExplicitHashKey are ignored
         if entry.explicit_hash_key is not None:
             return stream.route(self._explicit_hash_key(entry.explicit_hash_key))
@@ -411,10 +413,7 @@ class Engine:
 
     def check_route(self, stream: Stream, entry: PutEntry) -> None:
         """``route``'s checks without routing: a dry run must not move AUTO's round robin."""
-        if (
-            stream.record_distribution != RecordDistribution.AUTO
-            and entry.explicit_hash_key is not None
-        ):
+        if stream.record_distribution != _AUTO and entry.explicit_hash_key is not None:
             self._explicit_hash_key(entry.explicit_hash_key)
 
     def _explicit_hash_key(self, text: str) -> int:
