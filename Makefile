@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-sdks lint typecheck bench clean
+.PHONY: demo test test-bench test-sdks lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ demo: $(STAMP)  ## start a server, create input-stream, write and read back, rep
 test: $(STAMP)  ## lint, type-check and run the whole suite against real servers
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-bench: $(STAMP)  ## the benchmarks' --quick smoke runs of over ~10 s (marked slow; CI runs them)
+	$(BIN)/python -m pytest -q -m slow tests/test_bench_smoke.py
 
 test-sdks: $(STAMP)  ## build the SDK programs in clients/ (Java, Go, Rust) and run them against servers
 	$(BIN)/python -m pytest -q -m sdk tests/sdk

@@ -278,13 +278,13 @@ def run_put_records(endpoint: str, stream: str, events: Any) -> dict[str, Any]:
 
 
 def run_producer(endpoint: str, stream: str, events: Any, **config: Any) -> dict[str, Any]:
-    from shardflow.producer import Producer, ProducerConfig
+    from shardflow.producer import AsyncProducer, ProducerConfig
     from shardflow.producer.producer import client_config
 
     cfg = ProducerConfig(**{"rate_limit": None, **config})
 
     async def main() -> dict[str, Any]:
-        producer = Producer(stream, client=_client(endpoint, client_config(cfg)), config=cfg)
+        producer = AsyncProducer(stream, client=_client(endpoint, client_config(cfg)), config=cfg)
         await producer.start()
         _CALLS.clear()
         started = time.perf_counter()

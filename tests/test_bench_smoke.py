@@ -1,10 +1,11 @@
 """Every kept benchmark's ``--quick`` run exits 0 and prints its figures (bench/README.md).
 
 The runs are smoke tests, not measurements: they prove the benchmarks still work against today's
-code. The ``slow`` ones (over ~10 s each) run in ``make test`` too; ``-m "not slow"`` leaves them
-out. consumer_bench and producer_bench share one server; the others measure a server of their own
-(its start-up, its memory, metrics on against off, ...). server_bench runs shardflow only, and a
-peer from an empty peers' directory, which it must skip with the reason.
+code. The ``slow`` ones (over ~10 s each) are deselected by default (pyproject's addopts):
+``make test-bench`` runs them, and CI runs it after ``make test``. consumer_bench and
+producer_bench share one server; the others measure a server of their own (its start-up, its
+memory, metrics on against off, ...). server_bench runs shardflow only, and a peer from an empty
+peers' directory, which it must skip with the reason.
 """
 
 from __future__ import annotations

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
-from shardflow.api import shapes
+from shardflow.clock import FakeClock
 from shardflow.config import Config
 from shardflow.engine.engine import Engine
 from shardflow.server.app import KinesisApp
@@ -28,15 +27,11 @@ async def _call(app: KinesisApp, target: str, body: dict[str, Any]) -> tuple[int
     return response.status, orjson.loads(response.body) if response.body else {}
 
 
-def test_next_token_expires_after_300_seconds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    offset = {"ms": 0}
-    real = shapes.now_ms
-    monkeypatch.setattr(shapes, "now_ms", lambda: real() + offset["ms"])
+def test_next_token_expires_after_300_seconds(tmp_path: Path) -> None:
+    clock = FakeClock()
 
     async def main() -> None:
-        store = SqliteStore(tmp_path, "memory")
+        store = SqliteStore(tmp_path, "memory", clock)
         store.open()
         engine = Engine(Config(data_dir=tmp_path), store)
         await engine.start()
@@ -45,10 +40,10 @@ def test_next_token_expires_after_300_seconds(
             await _call(app, "CreateStream", {"StreamName": "s", "ShardCount": 3})
             status, page = await _call(app, "ListShards", {"StreamName": "s", "MaxResults": 1})
             token = page["NextToken"]
-            offset["ms"] = 299_000
+            clock.advance(299_000)
             status, page = await _call(app, "ListShards", {"NextToken": token})
             assert status == 200 and page["Shards"][0]["ShardId"] == "shardId-000000000001"
-            offset["ms"] = 301_000
+            clock.advance(2_000)  # 301 s after the token
             status, body = await _call(app, "ListShards", {"NextToken": token})
             assert status == 400 and body["__type"] == "ExpiredNextTokenException"
         finally:

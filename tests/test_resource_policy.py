@@ -234,9 +234,10 @@ class TestFunctionality:
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """Streams and consumers stay CREATING for 300 ms."""
+    """Streams and consumers stay CREATING for 1.5 s: long enough for the next call to find them
+    CREATING on a loaded machine (300 ms was not, under pytest-xdist)."""
     yield from server_of_its_own(
-        tmp_path_factory.mktemp("policy") / "d", "--create-stream-ms", "300"
+        tmp_path_factory.mktemp("policy") / "d", "--create-stream-ms", "1500"
     )
 
 

@@ -10,11 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
+from shardflow.clock import FakeClock
 from shardflow.config import Config
-from shardflow.engine import engine as engine_module
-from shardflow.engine import reads as reads_module
-from shardflow.engine import retention_sweep as sweep_module
-from shardflow.engine import streams as streams_module
 from shardflow.engine.engine import Engine
 from shardflow.server.app import KinesisApp
 from shardflow.storage import sqlite as sqlite_module
@@ -26,15 +23,6 @@ HEADERS = {
     "x-amz-date": "20260101T000000Z",
 }
 HOUR_MS = 3_600_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.offset_ms = 0
-        self._real = streams_module.now_ms
-
-    def __call__(self) -> int:
-        return self._real() + self.offset_ms
 
 
 async def _call(app: KinesisApp, target: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -73,16 +61,11 @@ async def _settle(store: SqliteStore) -> None:
 def test_retention_and_deletion_free_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(streams_module, "now_ms", clock)
-    monkeypatch.setattr(engine_module, "now_ms", clock)
-    monkeypatch.setattr(sweep_module, "now_ms", clock)
-    monkeypatch.setattr(reads_module, "now_ms", clock)
-    monkeypatch.setattr(sqlite_module, "now_ms", clock)
+    clock = FakeClock()
     monkeypatch.setattr(sqlite_module, "PURGE_BATCH_ROWS", 7)  # several batches per range
 
     async def main() -> None:
-        store = SqliteStore(tmp_path, "process")
+        store = SqliteStore(tmp_path, "process", clock)
         store.open()
         engine = Engine(Config(data_dir=tmp_path), store)
         await engine.start()
@@ -93,7 +76,7 @@ def test_retention_and_deletion_free_records(
             for stream in ("old", "gone"):
                 records = [{"Data": "eA==", "PartitionKey": f"k{i}"} for i in range(50)]
                 await _call(app, "PutRecords", {"StreamName": stream, "Records": records})
-            clock.offset_ms = 25 * HOUR_MS  # past the 24-hour retention
+            clock.advance(25 * HOUR_MS)  # past the 24-hour retention
             await _call(
                 app, "PutRecord", {"StreamName": "old", "Data": "bmV3", "PartitionKey": "k"}
             )

@@ -14,10 +14,10 @@ import pytest
 
 from shardflow.consumer import (
     AsyncConsumer,
-    Consumer,
     MemoryCheckpointStore,
     Record,
     SQLiteCheckpointStore,
+    SyncConsumer,
 )
 from shardflow.model import iterators
 from shardflow.model.kpl import aggregate
@@ -69,7 +69,7 @@ def test_reads_every_shard_in_order_with_deaggregation(kinesis, endpoint, stream
 def test_sync_front_end(kinesis, endpoint, stream_name) -> None:  # type: ignore[no-untyped-def]
     create_stream(kinesis, stream_name, 2)
     fill(kinesis, stream_name, keys=4, per_key=10)
-    with Consumer(
+    with SyncConsumer(
         stream_name, store=MemoryCheckpointStore(), client=make_client(endpoint), stop_at_tip=True
     ) as consumer:
         records = list(consumer.records())

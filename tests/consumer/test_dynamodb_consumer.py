@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shardflow.consumer import Consumer, DynamoDBCheckpointStore
+from shardflow.consumer import DynamoDBCheckpointStore, SyncConsumer
 from tests.conftest import REGION
 from tests.consumer.dynamodb import DynamoDBServer, unique_table
 from tests.consumer.support import create_stream, fill, wait_for
@@ -21,7 +21,7 @@ def test_a_worker_cut_off_from_its_lease_table_stops_reading(
     server = DynamoDBServer(tmp_path)  # a server of its own: this test stops it
     server.start()
     store = DynamoDBCheckpointStore(unique_table(), client=server.client())
-    consumer = Consumer(
+    consumer = SyncConsumer(
         stream_name,
         store=store,
         endpoint_url=endpoint,

@@ -26,7 +26,7 @@ from botocore.config import Config as BotoConfig
 from click.testing import CliRunner
 
 from shardflow.cli.main import main
-from shardflow.consumer import AsyncConsumer, Consumer, MemoryCheckpointStore, ReadError, Record
+from shardflow.consumer import AsyncConsumer, MemoryCheckpointStore, ReadError, Record, SyncConsumer
 from shardflow.model.kpl import aggregate
 from tests.conftest import REGION, make_client
 from tests.consumer.support import REPO, create_stream, fill
@@ -379,7 +379,7 @@ def test_blocking_consumer_reads_with_fan_out_and_deregisters(
     kinesis = make_client(endpoint)
     create_stream(kinesis, stream_name, 2)
     fill(kinesis, stream_name, keys=4, per_key=10)
-    with Consumer(
+    with SyncConsumer(
         stream_name,
         store=MemoryCheckpointStore(),
         endpoint_url=endpoint,

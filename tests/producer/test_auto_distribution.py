@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from shardflow.cli.main import main as cli
 from shardflow.consumer import AsyncConsumer, MemoryCheckpointStore
 from shardflow.model.kpl import AggregateBuilder
-from shardflow.producer import Producer, ProducerConfig, RecordResult
+from shardflow.producer import AsyncProducer, ProducerConfig, RecordResult
 from shardflow.producer.direct import PutRecordWriter
 from tests.conftest import make_client
 from tests.helpers import (
@@ -63,12 +63,16 @@ def _event(batch: str, i: int, key: str) -> bytes:
     return json.dumps({"batch": batch, "k": key, "seq": i}).encode()
 
 
-def _producer(name: str, endpoint: str, **config: Any) -> Producer:
+def _producer(name: str, endpoint: str, **config: Any) -> AsyncProducer:
     config = {"linger": 0.02, "shard_map_min_refresh": 0.0, **config}
-    return Producer(name, endpoint_url=endpoint, region=REGION, config=ProducerConfig(**config))
+    return AsyncProducer(
+        name, endpoint_url=endpoint, region=REGION, config=ProducerConfig(**config)
+    )
 
 
-async def _put(producer: Producer, batch: str, count: int, keys: list[str]) -> list[RecordResult]:
+async def _put(
+    producer: AsyncProducer, batch: str, count: int, keys: list[str]
+) -> list[RecordResult]:
     futures = []
     for i in range(count):
         key = keys[i % len(keys)]

@@ -12,8 +12,8 @@ import pytest
 
 from shardflow.model.hashing import partition_hash
 from shardflow.producer import (
+    AsyncProducer,
     BufferFullError,
-    Producer,
     ProducerClosedError,
     ProducerConfig,
     RecordExpiredError,
@@ -31,8 +31,8 @@ def _record(key: int, n: int) -> tuple[bytes, str]:
     return json.dumps({"k": k, "n": n, "pad": "x" * 60}).encode(), k
 
 
-def _producer(stream: str, endpoint: str, **config: Any) -> Producer:
-    return Producer(
+def _producer(stream: str, endpoint: str, **config: Any) -> AsyncProducer:
+    return AsyncProducer(
         stream,
         endpoint_url=endpoint,
         region=REGION,
@@ -40,7 +40,7 @@ def _producer(stream: str, endpoint: str, **config: Any) -> Producer:
     )
 
 
-async def _write(producer: Producer, count: int) -> list[Any]:
+async def _write(producer: AsyncProducer, count: int) -> list[Any]:
     counters = [0] * KEYS
     futures = []
     for i in range(count):
@@ -189,7 +189,7 @@ def test_backpressure_waits_then_raises_buffer_full(faults: FaultServer) -> None
     assert producer.stats()["UserRecordsPut"] == 11
 
 
-def _cfg(producer: Producer) -> dict[str, Any]:
+def _cfg(producer: AsyncProducer) -> dict[str, Any]:
     c = producer.config
     return {f: getattr(c, f) for f in c.__dataclass_fields__}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shardflow.producer import Producer, ProducerConfig
+from shardflow.producer import AsyncProducer, ProducerConfig
 from tests.conftest import REGION, make_client
 from tests.producer.conftest import check_order, read_user_records
 from tests.support import ServerProcess
@@ -30,7 +30,7 @@ def test_ordered_mode_under_real_throughput_limits(tmp_path: Path, aggregation: 
     count = 900
     try:
         make_client(server.endpoint).create_stream(StreamName="limited", ShardCount=2)
-        producer = Producer(
+        producer = AsyncProducer(
             "limited",
             endpoint_url=server.endpoint,
             region=REGION,

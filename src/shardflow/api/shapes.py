@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from shardflow import errors
-from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.engine.streams import Shard, Stream
 from shardflow.model.shard_ids import shard_index
 
 NEXT_TOKEN_TTL_MS = 300_000  # AWS: ListShards' NextToken is valid for 300 seconds
@@ -60,15 +60,18 @@ def _token_mac(key: bytes, body: bytes) -> bytes:
     ).digest()
 
 
-def encode_token(key: bytes, fields: dict[str, Any]) -> str:
+def encode_token(key: bytes, fields: dict[str, Any], now_ms: int) -> str:
     """An opaque pagination token carrying its issue time, authenticated with the server's key
     (the shard iterators' key): a token the server did not issue is refused before its fields
-    are used, so a forged one cannot carry a value of the wrong type into a handler."""
-    body = orjson.dumps({**fields, "t": now_ms()})
+    are used, so a forged one cannot carry a value of the wrong type into a handler. ``now_ms``: the
+    engine's clock."""
+    body = orjson.dumps({**fields, "t": now_ms})
     return base64.b64encode(body + _token_mac(key, body)).decode("ascii")
 
 
-def decode_token(key: bytes, token: str, *, ttl_ms: int | None, operation: str) -> dict[str, Any]:
+def decode_token(
+    key: bytes, token: str, *, ttl_ms: int | None, operation: str, now_ms: int
+) -> dict[str, Any]:
     try:
         raw = base64.b64decode(token, validate=True)
         body, mac = raw[:-_TOKEN_MAC_BYTES], raw[-_TOKEN_MAC_BYTES:]
@@ -79,7 +82,7 @@ def decode_token(key: bytes, token: str, *, ttl_ms: int | None, operation: str) 
             raise ValueError(token)
     except (binascii.Error, ValueError):
         raise errors.InvalidArgumentException(f"Invalid {operation} NextToken: {token}") from None
-    if ttl_ms is not None and now_ms() - fields["t"] > ttl_ms:
+    if ttl_ms is not None and now_ms - fields["t"] > ttl_ms:
         raise errors.ExpiredNextTokenException(
             f"The NextToken {token} has expired. Request a new token."
         )

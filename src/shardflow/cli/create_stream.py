@@ -9,6 +9,7 @@ import click
 from botocore import exceptions as boto_exc
 
 from shardflow.aws import ClientSetupError, kinesis_client
+from shardflow.model.enums import StreamStatus
 
 ACTIVE_TIMEOUT_S = 300.0  # AWS creates a stream in well under a minute; resharding takes longer
 
@@ -29,9 +30,9 @@ def ensure_stream(client: Any, name: str, shards: int, timeout: float = ACTIVE_T
     while True:
         summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
         status = summary["StreamStatus"]
-        if status == "ACTIVE":
+        if status == StreamStatus.ACTIVE:
             return created
-        if status == "DELETING":
+        if status == StreamStatus.DELETING:
             raise click.ClickException(f"stream {name} is being deleted; try again when it is gone")
         if time.monotonic() > deadline:
             raise click.ClickException(f"stream {name} still {status} after {timeout:.0f}s")

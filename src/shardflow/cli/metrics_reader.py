@@ -22,6 +22,7 @@ from shardflow.metrics import table
 from shardflow.metrics.points import CONSUMER_LEVEL as CONSUMER_PREFIX
 from shardflow.metrics.series import RANGES  # as the dashboard's ranges
 from shardflow.metrics.table import AVERAGE, MAXIMUM, NAMESPACE, SUM, MetricInfo
+from shardflow.model.enums import StreamMode
 
 MAX_QUERIES = 500  # GetMetricData's limit per call
 MAX_DATAPOINTS = 100_800  # GetMetricData's default MaxDatapoints per call
@@ -122,7 +123,7 @@ def _describe(kinesis: Any, stream: str) -> tuple[dict[str, Any] | None, list[st
     summary = {
         "name": stream,
         "status": found["StreamStatus"],
-        "mode": (found.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED"),
+        "mode": (found.get("StreamModeDetails") or {}).get("StreamMode", StreamMode.PROVISIONED),
         "open_shards": open_shards,
         "closed_shards": max(len(shard_ids) - open_shards, 0),
         "retention_hours": found["RetentionPeriodHours"],

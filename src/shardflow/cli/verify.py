@@ -21,6 +21,7 @@ from shardflow.cli.tail import (
     run_consumer,
     shard_id,
 )
+from shardflow.model.enums import RecordDistribution
 
 PROGRESS_EVERY_S = 0.5
 MAX_SHARD_ROWS = 16  # more shards than this are summarised, so the report fits a screen
@@ -170,7 +171,7 @@ def verify(
         progress.done()
         click.echo("interrupted: the report covers what was read so far", err=True)
     progress.done()
-    report = verifier.report(key_order="AUTO" not in strategies)
+    report = verifier.report(key_order=RecordDistribution.AUTO not in strategies)
     if as_json:
         click.echo(orjson.dumps(report.as_dict(), default=str).decode())
     else:

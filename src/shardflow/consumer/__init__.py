@@ -5,7 +5,9 @@
             for record in batch.records:
                 ...
 
-See docs/consumer.md.
+``AsyncConsumer`` is the asyncio core; ``SyncConsumer`` runs it for threaded code (as the
+producer's ``AsyncProducer``/``SyncProducer``). ``Consumer`` is a deprecated alias of
+``SyncConsumer``, kept for one release. See docs/consumer.md.
 """
 
 from shardflow.consumer.config import ConsumerConfig
@@ -24,7 +26,7 @@ from shardflow.consumer.queue_consumer import QueueConsumer, QueueRecord
 from shardflow.consumer.records import SHARD_END, Batch, Position, Record
 from shardflow.consumer.sqlite_store import SQLiteCheckpointStore
 from shardflow.consumer.store import CheckpointStore, Lease, MemoryCheckpointStore
-from shardflow.consumer.sync import Consumer
+from shardflow.consumer.sync import SyncConsumer
 
 __all__ = [
     "SHARD_END",
@@ -32,7 +34,6 @@ __all__ = [
     "AsyncQueueConsumer",
     "Batch",
     "CheckpointStore",
-    "Consumer",
     "ConsumerConfig",
     "ConsumerError",
     "DynamoDBCheckpointStore",
@@ -48,4 +49,19 @@ __all__ = [
     "SQLiteCheckpointStore",
     "SetupError",
     "StreamNotFound",
+    "SyncConsumer",
 ]
+
+
+def __getattr__(name: str) -> type:
+    """``Consumer``, the old name of ``SyncConsumer``: still works, with a DeprecationWarning."""
+    import warnings  # here: the package's namespace stays its public names
+
+    if name == "Consumer":
+        warnings.warn(
+            "shardflow.consumer.Consumer is deprecated; use SyncConsumer (same class)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return SyncConsumer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -37,18 +37,18 @@ from botocore.config import Config as BotoConfig
 
 from shardflow.aws import ClientSetupError, endpoint_override, kinesis_client
 from shardflow.consumer import fanout
-from shardflow.consumer import leases as lease_plan
-from shardflow.consumer import shards as shard_graph
 from shardflow.consumer.config import ConsumerConfig
+from shardflow.consumer.coordination import LeaseCoordination
 from shardflow.consumer.errors import ConsumerError, LeaseLost, SetupError, translate
 from shardflow.consumer.expiry import LeaseExpiry
 from shardflow.consumer.initial_response import tolerate_missing_initial_response
 from shardflow.consumer.limits import Backoff, ReadPacer, Unpaced
 from shardflow.consumer.reader import AT_TIP, ShardReader
-from shardflow.consumer.records import SHARD_END, Batch, Position, Record
+from shardflow.consumer.records import SHARD_END, Batch, Record
+from shardflow.consumer.shard_state import ShardState, Stop
 from shardflow.consumer.shards import ShardInfo
 from shardflow.consumer.store import CheckpointStore, Lease, MemoryCheckpointStore
-from shardflow.model.distribution import AUTO, USER_PARTITION_KEY, record_distribution
+from shardflow.model.distribution import USER_PARTITION_KEY, record_distribution
 
 log = logging.getLogger("shardflow.consumer")
 T = TypeVar("T")
@@ -58,38 +58,7 @@ EVENT_THREADS = 1024  # fan-out: one per subscription, each blocked until its ne
 STARTUP_ATTEMPTS = 4  # retriable failures of the first ListShards before giving up
 
 
-@dataclass(eq=False)
-class ShardState:
-    """What this worker knows about one shard it holds a lease on."""
-
-    lease: Lease
-    reader: ShardReader | fanout.FanOutReader | None = None
-    task: asyncio.Task[str] | None = None
-    delivered: Position | None = None  # last record handed to the application
-    processed: Position | None = None  # last record the application is done with
-    checkpointed: Position | None = None
-    lost: bool = False
-    settled: asyncio.Event = field(default_factory=asyncio.Event)  # processed == delivered
-    # Every write raises the lease counter: one at a time, each with the counter the last left.
-    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    renewed: float = field(default_factory=time.monotonic)  # last successful take or renewal
-
-    def __post_init__(self) -> None:
-        self.checkpointed = self.lease.checkpoint
-        self.settled.set()
-
-    def mark_processed(self, position: Position) -> None:
-        if self.processed is None or position > self.processed:
-            self.processed = position
-        if self.delivered is None or self.processed >= self.delivered:
-            self.settled.set()
-
-
-class _Stop:
-    """Queue sentinel: no more batches."""
-
-
-class AsyncConsumer:
+class AsyncConsumer(LeaseCoordination):
     """Reads every shard of ``stream`` (or its share of them, beside other workers).
 
     ``async for batch in consumer`` yields :class:`Batch` objects; ``consumer.records()`` yields
@@ -126,7 +95,7 @@ class AsyncConsumer:
         self._states: dict[str, ShardState] = {}
         self._expiry = LeaseExpiry(self.config.lease_duration)
         self._caught_up: set[str] = set()
-        self._queue: asyncio.Queue[tuple[ShardState, Batch] | _Stop] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[ShardState, Batch] | Stop] = asyncio.Queue()
         self._slots = asyncio.Semaphore(self.config.max_pending_batches)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -256,7 +225,7 @@ class AsyncConsumer:
         if self.config.deregister_on_close and self.consumer_arn is not None:
             with contextlib.suppress(Exception):
                 await self.deregister_stream_consumer()
-        self._queue.put_nowait(_Stop())
+        self._queue.put_nowait(Stop())
         for pool in (self._api_pool, self._store_pool, self._events_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -297,7 +266,7 @@ class AsyncConsumer:
         if self._failure is not None:
             raise self._failure
         item = await self._queue.get()
-        if isinstance(item, _Stop):
+        if isinstance(item, Stop):
             self._queue.put_nowait(item)  # later calls stop too
             if self._failure is not None:
                 raise self._failure
@@ -413,7 +382,7 @@ class AsyncConsumer:
     def _fail(self, exc: BaseException) -> None:
         if self._failure is None:
             self._failure = exc
-            self._queue.put_nowait(_Stop())
+            self._queue.put_nowait(Stop())
 
     def _lose(self, shard_id: str, why: str) -> None:
         state = self._states.pop(shard_id, None)
@@ -423,177 +392,6 @@ class AsyncConsumer:
         if state.task is not None:
             state.task.cancel()
         log.warning("%s: lost lease on %s (%s)", self.config.worker_id, shard_id, why)
-
-    # --- coordination ----------------------------------------------------------------------
-
-    async def _list_shards(self, *, startup: bool = False) -> list[ShardInfo]:
-        call = self._startup_call if startup else self._api
-        out: list[dict[str, Any]] = []
-        page = await call("list_shards", StreamName=self.stream)
-        out += page["Shards"]
-        while page.get("NextToken"):
-            page = await call("list_shards", NextToken=page["NextToken"])
-            out += page["Shards"]
-        shards = [ShardInfo.from_api(s) for s in out]
-        if self.config.shard_ids is not None:
-            wanted = set(self.config.shard_ids)
-            missing = wanted - {s.shard_id for s in shards}
-            if missing:
-                raise ConsumerError(
-                    f"stream {self.stream!r} has no shard {', '.join(sorted(missing))}"
-                )
-            shards = [replace(s, parents=()) for s in shards if s.shard_id in wanted]
-        return shards
-
-    async def _coordinate(self) -> None:
-        while not self._stopped:
-            # asyncio.timeout, not wait_for: wait_for may swallow a cancel (CPython gh-86296).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.renew_interval):
-                    await self._wake.wait()
-            self._wake.clear()
-            if self._stopped:
-                return
-            try:
-                known = {s.shard_id for s in self.shards}
-                self.shards = await self._list_shards()
-                if {s.shard_id for s in self.shards} != known or (
-                    time.monotonic() - self._distribution_read >= self.config.strategy_refresh
-                ):
-                    await self._read_distribution()
-            except Exception as exc:
-                err = translate(exc, stream=self.stream, endpoint=self.endpoint)
-                if not err.retriable:
-                    self._fail(err)
-                    return
-                log.warning("listing shards failed: %s", err)
-            try:
-                await self._round()
-            except Exception as exc:
-                log.warning("lease round failed: %s", exc)
-
-    async def _read_distribution(self) -> None:
-        """Read the stream's RecordDistributionStrategy again (after a reshard, and every
-        ``strategy_refresh`` seconds); a failure keeps the one known."""
-        self._distribution_read = time.monotonic()
-        try:
-            summary = await self._api("describe_stream_summary", StreamName=self.stream)
-        except Exception as exc:
-            log.warning("DescribeStreamSummary failed: %s", exc)
-            return
-        self._set_distribution(record_distribution(summary["StreamDescriptionSummary"]))
-
-    def _set_distribution(self, strategy: str) -> None:
-        if strategy != self.record_distribution:
-            log.info("%s: RecordDistributionStrategy %s", self.stream, strategy)
-        self.record_distribution = strategy
-        if strategy != AUTO:
-            return
-        self._auto_shards.update(s.shard_id for s in self.shards)
-        for state in self._states.values():
-            if state.reader is not None:
-                state.reader.hash_range = None  # from its next page on
-
-    def _by_key(self, shard: ShardInfo) -> bool:
-        """Whether the shard's records were placed by their keys, as far as this worker saw."""
-        return self.record_distribution != AUTO and shard.shard_id not in self._auto_shards
-
-    async def _round(self) -> None:
-        """One coordination round: renew, drop lost leases, take new ones, maybe finish."""
-        me, config = self.config.worker_id, self.config
-        for shard_id, state in list(self._states.items()):
-            # Others may take a lease this worker could not renew for this long: stop first.
-            if time.monotonic() - state.renewed >= config.lease_duration:
-                self._lose(shard_id, "not renewed within the lease duration")
-        await self._db(self.store.sync_shards, self.scope, self.shards)
-        rows = {lease.shard_id: lease for lease in await self._db(self.store.leases, self.scope)}
-        self._expiry.observe(rows.values())
-        for shard_id, state in list(self._states.items()):
-            try:
-                renewed = await self._owner_write(state, self.store.renew)
-            except Exception as exc:
-                log.warning("%s: renewing %s failed: %s", me, shard_id, exc)
-                continue
-            if renewed is None and not state.lost:
-                self._lose(shard_id, "renewal refused")
-        finished = {s for s, lease in rows.items() if lease.finished}
-        known = {s.shard_id for s in self.shards}
-        ready = [s for s in shard_graph.ready(self.shards, finished) if s not in self._caught_up]
-        choice = lease_plan.plan(
-            [lease for s, lease in rows.items() if s in known],
-            ready,
-            me,
-            self._expiry.held,
-            config.max_leases,
-        )
-        for lease in [*choice.take, *([choice.steal] if choice.steal else [])]:
-            if lease.shard_id in self._states:
-                continue
-            taken = await self._db(self.store.take, self.scope, lease, me)
-            if taken is not None:
-                if lease.owner not in (None, me):
-                    why = "stolen" if self._expiry.held(lease) else "expired"
-                    log.info("%s: took %s from %s (%s)", me, lease.shard_id, lease.owner, why)
-                self._start_reader(taken)
-        if config.stop_at_tip and not any(
-            s.task is not None and not s.task.done() for s in self._states.values()
-        ):
-            remaining = [s for s in ready if s not in self._states]
-            if not remaining:
-                self._queue.put_nowait(_Stop())
-
-    async def _owner_write(
-        self, state: ShardState, write: Callable[..., int | None], *args: Any
-    ) -> int | None:
-        """One conditional write of this worker's lease; the new counter, or None if refused."""
-        async with state.writing:
-            if state.lost:
-                return None
-            sent = time.monotonic()
-            counter = await self._db(
-                write,
-                self.scope,
-                state.lease.shard_id,
-                self.config.worker_id,
-                state.lease.counter,
-                *args,
-            )
-            if counter is not None:
-                state.lease = replace(state.lease, counter=counter)
-                state.renewed = sent  # any accepted write proves the lease is still ours
-            return counter
-
-    async def _release(self, state: ShardState) -> None:
-        async with state.writing:
-            if not state.lost:
-                await self._db(
-                    self.store.release,
-                    self.scope,
-                    state.lease.shard_id,
-                    self.config.worker_id,
-                    state.lease.counter,
-                )
-
-    async def _flush_loop(self) -> None:
-        while not self._stopped:
-            await asyncio.sleep(self.config.checkpoint_interval)
-            try:
-                await self._flush()
-            except Exception as exc:
-                log.warning("checkpointing failed: %s", exc)
-
-    async def _flush(self) -> None:
-        for state in list(self._states.values()):
-            await self._flush_one(state)
-
-    async def _flush_one(self, state: ShardState) -> None:
-        position = state.processed
-        if state.lost or position is None or position == state.checkpointed:
-            return
-        if await self._owner_write(state, self.store.checkpoint, position) is not None:
-            state.checkpointed = position
-        elif not state.lost:
-            self._lose(state.lease.shard_id, "checkpoint refused")
 
 
 def memory_store() -> CheckpointStore:

@@ -39,6 +39,7 @@ from shardflow.consumer.errors import ConsumerError, ReadError, error_code, tran
 from shardflow.consumer.limits import Backoff
 from shardflow.consumer.reader import AT_TIP, SHARD_END
 from shardflow.consumer.records import Batch, Position, unpack
+from shardflow.model.enums import ConsumerStatus
 
 log = logging.getLogger("shardflow.consumer")
 
@@ -68,7 +69,7 @@ async def stream_consumer(
     backoff = Backoff(base=0.2, cap=2.0)
     while True:
         status = await _consumer_status(call, stream_arn, name)
-        if status is not None and status[0] == "ACTIVE":
+        if status is not None and status[0] == ConsumerStatus.ACTIVE:
             return status[1]
         if status is None:
             try:

@@ -16,8 +16,8 @@ from shardflow.consumer.store import CheckpointStore
 T = TypeVar("T")
 
 
-class Consumer:
-    """``for batch in Consumer("stream"):`` — same options and semantics as AsyncConsumer."""
+class SyncConsumer:
+    """``for batch in SyncConsumer("stream"):`` — same options and semantics as AsyncConsumer."""
 
     def __init__(
         self,
@@ -76,7 +76,7 @@ class Consumer:
             self._thread.join()
             self._loop.close()
 
-    def __enter__(self) -> Consumer:
+    def __enter__(self) -> SyncConsumer:
         self.start()
         return self
 

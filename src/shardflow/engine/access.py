@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shardflow import errors
-from shardflow.engine.streams import Consumer, Stream, now_ms
+from shardflow.clock import SYSTEM_CLOCK, Clock
+from shardflow.engine.streams import RegisteredConsumer, Stream
 from shardflow.engine.tenancy import account_or
+from shardflow.model.enums import StreamStatus
 
-_UNSAVED = ("shards", "_route_starts", "_route_shards")  # not part of the stream's document
+# Not part of the stream's document (nor put back by a failed commit).
+_UNSAVED = ("shards", "_route_starts", "_route_shards", "clock")
 
 
 # The stream, and the consumer if the ARN names one (AWS's error if neither exists).
-ResolveResource = Callable[[str], tuple[Stream, Consumer | None]]
+ResolveResource = Callable[[str], tuple[Stream, RegisteredConsumer | None]]
 
 
 class FindStream(Protocol):
@@ -36,6 +39,10 @@ class StreamAccess:
     update_stream_ms: int  # how long a change leaves the stream UPDATING (0: ACTIVE at once)
     find: FindStream  # the stream a request names (StreamName or StreamARN), or AWS's error
     persist: Callable[[Iterable[Stream]], Awaitable[None]]  # store documents, one transaction
+    clock: Clock = SYSTEM_CLOCK  # the engine's: state delays, rate windows, expiry
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
 
     @property
     def account_id(self) -> str:
@@ -46,7 +53,7 @@ class StreamAccess:
         """The stream a request names, which must be ACTIVE (AWS's message otherwise)."""
         stream = self.find(params)
         status = stream.current_status()
-        if status != "ACTIVE":
+        if status != StreamStatus.ACTIVE:
             raise errors.ResourceInUseException(
                 f"Stream {stream.name} under account {self.account_id} not ACTIVE,"
                 f" instead in state {status}"
@@ -56,8 +63,8 @@ class StreamAccess:
     def begin_update(self, stream: Stream) -> None:
         """The stream is UPDATING for the configured delay (ACTIVE at once by default)."""
         delay = self.update_stream_ms
-        stream.status = "UPDATING" if delay else "ACTIVE"
-        stream.ready_at_ms = now_ms() + delay
+        stream.status = StreamStatus.UPDATING if delay else StreamStatus.ACTIVE
+        stream.ready_at_ms = self.now_ms() + delay
 
     async def commit(self, stream: Stream, change: Callable[[], None]) -> None:
         """Apply ``change`` to the stream and store it; put the stream back if storing fails."""

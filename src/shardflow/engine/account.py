@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from shardflow import errors
-from shardflow.engine.streams import now_ms
+from shardflow.clock import SYSTEM_CLOCK, Clock
 from shardflow.engine.tenancy import account_or
 
 SaveSetting = Callable[[str, str], Awaitable[None]]  # (meta key, JSON value), stored durably
@@ -64,8 +64,11 @@ class AccountSettings:
     """The account's commitment, loaded from and saved to the ``meta`` table through
     ``save_setting`` (the metadata repository's)."""
 
-    def __init__(self, account_id: str, save_setting: SaveSetting) -> None:
+    def __init__(
+        self, account_id: str, save_setting: SaveSetting, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._account_id = account_id
+        self._clock = clock
         self._save_setting = save_setting
         self._commitment: dict[str, Any] = {"Status": "DISABLED"}  # epoch ms inside
 
@@ -79,14 +82,14 @@ class AccountSettings:
 
     async def update(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params["MinimumThroughputBillingCommitment"]["Status"]
-        updated = next_commitment(self._commitment, wanted, now_ms())
+        updated = next_commitment(self._commitment, wanted, self._clock.now_ms())
         await self._save_setting(META_KEY, orjson.dumps(updated).decode())
         self._commitment = updated
         return {"MinimumThroughputBillingCommitment": self._wire()}
 
     def commitment_in_force(self) -> bool:
         """ENABLED, or disabled with its end still ahead: warm throughput is available."""
-        return settled(self._commitment, now_ms())["Status"] != "DISABLED"
+        return settled(self._commitment, self._clock.now_ms())["Status"] != "DISABLED"
 
     def require_commitment(self) -> None:
         """Warm throughput needs the commitment; AWS's InvalidArgumentException otherwise."""
@@ -99,5 +102,5 @@ class AccountSettings:
 
     def _wire(self) -> dict[str, Any]:
         """Timestamps leave as epoch seconds, as handlers return them."""
-        commitment = settled(self._commitment, now_ms())
+        commitment = settled(self._commitment, self._clock.now_ms())
         return {k: v / 1000 if k in _TIMESTAMPS else v for k, v in commitment.items()}

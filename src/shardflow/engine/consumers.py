@@ -18,8 +18,9 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.engine.access import StreamAccess
-from shardflow.engine.streams import Consumer, Stream, now_ms
+from shardflow.engine.streams import RegisteredConsumer, Stream
 from shardflow.engine.tags import check_tags
+from shardflow.model.enums import StreamMode, StreamStatus
 from shardflow.model.shard_ids import parse_stream_arn
 
 MAX_CONSUMERS_PER_STREAM = 20  # AWS: registered consumers per stream (provisioned, On-demand
@@ -57,13 +58,13 @@ class Consumers:
     async def register(self, params: dict[str, Any]) -> dict[str, Any]:
         stream = self._access.find({"StreamARN": params["StreamARN"]})
         status = stream.current_status()
-        if status not in ("ACTIVE", "UPDATING"):
+        if status not in (StreamStatus.ACTIVE, StreamStatus.UPDATING):
             raise errors.ResourceInUseException(
                 f"Stream {stream.name} under account {self._account} not ACTIVE, instead in"
                 f" state {status}"
             )
         name = params["ConsumerName"]
-        now = now_ms()
+        now = self._access.now_ms()
         live = stream.live_consumers(now)
         if any(c.name == name for c in live):
             raise errors.ResourceInUseException(
@@ -80,7 +81,7 @@ class Consumers:
         tags = params.get("Tags") or {}
         if tags:
             check_tags(tags, {}, f"consumer {name}", self._account)
-        consumer = Consumer(
+        consumer = RegisteredConsumer(
             name=name,
             created_ms=now,
             ready_at_ms=now + self._create_ms,
@@ -102,7 +103,7 @@ class Consumers:
             }
         }
 
-    def listing(self, params: dict[str, Any]) -> tuple[Stream, list[Consumer]]:
+    def listing(self, params: dict[str, Any]) -> tuple[Stream, list[RegisteredConsumer]]:
         """ListStreamConsumers' stream and its consumers in registration order (the handler
         pages them)."""
         stream = self._access.find({"StreamARN": params["StreamARN"]})
@@ -118,7 +119,7 @@ class Consumers:
         if consumer.delete_at_ms is not None:
             return  # already being deleted
         delay = self._delete_ms
-        now = now_ms()
+        now = self._access.now_ms()
 
         def change() -> None:
             if delay:
@@ -150,11 +151,11 @@ class Consumers:
         account's billing commitment (On-demand Advantage) is in force, 20 otherwise (AWS's
         model, RegisterStreamConsumer). Consumers registered above 20 stay when the commitment
         ends or the stream turns PROVISIONED; no new one is registered until they are fewer."""
-        if stream.mode == "ON_DEMAND" and self._commitment_in_force():
+        if stream.mode == StreamMode.ON_DEMAND and self._commitment_in_force():
             return MAX_CONSUMERS_ON_DEMAND_ADVANTAGE
         return MAX_CONSUMERS_PER_STREAM
 
-    def resource(self, arn: str) -> tuple[Stream, Consumer | None]:
+    def resource(self, arn: str) -> tuple[Stream, RegisteredConsumer | None]:
         """The stream, or the stream and consumer, a ResourceARN names."""
         if _CONSUMER_ARN_RE.match(arn):
             return self._by_consumer_arn(arn)
@@ -166,20 +167,20 @@ class Consumers:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def find(self, arn: str) -> tuple[Stream, Consumer]:
+    def find(self, arn: str) -> tuple[Stream, RegisteredConsumer]:
         """The stream and consumer a ConsumerARN names (SubscribeToShard)."""
         return self._by_consumer_arn(arn)
 
-    def summary(self, stream: Stream, consumer: Consumer) -> dict[str, Any]:
+    def summary(self, stream: Stream, consumer: RegisteredConsumer) -> dict[str, Any]:
         """The Consumer shape (timestamps as epoch seconds, as handlers return them)."""
         return {
             "ConsumerName": consumer.name,
             "ConsumerARN": consumer.arn(stream.arn),
-            "ConsumerStatus": consumer.status(),
+            "ConsumerStatus": consumer.status(stream.clock.now_ms()),
             "ConsumerCreationTimestamp": consumer.created_ms / 1000,
         }
 
-    def _lookup(self, params: dict[str, Any]) -> tuple[Stream, Consumer]:
+    def _lookup(self, params: dict[str, Any]) -> tuple[Stream, RegisteredConsumer]:
         arn = params.get("ConsumerARN")
         if arn is not None:
             return self._by_consumer_arn(arn)
@@ -191,7 +192,7 @@ class Consumers:
                 return stream, consumer
         raise self._consumer_not_found(name, stream.name)
 
-    def _by_consumer_arn(self, arn: str) -> tuple[Stream, Consumer]:
+    def _by_consumer_arn(self, arn: str) -> tuple[Stream, RegisteredConsumer]:
         match = _CONSUMER_ARN_RE.match(arn)
         if match is None:
             raise errors.InvalidArgumentException(f"Invalid ConsumerARN: {arn}")

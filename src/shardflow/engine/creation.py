@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.clock import Clock
+from shardflow.engine.streams import Shard, Stream
 from shardflow.model import hashing
+from shardflow.model.enums import StreamMode, StreamStatus
 from shardflow.model.shard_ids import stream_arn
 
 
@@ -32,22 +34,26 @@ def build_stream(
     delay_ms: int,
     position: int,
     allocate_shard_uid: Callable[[], int],
+    clock: Clock,
 ) -> Stream:
     """The stream, CREATING for ``delay_ms``, with evenly split shards starting at ``position``
     (the store's next record position)."""
-    created = now_ms()
+    created = clock.now_ms()
     stream = Stream(
         uid=uid,
         name=spec.name,
         arn=stream_arn(region, account, spec.name),
         created_ms=created,
-        status="CREATING" if delay_ms else "ACTIVE",
+        status=StreamStatus.CREATING if delay_ms else StreamStatus.ACTIVE,
         ready_at_ms=created + delay_ms,
         mode=spec.mode,
         tags=dict(spec.tags),
         max_record_kib=spec.max_record_kib,
-        warm_throughput_mibps=spec.warm_throughput_mibps if spec.mode == "ON_DEMAND" else None,
+        warm_throughput_mibps=spec.warm_throughput_mibps
+        if spec.mode == StreamMode.ON_DEMAND
+        else None,
         record_distribution=spec.record_distribution,
+        clock=clock,
     )
     for index, (start, end) in enumerate(hashing.even_ranges(spec.shard_count)):
         stream.shards.append(

@@ -39,16 +39,20 @@ from shardflow.engine.reads import Reads
 from shardflow.engine.registry import StreamRegistry
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.retention_sweep import RetentionSweep
-from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json, now_ms
+from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json
 from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
 from shardflow.model import hashing, sequence
+from shardflow.model.enums import RecordDistribution, StreamMode, StreamStatus
 from shardflow.model.limits import record_size
 from shardflow.storage.metadata import MetadataRepository
 from shardflow.storage.refusal import damaged
 from shardflow.storage.sqlite import MAX_SHARD_UID, NewRecord, SqliteStore
 
 log = logging.getLogger(__name__)
+
+# Routing compares per record: a module constant, since an enum attribute costs ~150 ns on 3.11.
+_AUTO = RecordDistribution.AUTO
 
 
 @dataclass(slots=True)
@@ -64,9 +68,10 @@ class Engine:
     def __init__(self, config: Config, store: SqliteStore) -> None:
         self.config = config
         self.store = store
+        self.clock = store.clock  # one clock for arrival times, state delays and expiry
         self.metadata = MetadataRepository(store)
         self.access = StreamAccess(
-            config.account_id, config.update_stream_ms, self.find, self.persist
+            config.account_id, config.update_stream_ms, self.find, self.persist, self.clock
         )
         self.streams = StreamRegistry(  # by account, region and name, DELETING ones too
             tenancy.tenant_of(config.account_id, config.region, config.account_id, config.region)
@@ -91,7 +96,7 @@ class Engine:
             self.allocate_shard_uid,
             self.check_shard_limit,
         )
-        self.account = AccountSettings(config.account_id, self.metadata.save_setting)
+        self.account = AccountSettings(config.account_id, self.metadata.save_setting, self.clock)
         self.consumers = Consumers(
             self.access,
             create_ms=config.create_stream_ms,
@@ -128,7 +133,9 @@ class Engine:
             require_commitment=self.account.require_commitment,
             on_demand=self.on_demand,
         )
-        self.retention = RetentionSweep(store, self.metadata, self.streams.values, self._purge)
+        self.retention = RetentionSweep(
+            store, self.metadata, self.streams.values, self._purge, self.clock
+        )
         self.queues = Queues(  # Kinesis queues (2026): control plane, then delivery
             account_id=config.account_id,
             region=config.region,
@@ -140,7 +147,7 @@ class Engine:
             ),
             consumer_count=self.consumers.count,
             consumer_limit=self.consumers.limit,
-            clock=now_ms,
+            clock=self.clock.now_ms,
         )
         self.consumers.queue_count = self.queues.count  # queues share the consumer limit
         self.queue_delivery = QueueDelivery(self.queues, self.events)
@@ -163,7 +170,7 @@ class Engine:
             meta, stream_rows, shard_rows = self.store.load()
             self._load(stream_rows, shard_rows)
             integrity.check_at_start(
-                self.store, self.streams.values(), now_ms(), self.config.accept_data_loss
+                self.store, self.streams.values(), self.clock.now_ms(), self.config.accept_data_loss
             )
         except sqlite3.DatabaseError as exc:
             raise damaged(self.store.path, f"SQLite cannot read it ({exc})") from exc
@@ -201,7 +208,9 @@ class Engine:
                 self._next_shard_uid = max(self._next_shard_uid, uid + 1)
             for uid, doc in stream_rows:
                 what = f"the document of stream uid {uid}"
-                stream = Stream.from_doc(orjson.loads(doc), shards_by_stream.get(uid, []))
+                stream = Stream.from_doc(
+                    orjson.loads(doc), shards_by_stream.get(uid, []), self.clock
+                )
                 if not stream.shards:
                     raise ValueError("the stream has no shards")
                 self.streams.put(stream)
@@ -231,13 +240,13 @@ class Engine:
         return self.lookup.find(params, active_only=active_only)
 
     def live_streams(self) -> list[Stream]:
-        at = now_ms()
+        at = self.clock.now_ms()
         return sorted(
             (s for s in self.streams.in_scope() if not s.is_gone(at)), key=lambda s: s.name
         )
 
     def every_live_stream(self) -> list[Stream]:
-        at = now_ms()
+        at = self.clock.now_ms()
         return [s for s in self.streams.values() if not s.is_gone(at)]
 
     def open_shard_total(self) -> int:
@@ -257,7 +266,7 @@ class Engine:
         delay_ms: int | None = None,
     ) -> None:
         """A new stream, CREATING for ``delay_ms`` (default: the configured delay)."""
-        if mode == "ON_DEMAND":
+        if mode == StreamMode.ON_DEMAND:
             if shard_count is not None:
                 raise errors.InvalidArgumentException(
                     "ShardCount must not be specified for streams with ON_DEMAND capacity mode."
@@ -273,8 +282,8 @@ class Engine:
                 f"Stream {name} under account {self.lookup.account()} already exists."
             )
         self.check_shard_limit(shard_count)
-        if mode == "ON_DEMAND":
-            on_demand = sum(1 for s in self.live_streams() if s.mode == "ON_DEMAND")
+        if mode == StreamMode.ON_DEMAND:
+            on_demand = sum(1 for s in self.live_streams() if s.mode == StreamMode.ON_DEMAND)
             if on_demand >= self.config.on_demand_stream_limit:
                 raise errors.LimitExceededException(
                     f"This request would exceed the on-demand stream limit for the account"
@@ -296,6 +305,7 @@ class Engine:
             delay_ms=self.config.create_stream_ms if delay_ms is None else delay_ms,
             position=self.store.position,
             allocate_shard_uid=self.allocate_shard_uid,
+            clock=self.clock,
         )
         previous = self.streams.put(stream)  # visible at once: a second CreateStream must fail
         try:
@@ -329,11 +339,11 @@ class Engine:
     async def delete_stream(self, params: dict[str, Any]) -> None:
         stream = self.find(params)
         status = stream.current_status()
-        if status == "DELETING":
+        if status == StreamStatus.DELETING:
             return  # AWS accepts a repeated DeleteStream while it is being deleted
         self.consumers.check_deletable(stream, params)
         self.channels.check_stream_deletable(stream)
-        delete_at = now_ms() + self.config.delete_stream_ms
+        delete_at = self.clock.now_ms() + self.config.delete_stream_ms
         stream.delete_at_ms = delete_at
         await self.persist([stream])
         if self.config.delete_stream_ms == 0:
@@ -380,7 +390,7 @@ class Engine:
         )
 
     def route(self, stream: Stream, entry: PutEntry) -> Shard:
-        if stream.record_distribution == "AUTO":
+        if stream.record_distribution == _AUTO:
             return stream.next_open_shard()  # keys and ExplicitHashKey are ignored
         if entry.explicit_hash_key is not None:
             return stream.route(self._explicit_hash_key(entry.explicit_hash_key))
@@ -388,7 +398,7 @@ class Engine:
 
     def check_route(self, stream: Stream, entry: PutEntry) -> None:
         """``route``'s checks without routing: a dry run must not move AUTO's round robin."""
-        if stream.record_distribution != "AUTO" and entry.explicit_hash_key is not None:
+        if stream.record_distribution != _AUTO and entry.explicit_hash_key is not None:
             self._explicit_hash_key(entry.explicit_hash_key)
 
     def _explicit_hash_key(self, text: str) -> int:
@@ -411,7 +421,7 @@ class Engine:
                 for s, e in zip(shards, entries, strict=True)
             ]
         )
-        arrival = placed[-1][1] if placed else now_ms()
+        arrival = placed[-1][1] if placed else self.clock.now_ms()
         return [
             sequence.encode(shard.index, position)
             for shard, (position, _arrival) in zip(shards, placed, strict=True)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from shardflow import errors
 from shardflow.engine.ondemand import current_mibps
-from shardflow.engine.streams import Stream, now_ms
+from shardflow.engine.streams import Stream
+from shardflow.model.enums import RecordDistribution, StreamMode
 
 if TYPE_CHECKING:
     from shardflow.engine.access import StreamAccess
@@ -24,7 +25,7 @@ MIN_RETENTION_HOURS = 24  # AWS: a stream keeps records at least a day
 MAX_RETENTION_HOURS = 8760  # AWS: at most 365 days (long-term retention)
 MAX_MODE_SWITCHES_PER_DAY = 2  # AWS: capacity mode can change twice per rolling 24 hours
 DAY_MS = 86_400_000
-USER_KEY = "USER_PARTITION_KEY"  # the default record distribution strategy
+USER_KEY = RecordDistribution.USER_PARTITION_KEY  # the default strategy
 # AWS's wording (docs: "a message similar to"); the stream clause follows it.
 AUTO_NEEDS_ON_DEMAND = "RecordDistributionStrategy=AUTO is only supported for on-demand streams."
 WARM_NEEDS_ON_DEMAND = (
@@ -139,7 +140,7 @@ class StreamSettings:
         warm = params.get("WarmThroughputMiBps")
         if mode == stream.mode and warm is None:
             return  # nothing to change
-        now = now_ms()
+        now = self._access.now_ms()
         recent = [t for t in stream.mode_switches_ms if now - t < DAY_MS]
         if mode != stream.mode:
             if len(recent) >= MAX_MODE_SWITCHES_PER_DAY:
@@ -148,11 +149,11 @@ class StreamSettings:
                     f" capacity mode {MAX_MODE_SWITCHES_PER_DAY} times in the last 24 hours."
                     " Try again later."
                 )
-            if mode == "ON_DEMAND":
+            if mode == StreamMode.ON_DEMAND:
                 self.check_on_demand_limit()
-        if warm is not None and mode != "ON_DEMAND":
+        if warm is not None and mode != StreamMode.ON_DEMAND:
             raise errors.InvalidArgumentException(WARM_NEEDS_ON_DEMAND)
-        if mode == "PROVISIONED" and stream.record_distribution == "AUTO":
+        if mode == StreamMode.PROVISIONED and stream.record_distribution == RecordDistribution.AUTO:
             # AUTO exists only on ON_DEMAND streams; producers relying on it would break silently.
             raise errors.InvalidArgumentException(
                 f"{AUTO_NEEDS_ON_DEMAND} Stream {stream.name} uses it: set"
@@ -171,7 +172,7 @@ class StreamSettings:
             if mode != stream.mode:
                 stream.mode_switches_ms = [*recent, now]
                 stream.mode = mode
-            if mode == "PROVISIONED":
+            if mode == StreamMode.PROVISIONED:
                 stream.warm_throughput_mibps = None
             elif warm is not None:
                 stream.warm_throughput_mibps = warm
@@ -183,7 +184,7 @@ class StreamSettings:
 
     def check_on_demand_limit(self) -> None:
         limit = self._on_demand_stream_limit
-        on_demand = sum(1 for s in self._live_streams() if s.mode == "ON_DEMAND")
+        on_demand = sum(1 for s in self._live_streams() if s.mode == StreamMode.ON_DEMAND)
         if on_demand >= limit:
             raise errors.LimitExceededException(
                 f"This request would exceed the on-demand stream limit for the account"
@@ -204,7 +205,7 @@ class StreamSettings:
     async def update_warm_throughput(self, params: dict[str, Any]) -> dict[str, Any]:
         stream = self._access.active_stream(params)
         self._require_commitment()
-        if stream.mode != "ON_DEMAND":
+        if stream.mode != StreamMode.ON_DEMAND:
             raise errors.InvalidArgumentException(
                 f"Warm throughput can only be updated for streams with ON_DEMAND capacity mode."
                 f" Stream {stream.name} under account {self._account} is PROVISIONED."
@@ -238,7 +239,7 @@ class StreamSettings:
         takes effect immediately)."""
         stream = self._access.active_stream(params)
         strategy = params["RecordDistributionStrategy"]
-        if strategy == "AUTO" and stream.mode != "ON_DEMAND":
+        if strategy == RecordDistribution.AUTO and stream.mode != StreamMode.ON_DEMAND:
             raise errors.InvalidArgumentException(
                 f"{AUTO_NEEDS_ON_DEMAND} Stream {stream.name} is using {stream.mode} mode."
             )
@@ -263,7 +264,7 @@ def capacity_summary(stream: Stream, commitment_in_force: bool) -> dict[str, Any
     """DescribeStreamSummary's capacity members. AWS reports WarmThroughput only for ON_DEMAND
     streams of accounts with the billing commitment, RecordDistributionStrategy only for ON_DEMAND
     streams (USER_PARTITION_KEY unless AUTO was chosen)."""
-    if stream.mode != "ON_DEMAND":
+    if stream.mode != StreamMode.ON_DEMAND:
         return {}
     out: dict[str, Any] = {"RecordDistributionStrategy": stream.record_distribution or USER_KEY}
     if commitment_in_force:

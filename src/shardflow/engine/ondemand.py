@@ -29,6 +29,7 @@ from shardflow import errors
 from shardflow.engine.events import Event, EventBus, RecordsIn
 from shardflow.engine.limits import WRITE_BYTES_PER_S, WRITE_RECORDS_PER_S
 from shardflow.engine.tenancy import account_or
+from shardflow.model.enums import StreamMode, StreamStatus
 
 if TYPE_CHECKING:
     from shardflow.engine.streams import Stream
@@ -108,7 +109,7 @@ class OnDemandScaler:
         current, self._current = self._current, {}
         scale = self._limits_scale
         for stream in self._live_streams():
-            if stream.mode != "ON_DEMAND":
+            if stream.mode != StreamMode.ON_DEMAND:
                 self._history.pop(stream.name, None)
                 continue
             records, size = current.get(stream.name, (0, 0))
@@ -120,7 +121,7 @@ class OnDemandScaler:
             history = self._history.setdefault(stream.name, deque(maxlen=self.window))
             history.append(utilisation)
             busy = len(history) == self.window and min(history) > SCALE_UP_THRESHOLD
-            if busy and stream.current_status() == "ACTIVE":
+            if busy and stream.current_status() == StreamStatus.ACTIVE:
                 history.clear()
                 log.info(
                     "on-demand stream %s: scaling from %d to %d shards",

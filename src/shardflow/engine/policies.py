@@ -19,7 +19,8 @@ from botocore.loaders import Loader
 
 from shardflow import errors
 from shardflow.engine.access import ResolveResource, StreamAccess
-from shardflow.engine.streams import Consumer, Stream
+from shardflow.engine.streams import RegisteredConsumer, Stream
+from shardflow.model.enums import ConsumerStatus, StreamStatus
 from shardflow.model.policy_document import InvalidPolicy, check_policy
 
 NO_POLICY = "{}"  # GetResourcePolicy's Policy for a resource without one
@@ -63,14 +64,14 @@ def kinesis_actions() -> frozenset[str]:
     return frozenset(model["operations"])
 
 
-def _check_ready(account: str, stream: Stream, consumer: Consumer | None) -> None:
+def _check_ready(account: str, stream: Stream, consumer: RegisteredConsumer | None) -> None:
     """A policy is attached to a stream that is ACTIVE or UPDATING, or to an ACTIVE consumer."""
     status = stream.current_status()
-    if status not in ("ACTIVE", "UPDATING"):
+    if status not in (StreamStatus.ACTIVE, StreamStatus.UPDATING):
         raise errors.ResourceInUseException(
             f"Stream {stream.name} under account {account} not ACTIVE, instead in state {status}"
         )
-    if consumer is not None and consumer.status() != "ACTIVE":
+    if consumer is not None and consumer.status(stream.clock.now_ms()) != ConsumerStatus.ACTIVE:
         # AWS's wording, as CloudFormation reported it for a consumer still CREATING.
         raise errors.ResourceInUseException(
             f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
@@ -78,11 +79,11 @@ def _check_ready(account: str, stream: Stream, consumer: Consumer | None) -> Non
         )
 
 
-def _arn(stream: Stream, consumer: Consumer | None) -> str:
+def _arn(stream: Stream, consumer: RegisteredConsumer | None) -> str:
     return consumer.arn(stream.arn) if consumer is not None else stream.arn
 
 
-def _attach(stream: Stream, consumer: Consumer | None, policy: str | None) -> None:
+def _attach(stream: Stream, consumer: RegisteredConsumer | None, policy: str | None) -> None:
     if consumer is not None:
         consumer.policy = policy
     else:

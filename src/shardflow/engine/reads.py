@@ -16,10 +16,11 @@ from shardflow import errors
 from shardflow.engine import integrity
 from shardflow.engine.limits import Limiter
 from shardflow.engine.reading import ReadResult
-from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.engine.streams import Shard, Stream
 from shardflow.engine.tenancy import account_or
 from shardflow.model import iterators, sequence
 from shardflow.model.aws_sequence import aws_shard_index
+from shardflow.model.enums import StreamStatus
 from shardflow.model.shard_ids import no_such_shard, shard_id, shard_index
 from shardflow.storage.checksum import CorruptRecord
 from shardflow.storage.sqlite import SqliteStore
@@ -67,7 +68,7 @@ class Reads:
                 no_such_shard(params["ShardId"], name, account_or(self._account_id))
             )
         stream = self._stream_named(name)
-        if stream is None or stream.is_gone() or stream.current_status() == "CREATING":
+        if stream is None or stream.is_gone() or stream.current_status() == StreamStatus.CREATING:
             # AWS names the shard, not the stream, when either is missing.
             raise self._no_shard(name, shard_id(index))
         shard = self._shard_or_error(stream, params["ShardId"])
@@ -92,7 +93,7 @@ class Reads:
                     " Current request has no timestamp parameter."
                 )
             ts_ms = round(timestamp * 1000)  # float seconds: round, not truncate
-            now = now_ms()
+            now = self._store.clock.now_ms()
             if ts_ms > now:
                 raise errors.InvalidArgumentException(
                     "The timestampInMillis parameter cannot be greater than the"
@@ -116,7 +117,9 @@ class Reads:
         return stream, shard, position
 
     def _iterator(self, stream: Stream, shard: Shard, position: int) -> str:
-        token = iterators.IteratorToken(stream.uid, shard.index, position, now_ms(), stream.name)
+        token = iterators.IteratorToken(
+            stream.uid, shard.index, position, self._store.clock.now_ms(), stream.name
+        )
         return iterators.encode(self._iterator_key(), token)
 
     def _shard_or_error(self, stream: Stream, shard_id_text: str) -> Shard:
@@ -166,7 +169,7 @@ class Reads:
             token = iterators.decode(self._iterator_key(), iterator_text)
         except iterators.InvalidIterator:
             raise errors.InvalidArgumentException("Invalid ShardIterator.") from None
-        now = now_ms()
+        now = self._store.clock.now_ms()
         if now - token.issued_ms > iterators.ITERATOR_TTL_MS:
             raise errors.ExpiredIteratorException(
                 f"Iterator expired. The iterator was created at time {_aws_time(token.issued_ms)}"
@@ -186,7 +189,7 @@ class Reads:
         """Records of ``shard`` from ``position`` (GetRecords' and SubscribeToShard's read path,
         without GetRecords' per-shard limits): the next iterator, MillisBehindLatest, and the
         children once a closed shard is read to its end."""
-        now = now_ms()
+        now = self._store.clock.now_ms()
         cutoff = now - stream.retention_hours * 3_600_000
         try:
             read = self._store.read(shard.uid, position, limit, max_bytes)

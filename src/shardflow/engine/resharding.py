@@ -21,8 +21,9 @@ from typing import Any
 
 from shardflow import errors
 from shardflow.engine.access import StreamAccess
-from shardflow.engine.streams import Shard, Stream, doc_json, now_ms
+from shardflow.engine.streams import Shard, Stream, doc_json
 from shardflow.model import hashing
+from shardflow.model.enums import StreamMode
 from shardflow.model.shard_ids import no_such_shard, shard_id, shard_index
 from shardflow.storage.metadata import ReshardDocs
 
@@ -108,7 +109,7 @@ class Resharder:
                 f"UpdateShardCount cannot scale up over {MAX_SHARDS_PER_STREAM} shards in a"
                 f" stream. Target shard count: {target}, stream {name} under account {account}."
             )
-        now = now_ms()
+        now = self._access.now_ms()
         recent = [t for t in stream.scalings_ms if now - t < DAY_MS]
         if len(recent) >= MAX_SCALINGS_PER_DAY:
             raise errors.LimitExceededException(
@@ -141,7 +142,7 @@ class Resharder:
         supported for the stream's capacity mode". AWS publishes no message: this one is ours.
         """
         stream = self._access.active_stream(params)
-        if stream.mode == "ON_DEMAND":
+        if stream.mode == StreamMode.ON_DEMAND:
             raise errors.ValidationException(
                 f"{operation} is only supported for streams with PROVISIONED capacity mode."
                 f" Stream {stream.name} under account {self._account} is ON_DEMAND."
@@ -175,7 +176,7 @@ class Resharder:
 
     async def _apply(self, stream: Stream, plan: _Plan) -> None:
         """Switch routing now; commit the closed parents and new children atomically."""
-        now = now_ms()
+        now = self._access.now_ms()
         for shard in plan.closed:
             shard.closed_ms = now
         stream.shards.extend(plan.opened)
@@ -248,7 +249,7 @@ class _Plan:
             hash_start=start,
             hash_end=end,
             start_position=0,  # fixed when the change commits
-            created_ms=now_ms(),
+            created_ms=self.stream.clock.now_ms(),
             parent_index=parent.index,
             adjacent_parent_index=adjacent.index if adjacent else None,
         )

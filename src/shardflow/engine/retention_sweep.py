@@ -6,7 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from shardflow.engine.streams import Stream, now_ms
+from shardflow.clock import Clock
+from shardflow.engine.streams import Stream
 from shardflow.storage.metadata import MetadataRepository
 from shardflow.storage.sqlite import SqliteStore
 
@@ -22,11 +23,13 @@ class RetentionSweep:
         metadata: MetadataRepository,
         streams: Callable[[], Iterable[Stream]],  # every tenant's, DELETING ones included
         purge: Callable[[Stream], Awaitable[None]],
+        clock: Clock,
     ) -> None:
         self._store = store
         self._metadata = metadata
         self._streams = streams
         self._purge = purge
+        self._clock = clock
 
     async def forever(self) -> None:
         while True:
@@ -37,7 +40,7 @@ class RetentionSweep:
                 log.exception("retention sweep failed")
 
     async def sweep(self) -> None:
-        now = now_ms()
+        now = self._clock.now_ms()
         store = self._store
         for stream in list(self._streams()):
             if stream.is_gone(now):

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import bisect
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
+from shardflow.clock import SYSTEM_CLOCK, Clock
 from shardflow.model import sequence
+from shardflow.model.enums import ConsumerStatus, EncryptionType, StreamMode, StreamStatus
 from shardflow.model.shard_ids import shard_id
 
 DEFAULT_RETENTION_HOURS = 24  # AWS default retention
 DEFAULT_MAX_RECORD_KIB = 1024  # data + partition key per record, unless UpdateMaxRecordSize
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def doc_json(obj: Shard | Stream) -> str:
@@ -81,7 +78,7 @@ class Shard:
 
 
 @dataclass
-class Consumer:
+class RegisteredConsumer:
     """An enhanced fan-out consumer registered to a stream (persisted inside the stream's doc)."""
 
     name: str
@@ -95,15 +92,14 @@ class Consumer:
         """AWS's form: the stream ARN, ``/consumer/``, the name and the creation epoch second."""
         return f"{stream_arn}/consumer/{self.name}:{self.created_ms // 1000}"
 
-    def status(self, at_ms: int | None = None) -> str:
-        at = now_ms() if at_ms is None else at_ms
+    def status(self, at_ms: int) -> str:
+        """CREATING, ACTIVE or DELETING at ``at_ms`` (its stream's ``clock``)."""
         if self.delete_at_ms is not None:
-            return "DELETING"
-        return "ACTIVE" if at >= self.ready_at_ms else "CREATING"
+            return ConsumerStatus.DELETING
+        return ConsumerStatus.ACTIVE if at_ms >= self.ready_at_ms else ConsumerStatus.CREATING
 
-    def is_gone(self, at_ms: int | None = None) -> bool:
-        at = now_ms() if at_ms is None else at_ms
-        return self.delete_at_ms is not None and at >= self.delete_at_ms
+    def is_gone(self, at_ms: int) -> bool:
+        return self.delete_at_ms is not None and at_ms >= self.delete_at_ms
 
 
 @dataclass
@@ -114,9 +110,9 @@ class Stream:
     created_ms: int
     status: str  # CREATING, ACTIVE, UPDATING, DELETING: see ``current_status``
     ready_at_ms: int  # when a CREATING/UPDATING stream turns ACTIVE
-    mode: str = "PROVISIONED"
+    mode: str = StreamMode.PROVISIONED
     retention_hours: int = DEFAULT_RETENTION_HOURS
-    encryption_type: str = "NONE"
+    encryption_type: str = EncryptionType.NONE
     key_id: str | None = None
     # When records started and stopped being written encrypted, oldest first and starting with a
     # switch to KMS: a record is KMS if it arrived after an odd number of them
@@ -134,24 +130,26 @@ class Stream:
     warm_throughput_mibps: int | None = None  # target of CreateStream/UpdateStreamWarmThroughput
     record_distribution: str | None = None  # RecordDistributionStrategy, when one was set
     policy: str | None = None  # PutResourcePolicy on the stream's ARN
-    consumers: list[Consumer] = field(default_factory=list)  # in registration order
+    consumers: list[RegisteredConsumer] = field(default_factory=list)  # in registration order
     shards: list[Shard] = field(default_factory=list)
     # Routing table of open shards, rebuilt when shards change: sorted hash-range starts.
     _route_starts: list[int] = field(default_factory=list, repr=False)
     _route_shards: list[Shard] = field(default_factory=list, repr=False)
     _turn: int = field(default=0, repr=False)  # AUTO distribution: the open shard used last
+    # The engine's clock (not stored): the state delays and expiry are measured on it.
+    clock: Clock = field(default=SYSTEM_CLOCK, repr=False, compare=False)
 
     def current_status(self, at_ms: int | None = None) -> str:
         """State transitions take effect lazily, so a delay needs no timer and survives restart."""
-        at = now_ms() if at_ms is None else at_ms
+        at = self.clock.now_ms() if at_ms is None else at_ms
         if self.delete_at_ms is not None:
-            return "DELETING"
-        if self.status in ("CREATING", "UPDATING") and at >= self.ready_at_ms:
-            return "ACTIVE"
+            return StreamStatus.DELETING
+        if self.status in (StreamStatus.CREATING, StreamStatus.UPDATING) and at >= self.ready_at_ms:
+            return StreamStatus.ACTIVE
         return self.status
 
     def is_gone(self, at_ms: int | None = None) -> bool:
-        at = now_ms() if at_ms is None else at_ms
+        at = self.clock.now_ms() if at_ms is None else at_ms
         return self.delete_at_ms is not None and at >= self.delete_at_ms
 
     def rebuild_routes(self) -> None:
@@ -188,20 +186,28 @@ class Stream:
     def enhanced_monitoring(self) -> list[dict[str, list[str]]]:
         return [{"ShardLevelMetrics": list(self.shard_level_metrics)}]
 
-    def live_consumers(self, at_ms: int | None = None) -> list[Consumer]:
+    def live_consumers(self, at_ms: int | None = None) -> list[RegisteredConsumer]:
         """Registered consumers, DELETING ones included until their delay passes."""
-        at = now_ms() if at_ms is None else at_ms
+        at = self.clock.now_ms() if at_ms is None else at_ms
         return [c for c in self.consumers if not c.is_gone(at)]
 
     def to_doc(self) -> dict[str, Any]:
         doc = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         doc.pop("shards")
+        doc.pop("clock")
         return doc
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any], shards: list[Shard]) -> Stream:
+    def from_doc(
+        cls, doc: dict[str, Any], shards: list[Shard], clock: Clock = SYSTEM_CLOCK
+    ) -> Stream:
         fields = {k: v for k, v in doc.items() if k != "consumers"}
-        consumers = [Consumer(**c) for c in doc.get("consumers", [])]
-        stream = cls(**fields, consumers=consumers, shards=sorted(shards, key=lambda s: s.index))
+        consumers = [RegisteredConsumer(**c) for c in doc.get("consumers", [])]
+        stream = cls(
+            **fields,
+            consumers=consumers,
+            shards=sorted(shards, key=lambda s: s.index),
+            clock=clock,
+        )
         stream.rebuild_routes()
         return stream

@@ -43,9 +43,10 @@ from shardflow import errors
 from shardflow.engine import dry_run
 from shardflow.engine.events import Event, EventBus, RecordsIn, RecordsPushed, SubscribeOutcome
 from shardflow.engine.limits import Limiter, TokenBucket
-from shardflow.engine.streams import Consumer, Shard, Stream
+from shardflow.engine.streams import RegisteredConsumer, Shard, Stream
 from shardflow.engine.tenancy import account_or
 from shardflow.model import sequence
+from shardflow.model.enums import ConsumerStatus
 
 if TYPE_CHECKING:
     from shardflow.engine.reading import ReadResult, ReadShard, StartPosition
@@ -75,7 +76,7 @@ class Subscription:
     key: tuple[str, int]  # (consumer ARN, shard uid)
     stream: Stream
     shard: Shard
-    consumer: Consumer
+    consumer: RegisteredConsumer
     position: int
     started: float = field(default_factory=time.monotonic)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -91,7 +92,7 @@ class Subscriptions:
         max_duration_s: float,
         limits: Limiter,
         events: EventBus,
-        find_consumer: Callable[[str], tuple[Stream, Consumer]],
+        find_consumer: Callable[[str], tuple[Stream, RegisteredConsumer]],
         stream_named: Callable[[str], Stream | None],
         start_position: StartPosition,
         read_shard: ReadShard,
@@ -150,10 +151,10 @@ class Subscriptions:
         return sub
 
     def _resolve(
-        self, params: dict[str, Any], stream: Stream, consumer: Consumer
+        self, params: dict[str, Any], stream: Stream, consumer: RegisteredConsumer
     ) -> tuple[Shard, int]:
         """The shard and starting position the request asks for (checks the consumer's status)."""
-        if consumer.status() != "ACTIVE":
+        if consumer.status(stream.clock.now_ms()) != ConsumerStatus.ACTIVE:
             raise errors.ResourceInUseException(
                 f"Consumer {consumer.name} with creation timestamp {consumer.created_ms // 1000}"
                 f" under stream: {stream.name} , account {account_or(self._account_id)} is not in"
@@ -173,7 +174,7 @@ class Subscriptions:
         return shard, position
 
     def _refusal(
-        self, key: tuple[str, int], stream: Stream, shard: Shard, consumer: Consumer
+        self, key: tuple[str, int], stream: Stream, shard: Shard, consumer: RegisteredConsumer
     ) -> errors.KinesisError | None:
         """Over the call rate (checked first, as a throttle is), or within 5 s of a success."""
         now = time.monotonic()
@@ -195,7 +196,7 @@ class Subscriptions:
             return errors.ResourceInUseException(self._in_use_message(stream, shard, consumer))
         return None
 
-    def _in_use_message(self, stream: Stream, shard: Shard, consumer: Consumer) -> str:
+    def _in_use_message(self, stream: Stream, shard: Shard, consumer: RegisteredConsumer) -> str:
         account = account_or(self._account_id)
         return (
             f"Another active subscription exists for this consumer:"
@@ -210,7 +211,7 @@ class Subscriptions:
                 del self._calls[key]
 
     def _report(
-        self, stream: Stream, consumer: Consumer, success: bool, rate_exceeded: bool
+        self, stream: Stream, consumer: RegisteredConsumer, success: bool, rate_exceeded: bool
     ) -> None:
         bus = self._events
         if bus.active:
@@ -308,7 +309,10 @@ class Subscriptions:
         stream = self._stream_named(sub.stream.name)
         if stream is not sub.stream or stream.is_gone():
             return False
-        return sub.consumer in stream.consumers and sub.consumer.status() == "ACTIVE"
+        return (
+            sub.consumer in stream.consumers
+            and sub.consumer.status(stream.clock.now_ms()) == ConsumerStatus.ACTIVE
+        )
 
 
 def _pushed(sub: Subscription, result: ReadResult) -> RecordsPushed:

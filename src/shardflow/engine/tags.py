@@ -17,7 +17,7 @@ from shardflow import errors
 from shardflow.engine.access import ResolveResource, StreamAccess
 
 if TYPE_CHECKING:
-    from shardflow.engine.streams import Consumer, Stream
+    from shardflow.engine.streams import RegisteredConsumer, Stream
 
 MAX_TAGS = 50  # AWS: tags per stream (and per consumer)
 DEFAULT_LIST_LIMIT = 50  # ListTagsForStream's Limit is at most 50: one page holds every tag
@@ -121,17 +121,21 @@ class Tagger:
 
     # -- shared ----------------------------------------------------------------------------
 
-    def _target(self, stream: Stream, consumer: Consumer | None) -> str:
+    def _target(self, stream: Stream, consumer: RegisteredConsumer | None) -> str:
         if consumer is None:
             return f"stream {stream.name}"
         return f"consumer {consumer.arn(stream.arn)}"
 
-    async def _add(self, stream: Stream, consumer: Consumer | None, tags: dict[str, str]) -> None:
+    async def _add(
+        self, stream: Stream, consumer: RegisteredConsumer | None, tags: dict[str, str]
+    ) -> None:
         owner = consumer if consumer is not None else stream
         check_tags(tags, owner.tags, self._target(stream, consumer), self._account)
         await self._access.commit(stream, lambda: owner.tags.update(tags))
 
-    async def _remove(self, stream: Stream, consumer: Consumer | None, keys: list[str]) -> None:
+    async def _remove(
+        self, stream: Stream, consumer: RegisteredConsumer | None, keys: list[str]
+    ) -> None:
         owner = consumer if consumer is not None else stream
         check_tag_keys(keys, self._target(stream, consumer), self._account)
 

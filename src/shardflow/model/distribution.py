@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-AUTO = "AUTO"
-USER_PARTITION_KEY = "USER_PARTITION_KEY"
+from shardflow.model.enums import RecordDistribution
+
+AUTO = RecordDistribution.AUTO
+USER_PARTITION_KEY = RecordDistribution.USER_PARTITION_KEY
 
 
 def record_distribution(summary: Mapping[str, Any]) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shardflow.model.enums import StreamMode
+
 DEFAULT_SHARDS = 1  # what a bare NAME gets: the smallest stream
-MODES = ("PROVISIONED", "ON_DEMAND")
+MODES = (StreamMode.PROVISIONED, StreamMode.ON_DEMAND)
 # CreateStream's StreamName constraints (botocore's Kinesis model): 1-128 of these characters.
 _NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 
@@ -23,7 +25,7 @@ class StreamSpecError(ValueError):
 class StreamSpec:
     name: str
     shards: int | None  # None for ON_DEMAND: AWS sizes those streams itself
-    mode: str = "PROVISIONED"
+    mode: str = StreamMode.PROVISIONED
 
 
 def parse_stream_spec(text: str) -> StreamSpec:
@@ -36,11 +38,11 @@ def parse_stream_spec(text: str) -> StreamSpec:
         raise StreamSpecError(
             f"{text!r}: a stream name is 1 to 128 letters, digits, '_', '.' or '-'"
         )
-    mode = parts[2].upper() if len(parts) == 3 and parts[2] else "PROVISIONED"
+    mode = parts[2].upper() if len(parts) == 3 and parts[2] else StreamMode.PROVISIONED
     if mode not in MODES:
         raise StreamSpecError(f"{text!r}: the mode is PROVISIONED or ON_DEMAND")
     count = parts[1] if len(parts) > 1 else ""
-    if mode == "ON_DEMAND":
+    if mode == StreamMode.ON_DEMAND:
         if count:
             raise StreamSpecError(f"{text!r}: an ON_DEMAND stream takes no shard count")
         return StreamSpec(name, None, mode)

@@ -1,4 +1,4 @@
-"""The asyncio Producer: put() records, get futures; a sender writes them with PutRecords.
+"""AsyncProducer (asyncio): put() records, get futures; a sender writes them with PutRecords.
 
 Shape (aiokafka's), each part in its own module: ``Accumulator`` (per-shard queues, aggregation,
 linger, drain_ready; the only writer of queue state) → ``Sender`` (calls in flight, send, handle
@@ -57,10 +57,11 @@ def client_config(config: ProducerConfig) -> BotoConfig:
     )
 
 
-class Producer:
+class AsyncProducer:
     """Writes records to one Kinesis stream through batched, aggregated PutRecords calls.
 
-    Use as ``async with Producer("stream", endpoint_url=...) as p: fut = await p.put(data, key)``.
+    Use as ``async with AsyncProducer("stream", endpoint_url=...) as p:``, then
+    ``fut = await p.put(data, key)``.
     ``client`` may be a botocore/boto3 client or an aiobotocore client; ``session`` a boto3 or
     aiobotocore session. Without either, the standard AWS settings apply (nothing here assumes a
     local server).
@@ -155,7 +156,7 @@ class Producer:
             endpoint_url=self._endpoint_url, region=self._region, session=session, config=cfg
         )
 
-    async def __aenter__(self) -> Producer:
+    async def __aenter__(self) -> AsyncProducer:
         await self.start()
         return self
 

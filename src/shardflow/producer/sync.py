@@ -1,4 +1,4 @@
-"""SyncProducer: the same Producer for threaded code, its event loop running in a thread.
+"""SyncProducer: the same AsyncProducer for threaded code, its event loop running in a thread.
 
 put() hands records to the loop through a deque (one wake-up per burst, not per record) and blocks
 only while the buffer is full; the record's future answers ``result(timeout)``.
@@ -15,16 +15,16 @@ from shardflow.model.limits import record_size
 from shardflow.producer.config import ProducerConfig
 from shardflow.producer.errors import BufferFullError, ProducerClosedError
 from shardflow.producer.future import RecordFuture, RecordResult
-from shardflow.producer.producer import Producer
+from shardflow.producer.producer import AsyncProducer
 
 _Item = tuple[bytes, str, str | None, RecordFuture]
 
 
 class SyncProducer:
-    """Blocking front-end of :class:`Producer`; same arguments. Use as a context manager."""
+    """Blocking front-end of :class:`AsyncProducer`; same arguments. Use as a context manager."""
 
     def __init__(self, stream_name: str, *, config: ProducerConfig | None = None, **kwargs: Any):
-        self.producer = Producer(stream_name, config=config, **kwargs)
+        self.producer = AsyncProducer(stream_name, config=config, **kwargs)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="shardflow-producer-loop", daemon=True

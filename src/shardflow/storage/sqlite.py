@@ -32,6 +32,9 @@ Integrity (docs/operations.md): every record carries a CRC32C checked on every r
 (``storage.checksum``); each commit's newest position per shard goes to the acknowledgement log
 (``storage.acklog``) so start-up can tell when acknowledged records are missing; a full disk
 refuses writes with a message and resumes by itself (``storage.diskspace``).
+
+The rowid layout and the read queries are ``storage.records``; the jobs, the group commit and
+the record inserts are ``storage.writer``; this module runs them (lifecycle, threads, purges).
 """
 
 from __future__ import annotations
@@ -41,26 +44,27 @@ import contextlib
 import logging
 import os
 import sqlite3
-import struct
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shardflow import errors
+from shardflow.clock import SYSTEM_CLOCK, Clock
 from shardflow.storage import datadir, schema
+from shardflow.storage import records as record_queries
 from shardflow.storage.acklog import FILE_NAME as ACK_LOG_FILE
-from shardflow.storage.acklog import AckLog, Mark
-from shardflow.storage.checksum import CorruptRecord, record_crc
+from shardflow.storage.acklog import AckLog
 from shardflow.storage.diskspace import DiskFullEpisodes, full_disk_refusal, is_disk_full
+from shardflow.storage.records import MAX_SHARD_UID as MAX_SHARD_UID  # re-exported
+from shardflow.storage.records import POSITION_BITS, newest_position, record_id, shard_bounds
+from shardflow.storage.records import NewRecord as NewRecord  # re-exported
+from shardflow.storage.records import StoredRecord as StoredRecord  # re-exported
 from shardflow.storage.refusal import damaged
+from shardflow.storage.writer import Job, WriterState, append_records, commit, resolve, set_results
 
 log = logging.getLogger(__name__)
 
-POSITION_BITS = 40  # positions per database lifetime: 1.1e12 records
-MAX_SHARD_UID = (1 << 23) - 1  # rowid is a signed 64-bit integer
 DB_FILENAME = "shardflow.sqlite3"
 # synchronous settings per durability mode. In WAL mode NORMAL writes each commit to the OS before
 # returning (it survives a kill -9 of the process) and FULL also fsyncs the WAL (power loss).
@@ -75,81 +79,30 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 PURGE_BATCH_ROWS = 20_000  # records deleted per commit: bounds the pause and the WAL growth
 
 
-def now_ms() -> int:
-    """Wall-clock milliseconds: a record's ApproximateArrivalTimestamp."""
-    return time.time_ns() // 1_000_000
-
-
-def record_id(shard_uid: int, position: int) -> int:
-    return (shard_uid << POSITION_BITS) | position
-
-
-def shard_bounds(shard_uid: int) -> tuple[int, int]:
-    """The first and last rowid a shard can hold."""
-    lo = shard_uid << POSITION_BITS
-    return lo, lo + (1 << POSITION_BITS) - 1
-
-
-@dataclass(slots=True)
-class NewRecord:
-    """A record waiting for the writer: where it goes and what it holds."""
-
-    shard_uid: int
-    partition_key: str
-    data: bytes
-
-
-@dataclass(slots=True)
-class StoredRecord:
-    position: int
-    arrival_ms: int
-    partition_key: str
-    data: bytes
-
-
-@dataclass
-class _Job:
-    """One unit of work for the writer, resolved on ``loop`` once committed."""
-
-    run: Callable[[sqlite3.Connection, _WriterState], Any]
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
-    atomic: bool  # may fail on its own: runs in a savepoint so it fails alone
-    result: Any = None
-    error: BaseException | None = None
-
-
-@dataclass
-class _WriterState:
-    position: int = 0  # last assigned position
-    last_arrival_ms: int = 0
-    dirty: bool = False
-    pending: list[_Job] = field(default_factory=list)
-    marks: dict[int, Mark] = field(default_factory=dict)  # acknowledged, per shard
-    touched: dict[int, Mark] = field(default_factory=dict)  # new marks of this commit
-
-
 class SqliteStore:
     """The durable store. Safe to call from one event loop; writes run on the writer thread."""
 
-    def __init__(self, directory: Path, durability: str = "process") -> None:
+    def __init__(
+        self, directory: Path, durability: str = "process", clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         if durability not in SYNCHRONOUS:
             raise ValueError(f"durability must be one of {sorted(SYNCHRONOUS)}")
+        self.clock = clock  # arrival times; the engine built on this store shares it
         self.directory = directory
         self.path = directory / DB_FILENAME
         self.durability = durability
-        self._jobs: list[_Job] = []
+        self._jobs: list[Job] = []
         self._cond = threading.Condition()
         self._closing = False
         # The event loop the store serves (one per store), kept: asyncio.get_running_loop()
         # costs a getpid() system call per write.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._state = _WriterState()
+        self._state = WriterState()
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._inline = durability != "fsync"
-        self._inline_jobs: list[_Job] = []
+        self._inline_jobs: list[Job] = []
         self._checkpoints = threading.Event()  # set: stop checkpointing
         self._checkpointer: threading.Thread | None = None
         self._wrote = False  # since the last checkpoint
@@ -185,7 +138,7 @@ class SqliteStore:
                 self.path, f"SQLite cannot read it ({exc})"
             ) from exc
         try:
-            self._state.position = max(int(row[0]) if row else 0, _newest_position(conn))
+            self._state.position = max(int(row[0]) if row else 0, newest_position(conn))
             top = conn.execute("SELECT max(arrival_ms) FROM records").fetchone()[0]
             self._state.last_arrival_ms = int(top or 0)
         except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # damaged records:
@@ -260,7 +213,7 @@ class SqliteStore:
     # -- writes ----------------------------------------------------------------------------
 
     def submit(
-        self, run: Callable[[sqlite3.Connection, _WriterState], Any], *, atomic: bool = True
+        self, run: Callable[[sqlite3.Connection, WriterState], Any], *, atomic: bool = True
     ) -> asyncio.Future[Any]:
         """Queue ``run(conn, state)`` for the writer; the future resolves after its commit."""
         if self.read_only is not None:
@@ -268,7 +221,7 @@ class SqliteStore:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        job = _Job(run, loop.create_future(), loop, atomic)
+        job = Job(run, loop.create_future(), loop, atomic)
         if self._inline:
             if self._closing:
                 raise RuntimeError("store is closed")
@@ -286,13 +239,15 @@ class SqliteStore:
 
     def append(self, records: Sequence[NewRecord]) -> asyncio.Future[list[tuple[int, int]]]:
         """Store records; resolves to their (position, arrival_ms) in order, after commit."""
-        return self.submit(lambda conn, state: _append(conn, state, records), atomic=False)
+        return self.submit(
+            lambda conn, state: append_records(conn, state, records, self.clock), atomic=False
+        )
 
     def execute(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> asyncio.Future[None]:
         """Run statements as one atomic unit in the next commit."""
         batch = list(statements)
 
-        def run(conn: sqlite3.Connection, state: _WriterState) -> None:
+        def run(conn: sqlite3.Connection, state: WriterState) -> None:
             for sql, params in batch:
                 conn.execute(sql, params)
 
@@ -302,7 +257,7 @@ class SqliteStore:
         jobs, self._inline_jobs = self._inline_jobs, []
         assert self._writer is not None
         self._commit(self._writer, self._state, jobs)
-        _set_results(jobs)
+        set_results(jobs)
 
     def _writer_loop(self, conn: sqlite3.Connection) -> None:
         state = self._state
@@ -315,7 +270,7 @@ class SqliteStore:
                 jobs = self._jobs[:MAX_JOBS_PER_COMMIT]
                 del self._jobs[:MAX_JOBS_PER_COMMIT]
             self._commit(conn, state, jobs)
-            _resolve(jobs)
+            resolve(jobs)
 
     def _checkpoint_loop(self, conn: sqlite3.Connection) -> None:
         """Copy committed WAL frames into the database off the write path."""
@@ -336,52 +291,9 @@ class SqliteStore:
                     self.disk.checkpoint_done()
         conn.close()
 
-    def _commit(self, conn: sqlite3.Connection, state: _WriterState, jobs: list[_Job]) -> None:
-        start_position = state.position
-        start_arrival = state.last_arrival_ms
-        state.touched = {}
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                if not job.atomic:
-                    job.result = job.run(conn, state)
-                    continue
-                conn.execute("SAVEPOINT job")
-                try:
-                    job.result = job.run(conn, state)
-                    conn.execute("RELEASE job")
-                except sqlite3.Error as exc:
-                    if not isinstance(exc, sqlite3.IntegrityError):
-                        raise
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    job.error = exc
-                except Exception as exc:  # a job's own error fails that job only
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    job.error = exc
-            if any(job.atomic for job in jobs):  # metadata: store the high-water mark with it
-                conn.execute("UPDATE meta SET value=? WHERE key='position'", (state.position,))
-            conn.execute("COMMIT")
+    def _commit(self, conn: sqlite3.Connection, state: WriterState, jobs: list[Job]) -> None:
+        if commit(conn, state, jobs, self.acklog, self.disk):
             self._wrote = True
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            state.position = start_position
-            state.last_arrival_ms = start_arrival
-            error: BaseException = exc
-            if is_disk_full(exc):
-                self.disk.refused_writes(len(jobs))
-                error = self.disk.error()
-            else:
-                log.exception("commit failed; %d writes refused", len(jobs))
-            for job in jobs:
-                job.error = error
-            return
-        if state.touched:  # before anything is acknowledged
-            self.acklog.record(state.touched)
-        if self.disk.full:
-            self.disk.committed()
 
     # -- deleting records in the background ----------------------------------------------
 
@@ -428,7 +340,7 @@ class SqliteStore:
             (lo, hi, PURGE_BATCH_ROWS),
         ).fetchone()
 
-        def run(conn: sqlite3.Connection, state: _WriterState) -> None:
+        def run(conn: sqlite3.Connection, state: WriterState) -> None:
             if cut is None:  # the rest fits in this batch: finish the range
                 conn.execute("DELETE FROM records WHERE id BETWEEN ? AND ?", (lo, hi))
                 conn.execute("DELETE FROM purges WHERE shard_uid=? AND up_to=?", (uid, up_to))
@@ -453,82 +365,24 @@ class SqliteStore:
     def read(
         self, shard_uid: int, from_position: int, limit: int, max_bytes: int
     ) -> list[StoredRecord]:
-        """Up to ``limit`` records of a shard from ``from_position`` on, within ``max_bytes``.
-
-        Every record is checked against its CRC32C: one that fails (or rows SQLite cannot read)
-        raises ``CorruptRecord`` instead of being returned.
-        """
-        lo = record_id(shard_uid, from_position)
-        hi = shard_bounds(shard_uid)[1]
-        mask = (1 << POSITION_BITS) - 1
-        out: list[StoredRecord] = []
-        size = 0
-        try:
-            cur = self.reader.execute(
-                "SELECT id, arrival_ms, partition_key, data, crc FROM records"
-                " WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?",
-                (lo, hi, limit),
-            )
-            for rid, arrival, key, data, crc in cur:
-                if crc is not None and record_crc(rid, arrival, key, data) != crc:
-                    raise CorruptRecord(shard_uid, rid & mask, "the record fails its checksum")
-                size += len(data) + len(key)
-                if size > max_bytes and out:
-                    break
-                out.append(StoredRecord(rid & mask, arrival, key, data))
-        except (sqlite3.DatabaseError, TypeError, AttributeError, struct.error) as exc:
-            # A damaged page: SQLite's own error, or a field that no longer has its type.
-            after = out[-1].position + 1 if out else from_position
-            raise CorruptRecord(shard_uid, after, f"the records cannot be read ({exc})") from exc
-        return out
+        """Up to ``limit`` records of a shard from ``from_position`` on, within ``max_bytes``;
+        ``CorruptRecord`` where one fails its checksum (``storage.records``)."""
+        return record_queries.read(self.reader, shard_uid, from_position, limit, max_bytes)
 
     def count_corrupt_read(self) -> None:
         self.corrupt_reads += 1
 
     def last_record(self, shard_uid: int) -> tuple[int, int] | None:
         """(position, arrival_ms) of a shard's newest record, or None if it has none."""
-        lo, hi = shard_bounds(shard_uid)
-        row = self.reader.execute(
-            "SELECT id, arrival_ms FROM records WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1",
-            (lo, hi),
-        ).fetchone()
-        return None if row is None else (row[0] & ((1 << POSITION_BITS) - 1), row[1])
+        return record_queries.last_record(self.reader, shard_uid)
 
     def first_position(self, shard_uid: int) -> int | None:
         """Position of a shard's oldest stored record, or None if it has none."""
-        lo, hi = shard_bounds(shard_uid)
-        row = self.reader.execute(
-            "SELECT id FROM records WHERE id BETWEEN ? AND ? ORDER BY id LIMIT 1", (lo, hi)
-        ).fetchone()
-        return None if row is None else row[0] & ((1 << POSITION_BITS) - 1)
+        return record_queries.first_position(self.reader, shard_uid)
 
     def first_position_at(self, shard_uid: int, arrival_ms: int) -> int | None:
-        """Position of the first record that arrived at or after ``arrival_ms``, or None.
-
-        Arrival times never decrease along a shard, so this is a binary search over the rowid
-        range: a few point lookups, no index on arrival time.
-        """
-        lo, hi = shard_bounds(shard_uid)
-        conn = self.reader
-        first = conn.execute(
-            "SELECT id FROM records WHERE id BETWEEN ? AND ? ORDER BY id LIMIT 1", (lo, hi)
-        ).fetchone()
-        if first is None:
-            return None
-        last = self.last_record(shard_uid)
-        low, high = first[0], record_id(shard_uid, last[0]) if last else hi
-        answer = None
-        query = "SELECT id, arrival_ms FROM records WHERE id BETWEEN ? AND ? ORDER BY id LIMIT 1"
-        while low <= high:
-            mid = (low + high) // 2
-            row = conn.execute(query, (mid, high)).fetchone()
-            if row is None:
-                high = mid - 1
-            elif row[1] >= arrival_ms:
-                answer, high = row[0], mid - 1  # an earlier match may lie left of mid
-            else:
-                low = row[0] + 1  # arrivals never decrease: nothing up to row[0] matches
-        return None if answer is None else answer & ((1 << POSITION_BITS) - 1)
+        """Position of the first record that arrived at or after ``arrival_ms``, or None."""
+        return record_queries.first_position_at(self.reader, shard_uid, arrival_ms)
 
     def load(self) -> tuple[dict[str, Any], list[tuple[int, str]], list[tuple[int, int, str]]]:
         """Everything needed to rebuild the engine's metadata: meta, streams, shards."""
@@ -544,72 +398,3 @@ class SqliteStore:
             with contextlib.suppress(OSError):
                 total += os.path.getsize(str(self.path) + suffix)
         return total
-
-
-def _append(
-    conn: sqlite3.Connection, state: _WriterState, records: Sequence[NewRecord]
-) -> list[tuple[int, int]]:
-    arrival = max(now_ms(), state.last_arrival_ms)  # arrival times never go backwards in a shard
-    state.last_arrival_ms = arrival
-    first = state.position + 1
-    state.position += len(records)
-    rows = []
-    counts: dict[int, int] = {}
-    newest: dict[int, int] = {}
-    for i, r in enumerate(records):
-        uid = r.shard_uid
-        rid = (uid << POSITION_BITS) | (first + i)
-        rows.append(
-            (
-                rid,
-                arrival,
-                r.partition_key,
-                r.data,
-                record_crc(rid, arrival, r.partition_key, r.data),
-            )
-        )
-        counts[uid] = counts.get(uid, 0) + 1
-        newest[uid] = first + i
-    touched = state.touched
-    for uid, added in counts.items():
-        mark = touched.get(uid) or state.marks.get(uid)
-        touched[uid] = Mark(newest[uid], (mark.count if mark else 0) + added, arrival)
-    conn.executemany(
-        "INSERT INTO records (id, arrival_ms, partition_key, data, crc) VALUES (?, ?, ?, ?, ?)",
-        rows,
-    )
-    return [(first + i, arrival) for i in range(len(records))]
-
-
-def _newest_position(conn: sqlite3.Connection) -> int:
-    """The highest position of any stored record: one index seek per shard."""
-    newest = 0
-    mask = (1 << POSITION_BITS) - 1
-    for (uid,) in conn.execute("SELECT uid FROM shards").fetchall():
-        lo, hi = shard_bounds(uid)
-        row = conn.execute(
-            "SELECT id FROM records WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1", (lo, hi)
-        ).fetchone()
-        if row is not None:
-            newest = max(newest, row[0] & mask)
-    return newest
-
-
-def _resolve(jobs: list[_Job]) -> None:
-    """Hand results back to their loops: one wake-up per loop, not one per job."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-    for job in jobs:
-        by_loop.setdefault(job.loop, []).append(job)
-    for loop, group in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
-            loop.call_soon_threadsafe(_set_results, group)
-
-
-def _set_results(jobs: list[_Job]) -> None:
-    for job in jobs:
-        if job.future.done():
-            continue
-        if job.error is not None:
-            job.future.set_exception(job.error)
-        else:
-            job.future.set_result(job.result)

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from shardflow.model.enums import StreamMode
+
 if TYPE_CHECKING:
     from shardflow.testing.server import ShardflowServer
 
@@ -120,13 +122,15 @@ def shardflow_stream(shardflow_kinesis: Any) -> Iterator[Callable[..., str]]:
     """
     created: list[str] = []
 
-    def create(shards: int = 1, *, name: str | None = None, mode: str = "PROVISIONED") -> str:
+    def create(
+        shards: int = 1, *, name: str | None = None, mode: str = StreamMode.PROVISIONED
+    ) -> str:
         stream = name or f"test-{uuid.uuid4().hex[:12]}"
         params: dict[str, Any] = {
             "StreamName": stream,
             "StreamModeDetails": {"StreamMode": mode},
         }
-        if mode != "ON_DEMAND":
+        if mode != StreamMode.ON_DEMAND:
             params["ShardCount"] = shards
         shardflow_kinesis.create_stream(**params)
         created.append(stream)

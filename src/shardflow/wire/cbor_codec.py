@@ -12,7 +12,8 @@ Handlers know nothing of this. They return blobs as ``bytes`` and timestamps as 
 seconds; which members are timestamps comes from botocore's Kinesis model, compiled once into a
 plan per operation (the members on the way to a timestamp), so a response costs one walk of its
 own values and no model look-ups. Incoming timestamps (tag 1, or a bare number where the model
-has a timestamp) become float seconds before ``RequestSchema.parse`` sees them.
+has a timestamp) become float seconds before ``RequestSchema.parse`` sees them. The plans are
+``cbor_plans``, the request side ``cbor_requests``; this module encodes.
 
 Encoding is done here rather than by cbor2, whose containers cost ~0.4 us each: a GetRecords
 page of 10,000 records is a list of flat maps, encoded column by column with C-level ``map``
@@ -21,7 +22,6 @@ and one ``join`` (see ``_encode_rows``).
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -33,7 +33,8 @@ from typing import Any
 import cbor2
 from botocore.loaders import Loader
 
-from shardflow import errors
+from shardflow.wire.cbor_plans import TS, ListPlan, MapPlan, Plan, Planner, StructPlan
+from shardflow.wire.cbor_requests import Millis, decode, normalize
 
 __all__ = ["CONTENT_TYPE", "CborCodec", "Millis", "decode", "encode_value"]
 
@@ -44,7 +45,6 @@ _API_VERSION = "2013-12-02"
 
 # Major types (RFC 8949 section 3.1), shifted into the initial byte's top three bits.
 _UINT, _NINT, _BYTES, _TEXT, _ARRAY, _MAP = (m << 5 for m in range(6))
-_TAG_EPOCH = 1  # RFC 8949 section 3.4.2; AWS puts milliseconds in it
 _FALSE, _TRUE, _NULL = b"\xf4", b"\xf5", b"\xf6"
 _DOUBLE = struct.Struct(">Bd")
 _TS_PREFIX = b"\xc1\x1b"  # tag 1, then a uint64: every epoch-ms value after 1970-02-19
@@ -53,145 +53,6 @@ _UINT64_END = 2**64
 # Below this many elements a list is encoded element by element: columns only pay off in bulk.
 _COLUMNS_MIN = 8
 _PIECES_MAX = 4096  # distinct lengths remembered per member (record sizes vary up to 10 MiB)
-
-
-# --- requests --------------------------------------------------------------------------------
-
-
-class Millis:
-    """A tag-1 value from a request: epoch milliseconds, as the Java SDK writes them.
-
-    Kept apart from plain numbers until the model says where timestamps are; a tag in any
-    other place is left for ``RequestSchema.parse`` to reject as a wrong type.
-    """
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return f"Millis({self.value!r})"
-
-
-def _tag_epoch(value: Any, immutable: bool) -> Millis:
-    return Millis(value)
-
-
-_SEMANTIC_DECODERS = {_TAG_EPOCH: _tag_epoch}
-
-
-def decode(body: bytes) -> Any:
-    """Parse a request body; raises ValueError if it is not one CBOR data item."""
-    try:
-        return cbor2.loads(body, semantic_decoders=_SEMANTIC_DECODERS)
-    except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise ValueError(f"not CBOR: {exc}") from None
-
-
-_MILLIS_LIMIT = 2**63  # beyond a Java long: RequestSchema.parse holds it at its limit
-
-
-def _seconds(value: Any) -> Any:
-    """A timestamp member's value as JSON 1.1 has it (float seconds), if it is a number."""
-    if type(value) is Millis:
-        value = value.value
-    if type(value) is int:
-        # a bignum (tag 2/3) is an int too: out of range, held at the far past or future
-        return value / 1000 if -_MILLIS_LIMIT <= value <= _MILLIS_LIMIT else value // 1000
-    if type(value) is float:
-        if not math.isfinite(value):
-            raise errors.SerializationException(None)
-        return value / 1000
-    return value  # a wrong type: RequestSchema.parse reports it
-
-
-# --- plans: where the timestamps are --------------------------------------------------------
-
-
-class _Timestamp:
-    """The plan of a timestamp member (a singleton: ``plan is _TS``)."""
-
-    __slots__ = ()
-
-
-_TS = _Timestamp()
-
-
-class _Struct:
-    __slots__ = ("members",)
-
-    def __init__(self) -> None:
-        self.members: dict[str, Plan] = {}  # only members that lead to a timestamp
-
-
-class _List:
-    __slots__ = ("element",)
-
-    def __init__(self, element: Plan) -> None:
-        self.element = element
-
-
-class _Map:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Plan) -> None:
-        self.value = value
-
-
-Plan = _Timestamp | _Struct | _List | _Map | None
-
-
-class _Planner:
-    """Compiles botocore shapes into plans, once per shape."""
-
-    def __init__(self, shapes: dict[str, Any]) -> None:
-        self.shapes = shapes
-        self.done: dict[str, Plan] = {}
-
-    def plan(self, name: str) -> Plan:
-        if name in self.done:
-            return self.done[name]
-        spec = self.shapes[name]
-        kind = spec["type"]
-        if kind == "timestamp":
-            result: Plan = _TS
-        elif kind == "structure":
-            node = _Struct()
-            self.done[name] = node  # before the members: shapes may recurse
-            for member, ref in spec["members"].items():
-                child = self.plan(ref["shape"])
-                if child is not None:
-                    node.members[member] = child
-            result = node if node.members else None
-        elif kind == "list":
-            element = self.plan(spec["member"]["shape"])
-            result = _List(element) if element is not None else None
-        elif kind == "map":
-            value = self.plan(spec["value"]["shape"])
-            result = _Map(value) if value is not None else None
-        else:
-            result = None
-        self.done[name] = result
-        return result
-
-
-def _normalize(value: Any, plan: Plan) -> Any:
-    """Turn the timestamps ``plan`` points at into float seconds (in place where it can)."""
-    if plan is _TS:
-        return _seconds(value)
-    t = type(value)
-    if t is dict:
-        if type(plan) is _Struct:
-            for name, child in plan.members.items():
-                if value.get(name) is not None:
-                    value[name] = _normalize(value[name], child)
-        elif type(plan) is _Map:
-            for key, item in value.items():
-                value[key] = _normalize(item, plan.value)
-    elif t is list and type(plan) is _List:
-        return [_normalize(item, plan.element) for item in value]
-    return value
 
 
 # --- encoding --------------------------------------------------------------------------------
@@ -247,7 +108,7 @@ def _encode(value: Any, plan: Plan, out: list[bytes]) -> None:
     if value is None:
         out.append(_NULL)
         return
-    if plan is _TS:
+    if plan is TS:
         out.append(_timestamp(value))
         return
     t = type(value)
@@ -257,13 +118,13 @@ def _encode(value: Any, plan: Plan, out: list[bytes]) -> None:
         out.append(data)
     elif t is dict:
         out.append(_head(_MAP, len(value)))
-        members = plan.members if type(plan) is _Struct else None
-        values = plan.value if type(plan) is _Map else None
+        members = plan.members if type(plan) is StructPlan else None
+        values = plan.value if type(plan) is MapPlan else None
         for key, item in value.items():
             out.append(_text(key) if type(key) is str else encode_value(key))
             _encode(item, members.get(key) if members is not None else values, out)
     elif t is list or t is tuple:
-        element = plan.element if type(plan) is _List else None
+        element = plan.element if type(plan) is ListPlan else None
         if len(value) < _COLUMNS_MIN or not _encode_rows(value, element, out):
             out.append(_head(_ARRAY, len(value)))
             for item in value:
@@ -324,14 +185,14 @@ def _encode_rows(rows: list[Any] | tuple[Any, ...], plan: Plan, out: list[bytes]
     width = len(first)
     if set(map(len, rows)) != {width}:  # with every key of the first row present: same keys
         return False
-    members = plan.members if type(plan) is _Struct else {}
+    members = plan.members if type(plan) is StructPlan else {}
     columns: list[Iterable[bytes]] = []
     prefix = _head(_MAP, width)  # each row's map head rides on its first member's key
     try:
         for key in first:
             values = list(map(itemgetter(key), rows))
             prefix += _text(key) if type(key) is str else encode_value(key)
-            if members.get(key) is _TS:
+            if members.get(key) is TS:
                 millis = list(map(round, map((1000.0).__mul__, values)))
                 if min(millis) < _UINT64_MIN or max(millis) >= _UINT64_END:
                     return False
@@ -371,7 +232,7 @@ class CborCodec:
 
     def __init__(self) -> None:
         model = Loader().load_service_model(_SERVICE, "service-2", api_version=_API_VERSION)
-        planner = _Planner(model["shapes"])
+        planner = Planner(model["shapes"])
         self._inputs: dict[str, Plan] = {}
         self._outputs: dict[str, Plan] = {}
         for op, spec in model["operations"].items():
@@ -385,7 +246,7 @@ class CborCodec:
         plan = self._inputs.get(operation)
         if plan is None:
             return data
-        result: dict[str, Any] = _normalize(data, plan)
+        result: dict[str, Any] = normalize(data, plan)
         return result
 
     def response(self, operation: str, payload: dict[str, Any]) -> bytes:
@@ -399,9 +260,9 @@ class CborCodec:
         the event shape is a member of the output's event-stream member."""
         plan: Plan = None
         output = self._outputs.get(operation)
-        if isinstance(output, _Struct):
+        if isinstance(output, StructPlan):
             for member in output.members.values():
-                if isinstance(member, _Struct) and event_type in member.members:
+                if isinstance(member, StructPlan) and event_type in member.members:
                     plan = member.members[event_type]
         return encode_value(payload, plan)
 

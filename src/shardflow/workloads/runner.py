@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shardflow.aws import kinesis_client
-from shardflow.producer import Producer, ProducerConfig
+from shardflow.producer import AsyncProducer, ProducerConfig
 from shardflow.producer.direct import (
     PutRecordsWriter,
     PutRecordWriter,
@@ -254,7 +254,7 @@ def _summary(api: str, stats: Any, pacer: _Pacer, interrupted: bool) -> RunSumma
 
 async def _run_library(run: _Run, config: ProducerConfig) -> RunSummary:
     client = run.client(client_config(config))
-    producer = Producer(run.stream_name, client=client, config=config)
+    producer = AsyncProducer(run.stream_name, client=client, config=config)
     pacer, lab = run.pacer, run.lab
     await producer.start()
     written = 0

@@ -12,10 +12,11 @@ from typing import Any
 
 from shardflow.engine.engine import Engine
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB
+from shardflow.model.enums import StreamMode
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    mode = (params.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
+    mode = (params.get("StreamModeDetails") or {}).get("StreamMode", StreamMode.PROVISIONED)
     tags = params.get("Tags") or {}
     warm = params.get("WarmThroughputMiBps")
     if warm is not None:  # ON_DEMAND: the pipeline's checks refuse it for other modes

@@ -7,6 +7,7 @@ from typing import Any
 from shardflow.api.shapes import describe_summary_fields, shard_page
 from shardflow.engine.engine import Engine
 from shardflow.engine.streams import Shard
+from shardflow.model.enums import StreamStatus
 
 MAX_SHARDS_PER_PAGE = 100  # AWS returns at most 100 shards per DescribeStream call
 
@@ -17,7 +18,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     fields = describe_summary_fields(stream)
     shards: list[Shard] = []  # AWS lists no shards until the stream is ACTIVE
     has_more = False
-    if fields["StreamStatus"] != "CREATING":
+    if fields["StreamStatus"] != StreamStatus.CREATING:
         shards, has_more = shard_page(stream, params.get("ExclusiveStartShardId"), limit)
     description = {
         "StreamName": fields["StreamName"],

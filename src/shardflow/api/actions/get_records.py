@@ -13,6 +13,7 @@ from shardflow.engine.engine import Engine
 from shardflow.engine.events import RecordsOut
 from shardflow.engine.reading import ReadResult
 from shardflow.model import sequence
+from shardflow.model.enums import EncryptionType
 from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import shard_id
 
@@ -64,9 +65,10 @@ def records_out(engine: Engine, result: ReadResult) -> list[dict[str, Any]]:
     stream = engine.streams.get(result.stream_name)
     if stream is not None and stream.kms_switches_ms:
         # Records written while the stream encrypted carry KMS; AWS omits the field otherwise.
+        kms = EncryptionType.KMS
         for record, stored in zip(records, result.records, strict=True):
-            if encryption.record_encryption(stream, stored.arrival_ms) == "KMS":
-                record["EncryptionType"] = "KMS"
+            if encryption.record_encryption(stream, stored.arrival_ms) == kms:
+                record["EncryptionType"] = kms
     return records
 
 

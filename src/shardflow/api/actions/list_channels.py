@@ -17,7 +17,11 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     token = params.get("NextToken")
     if token is not None:
         state = decode_token(
-            engine.iterator_key, token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListChannels"
+            engine.iterator_key,
+            token,
+            ttl_ms=NEXT_TOKEN_TTL_MS,
+            operation="ListChannels",
+            now_ms=engine.clock.now_ms(),
         )
         if not isinstance(state.get("ms"), int) or not isinstance(state.get("name"), str):
             raise errors.InvalidArgumentException(f"Invalid ListChannels NextToken: {token}")
@@ -29,6 +33,6 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if len(channels) > limit:
         last = page[-1]
         out["NextToken"] = encode_token(
-            engine.iterator_key, {"ms": last.created_ms, "name": last.name}
+            engine.iterator_key, {"ms": last.created_ms, "name": last.name}, engine.clock.now_ms()
         )
     return out

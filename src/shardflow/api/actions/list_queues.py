@@ -17,7 +17,11 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     token = params.get("NextToken")
     if token is not None:
         state = decode_token(
-            engine.iterator_key, token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListQueues"
+            engine.iterator_key,
+            token,
+            ttl_ms=NEXT_TOKEN_TTL_MS,
+            operation="ListQueues",
+            now_ms=engine.clock.now_ms(),
         )
         after = state.get("uid")
         if not isinstance(after, int):
@@ -27,5 +31,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     page = queues[:limit]
     out: dict[str, Any] = {"QueueSummaries": [engine.queues.summary(q) for q in page]}
     if len(queues) > limit:
-        out["NextToken"] = encode_token(engine.iterator_key, {"uid": page[-1].settings.uid})
+        out["NextToken"] = encode_token(
+            engine.iterator_key, {"uid": page[-1].settings.uid}, engine.clock.now_ms()
+        )
     return out

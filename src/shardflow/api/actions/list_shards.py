@@ -7,7 +7,7 @@ from typing import Any
 from shardflow import errors
 from shardflow.api.shapes import NEXT_TOKEN_TTL_MS, decode_token, encode_token
 from shardflow.engine.engine import Engine
-from shardflow.engine.streams import Shard, Stream, now_ms
+from shardflow.engine.streams import Shard, Stream
 from shardflow.model.shard_ids import shard_index
 
 DEFAULT_MAX_RESULTS = 1000  # AWS default page size for ListShards
@@ -17,7 +17,11 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     token = params.get("NextToken")
     if token is not None:  # alone: the pipeline's checks refuse it with a stream or a start
         state = decode_token(
-            engine.iterator_key, token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListShards"
+            engine.iterator_key,
+            token,
+            ttl_ms=NEXT_TOKEN_TTL_MS,
+            operation="ListShards",
+            now_ms=engine.clock.now_ms(),
         )
         stream = engine.find({"StreamName": state.get("stream")})
         if stream.uid != state.get("uid"):
@@ -47,6 +51,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
                 "after": page[-1].index,
                 "filter": shard_filter,
             },
+            engine.clock.now_ms(),
         )
     return out
 
@@ -79,7 +84,7 @@ def _filtered(stream: Stream, shard_filter: dict[str, Any] | None) -> list[Shard
                 and (s.closed_ms is None or s.closed_ms > at_ms)
             ]
         return [s for s in stream.shards if s.closed_ms is None or s.closed_ms >= at_ms]
-    horizon = now_ms() - stream.retention_hours * 3_600_000
+    horizon = stream.clock.now_ms() - stream.retention_hours * 3_600_000
     if kind == "AT_LATEST":
         return [s for s in stream.shards if s.is_open]
     if kind == "AT_TRIM_HORIZON":

@@ -17,7 +17,11 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     token = params.get("NextToken")
     if token is not None:
         state = decode_token(
-            engine.iterator_key, token, ttl_ms=NEXT_TOKEN_TTL_MS, operation="ListStreamConsumers"
+            engine.iterator_key,
+            token,
+            ttl_ms=NEXT_TOKEN_TTL_MS,
+            operation="ListStreamConsumers",
+            now_ms=engine.clock.now_ms(),
         )
         if state.get("uid") != stream.uid:
             raise errors.InvalidArgumentException(f"Invalid ListStreamConsumers NextToken: {token}")
@@ -29,6 +33,8 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if len(consumers) > limit:
         last = page[-1]
         out["NextToken"] = encode_token(
-            engine.iterator_key, {"uid": stream.uid, "ms": last.created_ms, "name": last.name}
+            engine.iterator_key,
+            {"uid": stream.uid, "ms": last.created_ms, "name": last.name},
+            engine.clock.now_ms(),
         )
     return out

@@ -15,9 +15,13 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     after = params.get("ExclusiveStartStreamName")
     token = params.get("NextToken")
     if token is not None:
-        after = decode_token(engine.iterator_key, token, ttl_ms=None, operation="ListStreams").get(
-            "after"
-        )
+        after = decode_token(
+            engine.iterator_key,
+            token,
+            ttl_ms=None,
+            operation="ListStreams",
+            now_ms=engine.clock.now_ms(),
+        ).get("after")
     streams = engine.live_streams()
     if after is not None:
         streams = [s for s in streams if s.name > after]
@@ -37,5 +41,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         ],
     }
     if has_more:
-        out["NextToken"] = encode_token(engine.iterator_key, {"after": page[-1].name})
+        out["NextToken"] = encode_token(
+            engine.iterator_key, {"after": page[-1].name}, engine.clock.now_ms()
+        )
     return out

@@ -15,6 +15,7 @@ from shardflow.api.records import entry_from
 from shardflow.engine import dry_run
 from shardflow.engine.engine import Engine
 from shardflow.engine.events import RecordsIn
+from shardflow.model.enums import RecordDistribution
 
 # AWS's message when a stream with the AUTO strategy gets SequenceNumberForOrdering (its docs).
 AUTO_ORDERING_MESSAGE = (
@@ -25,7 +26,7 @@ AUTO_ORDERING_MESSAGE = (
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params, active_only=True)
-    auto = stream.record_distribution == "AUTO"
+    auto = stream.record_distribution == RecordDistribution.AUTO
     if auto and params.get("SequenceNumberForOrdering") is not None:
         raise errors.InvalidArgumentException(AUTO_ORDERING_MESSAGE)
     entry = entry_from(params, "", keyless=auto)

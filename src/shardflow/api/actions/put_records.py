@@ -14,6 +14,7 @@ from shardflow.engine.engine import Engine
 from shardflow.engine.events import PutRecordsOutcome, RecordsIn, Throttled
 from shardflow.engine.faults import ENTRY_THROTTLE_CODE, INTERNAL_MESSAGE
 from shardflow.engine.streams import Shard
+from shardflow.model.enums import RecordDistribution
 
 MAX_REQUEST_RECORD_BYTES = 10 * 1024 * 1024  # AWS: data + keys of all entries per request
 
@@ -22,7 +23,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream = engine.find(params, active_only=True)
     entries = []
     sizes = []
-    keyless = stream.record_distribution == "AUTO"
+    keyless = stream.record_distribution == RecordDistribution.AUTO
     for i, fields in enumerate(params["Records"]):
         path = f"records.{i + 1}.member."
         entry = entry_from(fields, path, keyless=keyless)

@@ -19,6 +19,7 @@ from typing import Any
 from shardflow import errors
 from shardflow.engine.metadata import AUTO_NEEDS_ON_DEMAND, WARM_NEEDS_ON_DEMAND
 from shardflow.engine.tags import check_tags
+from shardflow.model.enums import RecordDistribution, StreamMode
 
 # check(params, account): ``account`` is the caller's account id, which some messages name.
 OperationCheck = Callable[[dict[str, Any], str], None]
@@ -57,12 +58,15 @@ def create_stream(params: dict[str, Any], account: str) -> None:
     tags = params.get("Tags")
     if tags:
         check_tags(tags, {}, f"stream {name}", account)
-    mode = (params.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
-    if params.get("RecordDistributionStrategy") == "AUTO" and mode != "ON_DEMAND":
+    mode = (params.get("StreamModeDetails") or {}).get("StreamMode", StreamMode.PROVISIONED)
+    if (
+        params.get("RecordDistributionStrategy") == RecordDistribution.AUTO
+        and mode != StreamMode.ON_DEMAND
+    ):
         raise errors.InvalidArgumentException(
             f"{AUTO_NEEDS_ON_DEMAND} Stream {name} is using {mode} mode."
         )
-    if params.get("WarmThroughputMiBps") is not None and mode != "ON_DEMAND":
+    if params.get("WarmThroughputMiBps") is not None and mode != StreamMode.ON_DEMAND:
         raise errors.InvalidArgumentException(WARM_NEEDS_ON_DEMAND)
 
 
