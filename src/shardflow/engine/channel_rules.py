@@ -12,7 +12,10 @@ from shardflow.engine.channel_model import (
     DEFAULT_FRESHNESS_S,
     MAX_FRESHNESS_S,
     MIN_FRESHNESS_S,
+    S3_TABLES,
+    Channel,
 )
+from shardflow.engine.streams import Stream
 from shardflow.model import key_template
 
 SERVICE_KEY_ALIASES = ("aws/kinesis", "alias/aws/kinesis")  # AWS: not for channel encryption
@@ -117,3 +120,35 @@ def tables_destination(config: dict[str, Any], record: dict[str, Any]) -> dict[s
         "DeadLetterQueueS3Configuration": dlq,
         "S3TablesConfigurationList": [dict(t) for t in tables],
     }
+
+
+def check_stream(stream: Stream, account: str) -> None:
+    """A channel's source: an ON_DEMAND stream, ACTIVE or UPDATING."""
+    if stream.mode != "ON_DEMAND":
+        raise errors.ValidationException(
+            f"Stream {stream.name} under account {account} uses the PROVISIONED"
+            " capacity mode; channels are supported only for streams with the ON_DEMAND"
+            " capacity mode."
+        )
+    status = stream.current_status()
+    if status not in ("ACTIVE", "UPDATING"):
+        raise errors.ResourceInUseException(
+            f"Stream {stream.name} under account {account} not ACTIVE, instead in state {status}"
+        )
+
+
+def check_table_free(destination: dict[str, Any], live: list[Channel]) -> None:
+    """A table is created by one channel and delivered to by it alone (AWS)."""
+    wanted = _table_of(destination)
+    for other in live:
+        if other.destination_type == S3_TABLES and _table_of(other.destination) == wanted:
+            raise errors.ResourceInUseException(
+                f"Table {wanted[1]}.{wanted[2]} of table bucket"
+                f" {wanted[0].rsplit('/', 1)[1]} is already the"
+                f" destination of channel {other.name}."
+            )
+
+
+def _table_of(destination: dict[str, Any]) -> tuple[str, str, str]:
+    table = destination["S3TablesConfigurationList"][0]
+    return table["TableBucketARN"], table["Namespace"], table["TableName"]

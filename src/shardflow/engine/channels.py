@@ -25,6 +25,7 @@ from shardflow.engine.channel_model import (
     Channel,
     now_ms,
 )
+from shardflow.engine.limits import TokenBucket
 from shardflow.engine.streams import Stream
 from shardflow.engine.tags import check_tag_keys, check_tags, tag_list
 from shardflow.model.shard_ids import channel_arn, parse_channel_arn
@@ -42,25 +43,6 @@ class Deliveries(Protocol):
     async def stop(self, channel: Channel) -> None: ...
 
     async def stop_all(self) -> None: ...
-
-
-class _Bucket:
-    """A token bucket: ``rate`` calls per second, a burst of as many, on a given clock."""
-
-    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
-        self._rate = rate
-        self._clock = clock
-        self._tokens = rate
-        self._at = clock()
-
-    def admit(self) -> bool:
-        now = self._clock()
-        self._tokens = min(self._rate, self._tokens + (now - self._at) * self._rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
 
 class Channels:
@@ -87,7 +69,7 @@ class Channels:
         self._deliveries = deliveries
         self._update_ms = update_ms
         self._delete_ms = delete_ms
-        self._buckets: dict[str, _Bucket] | None = (
+        self._buckets: dict[str, TokenBucket] | None = (
             {} if rate_limited else None
         )  # one per operation, as AWS counts them
         self._rate = CONTROL_TPS * limits_scale
@@ -157,7 +139,7 @@ class Channels:
         encryption = params.get("EncryptionConfiguration")
         rules.check_encryption(encryption)
         stream = self._access.find({"StreamARN": source["StreamARN"]})
-        self._check_stream(stream)
+        rules.check_stream(stream, self._account)
         name = params["ChannelName"]
         arn = channel_arn(self._region, self._account, name)
         existing = self._channels.get(arn)
@@ -179,7 +161,7 @@ class Channels:
                 " destination type."
             )
         if kind == S3_TABLES:
-            self._check_table_free(destination, live)
+            rules.check_table_free(destination, live)
         tags = params.get("Tags") or {}
         if tags:
             check_tags(tags, {}, f"channel {name}", self._account)
@@ -384,44 +366,15 @@ class Channels:
     def _throttle(self, operation: str) -> None:
         if self._buckets is None:
             return
-        bucket = self._buckets.setdefault(operation, _Bucket(self._rate, self._clock))
-        if not bucket.admit():
+        now = self._clock()
+        bucket = self._buckets.setdefault(operation, TokenBucket.full(self._rate, now))
+        if not bucket.take(1, now):
             raise errors.LimitExceededException(
                 f"Rate exceeded for {operation} under account {self._account}: at most"
                 f" {CONTROL_TPS:g} transactions per second."
             )
 
-    def _check_stream(self, stream: Stream) -> None:
-        if stream.mode != "ON_DEMAND":
-            raise errors.ValidationException(
-                f"Stream {stream.name} under account {self._account} uses the PROVISIONED"
-                " capacity mode; channels are supported only for streams with the ON_DEMAND"
-                " capacity mode."
-            )
-        status = stream.current_status()
-        if status not in ("ACTIVE", "UPDATING"):
-            raise errors.ResourceInUseException(
-                f"Stream {stream.name} under account {self._account} not ACTIVE, instead in"
-                f" state {status}"
-            )
-
-    def _check_table_free(self, destination: dict[str, Any], live: list[Channel]) -> None:
-        """A table is created by one channel and delivered to by it alone (AWS)."""
-        wanted = _table_of(destination)
-        for other in live:
-            if other.destination_type == S3_TABLES and _table_of(other.destination) == wanted:
-                raise errors.ResourceInUseException(
-                    f"Table {wanted[1]}.{wanted[2]} of table bucket"
-                    f" {wanted[0].rsplit('/', 1)[1]} is already the"
-                    f" destination of channel {other.name}."
-                )
-
     async def _forget(self, channel: Channel) -> None:
         if self._channels.get(channel.arn) is channel:
             del self._channels[channel.arn]
         await self._store.delete(channel.arn, channel.channel_id)
-
-
-def _table_of(destination: dict[str, Any]) -> tuple[str, str, str]:
-    table = destination["S3TablesConfigurationList"][0]
-    return table["TableBucketARN"], table["Namespace"], table["TableName"]

@@ -12,7 +12,6 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,7 +19,7 @@ import orjson
 from shardflow import errors
 from shardflow.config import Config
 from shardflow.delivery.wiring import build_channels
-from shardflow.engine import encryption, integrity, tenancy
+from shardflow.engine import encryption, integrity, routing, tenancy
 from shardflow.engine.access import StreamAccess
 from shardflow.engine.account import AccountSettings
 from shardflow.engine.consumers import Consumers
@@ -33,35 +32,22 @@ from shardflow.engine.lookup import StreamLookup
 from shardflow.engine.metadata import StreamSettings
 from shardflow.engine.ondemand import OnDemandScaler, warm_shards
 from shardflow.engine.policies import Policies
-from shardflow.engine.queue_delivery import QueueDelivery
-from shardflow.engine.queue_service import Queues, QueueTimings
+from shardflow.engine.queue_wiring import build_queues
 from shardflow.engine.reads import Reads
 from shardflow.engine.registry import StreamRegistry
 from shardflow.engine.resharding import Resharder
 from shardflow.engine.retention_sweep import RetentionSweep
+from shardflow.engine.routing import PutEntry
 from shardflow.engine.streams import DEFAULT_MAX_RECORD_KIB, Shard, Stream, doc_json
 from shardflow.engine.subscriptions import Subscriptions
 from shardflow.engine.tags import Tagger
-from shardflow.model import hashing, sequence
-from shardflow.model.enums import RecordDistribution, StreamMode, StreamStatus
-from shardflow.model.limits import record_size
+from shardflow.model import sequence
+from shardflow.model.enums import StreamMode, StreamStatus
 from shardflow.storage.metadata import MetadataRepository
 from shardflow.storage.refusal import damaged
 from shardflow.storage.sqlite import MAX_SHARD_UID, NewRecord, SqliteStore
 
 log = logging.getLogger(__name__)
-
-# Routing compares per record: a module constant, since an enum attribute costs ~150 ns on 3.11.
-_AUTO = RecordDistribution.AUTO
-
-
-@dataclass(slots=True)
-class PutEntry:
-    """One record of a PutRecord/PutRecords call after validation."""
-
-    data: bytes
-    partition_key: str
-    explicit_hash_key: str | None = None
 
 
 class Engine:
@@ -136,21 +122,9 @@ class Engine:
         self.retention = RetentionSweep(
             store, self.metadata, self.streams.values, self._purge, self.clock
         )
-        self.queues = Queues(  # Kinesis queues (2026): control plane, then delivery
-            account_id=config.account_id,
-            region=config.region,
-            find_stream=self.find,
-            stream_at=self.streams.by_arn,
-            store=store,
-            timings=QueueTimings(
-                config.create_stream_ms, config.delete_stream_ms, config.update_stream_ms
-            ),
-            consumer_count=self.consumers.count,
-            consumer_limit=self.consumers.limit,
-            clock=self.clock.now_ms,
+        self.queues, self.queue_delivery = build_queues(  # Kinesis queues (2026)
+            config, store, self.find, self.streams.by_arn, self.consumers, self.events, self.clock
         )
-        self.consumers.queue_count = self.queues.count  # queues share the consumer limit
-        self.queue_delivery = QueueDelivery(self.queues, self.events)
         self.channels = build_channels(  # deliveries to S3 and Iceberg (engine.channels)
             config, store, self.access, self.reads.read_shard, self.streams.by_arn
         )
@@ -371,16 +345,9 @@ class Engine:
 
     # -- data plane ------------------------------------------------------------------------
 
-    def check_record_size(self, stream: Stream, entry: PutEntry, path: str = "") -> int:
-        """The record's size (data + partition key); AWS's error if over the stream's limit."""
-        limit = stream.max_record_kib * 1024
-        size = record_size(entry.data, entry.partition_key)
-        if size > limit:
-            raise errors.ValidationException(
-                f"1 validation error detected: Value at '{path}data' failed to satisfy"
-                f" constraint: Member must have length less than or equal to {limit}"
-            )
-        return size
+    check_record_size = staticmethod(routing.check_record_size)
+    route = staticmethod(routing.route)
+    check_route = staticmethod(routing.check_route)
 
     def throttled(self, stream: Stream, shard: Shard) -> errors.KinesisError:
         """AWS's error for a shard over its throughput limit."""
@@ -388,27 +355,6 @@ class Engine:
             f"Rate exceeded for shard {shard.shard_id} in stream {stream.name} under account"
             f" {self.lookup.account()}."
         )
-
-    def route(self, stream: Stream, entry: PutEntry) -> Shard:
-        if stream.record_distribution == _AUTO:
-            return stream.next_open_shard()  # keys and ExplicitHashKey are ignored
-        if entry.explicit_hash_key is not None:
-            return stream.route(self._explicit_hash_key(entry.explicit_hash_key))
-        return stream.route(hashing.partition_hash(entry.partition_key))
-
-    def check_route(self, stream: Stream, entry: PutEntry) -> None:
-        """``route``'s checks without routing: a dry run must not move AUTO's round robin."""
-        if stream.record_distribution != _AUTO and entry.explicit_hash_key is not None:
-            self._explicit_hash_key(entry.explicit_hash_key)
-
-    def _explicit_hash_key(self, text: str) -> int:
-        hash_key = int(text)
-        if hash_key > hashing.MAX_HASH_KEY:
-            raise errors.InvalidArgumentException(
-                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]."
-                f" Specified value was {text}"
-            )
-        return hash_key
 
     async def put(
         self, stream: Stream, shards: list[Shard], entries: list[PutEntry]

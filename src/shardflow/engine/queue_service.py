@@ -25,6 +25,7 @@ from shardflow.engine.queue_model import (
     QueueState,
     apply_attributes,
 )
+from shardflow.engine.queue_start import checked_start, queue_description, starting_point
 from shardflow.engine.streams import Stream
 from shardflow.engine.tags import check_tag_keys, check_tags, tag_list
 from shardflow.model.shard_ids import queue_arn
@@ -136,17 +137,7 @@ class Queues:
                 " records from a single data stream."
             )
         config = configs[0]
-        start = config.get("StartingPosition") or {"Type": "LATEST"}
-        start_type = start["Type"]
-        timestamp = start.get("Timestamp")
-        if start_type == "AT_TIMESTAMP" and timestamp is None:
-            raise errors.ValidationException(
-                "Timestamp must be specified when the StartingPosition Type is AT_TIMESTAMP."
-            )
-        if start_type != "AT_TIMESTAMP" and timestamp is not None:
-            raise errors.ValidationException(
-                "Timestamp must only be specified when the StartingPosition Type is AT_TIMESTAMP."
-            )
+        start_type, timestamp = checked_start(config.get("StartingPosition"))
         visibility, dead_letters, max_receive = apply_attributes(
             params.get("QueueAttributes") or {},
             DEFAULT_VISIBILITY_S,
@@ -188,7 +179,9 @@ class Queues:
         tags = params.get("Tags") or {}
         if tags:
             check_tags(tags, {}, f"queue {name}", self.account_id)
-        from_position, effective_ms, cursors = self._starting(stream, start_type, timestamp, now)
+        from_position, effective_ms, cursors = starting_point(
+            self.records, stream, start_type, timestamp, now
+        )
         uid = self._next_uid
         self._next_uid += 1
         queue_id = "".join(_ID_ALPHABET[b % 36] for b in os.urandom(20))
@@ -220,10 +213,10 @@ class Queues:
         except BaseException:
             self.states.pop(uid, None)
             raise
-        return {"QueueDescription": self.description(state, creating=True)}
+        return {"QueueDescription": queue_description(state.settings, "CREATING")}
 
     def describe(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"QueueDescription": self.description(self.lookup(params["QueueARN"]))}
+        return {"QueueDescription": self._describe(self.lookup(params["QueueARN"]))}
 
     def listing(self, params: dict[str, Any]) -> list[QueueState]:
         """ListQueues' queues in creation order, filtered by StreamFilter (the handler pages)."""
@@ -245,6 +238,9 @@ class Queues:
                 )
             ]
         return queues
+
+    def _describe(self, state: QueueState) -> dict[str, Any]:
+        return queue_description(state.settings, state.settings.status(self.clock()))
 
     def summary(self, state: QueueState) -> dict[str, Any]:
         s = state.settings
@@ -279,7 +275,7 @@ class Queues:
         except BaseException:
             s.visibility_s, s.dead_letters, s.max_receive_count, s.updating_until_ms = before
             raise
-        return {"QueueDescription": self.description(state)}
+        return {"QueueDescription": self._describe(state)}
 
     async def delete(self, params: dict[str, Any]) -> None:
         state = self.lookup(params["QueueARN"])
@@ -400,42 +396,3 @@ class Queues:
         if stream is None or stream.is_gone():
             return None
         return stream if stream.uid == state.settings.stream_uid else None
-
-    def description(self, state: QueueState, *, creating: bool = False) -> dict[str, Any]:
-        """The QueueDescription shape. CreateQueue's answer is always CREATING (AWS's), and
-        while CREATING the starting position echoes the request; once ACTIVE it carries the
-        effective position's approximate time."""
-        s = state.settings
-        status = "CREATING" if creating else s.status(self.clock())
-        position: dict[str, Any] = {"Type": s.start_type}
-        if status == "CREATING":
-            if s.start_timestamp_ms is not None:
-                position["Timestamp"] = s.start_timestamp_ms / 1000
-        else:
-            position["Timestamp"] = s.effective_start_ms / 1000
-        return {
-            "QueueName": s.name,
-            "QueueARN": s.arn,
-            "QueueStatus": status,
-            "QueueCreationTimestamp": s.created_ms / 1000,
-            "StreamConfigurationList": [{"StreamARN": s.stream_arn, "StartingPosition": position}],
-            "QueueAttributes": s.attributes(),
-        }
-
-    def _starting(
-        self, stream: Stream, start_type: str, timestamp: Any, now: int
-    ) -> tuple[int, int, dict[int, int]]:
-        """(position a shard without a cursor starts at, the start's approximate time, cursors
-        fixed at creation)."""
-        store = self.records
-        if start_type == "LATEST":
-            return store.position + 1, now, {}
-        cutoff = now - stream.retention_hours * 3_600_000
-        if start_type == "TRIM_HORIZON":
-            return 0, max(stream.created_ms, cutoff), {}
-        at_ms = int(float(timestamp) * 1000)
-        cursors: dict[int, int] = {}
-        for shard in stream.shards:
-            first = store.first_position_at(shard.uid, at_ms)
-            cursors[shard.uid] = first if first is not None else store.position + 1
-        return 0, max(at_ms, stream.created_ms, cutoff), cursors
