@@ -128,3 +128,15 @@ def test_metrics_scrape() -> None:
 def test_startup() -> None:
     out = run_bench("startup.py")
     figures(r"^shardflow serve --in-memory\s+median\s+\d+ ms", out)
+
+
+def test_taxi_end_to_end(tmp_path: Path) -> None:
+    out = run_bench("taxi_end_to_end.py", "--output", str(tmp_path / "t.json"))
+    figures(r"^events/s\s+[\d,]+$", out)
+    figures(r"^generator alone us/event\s+[\d.]+ \(\d+% of the producer's CPU\)$", out)
+
+
+def test_scale_bench(tmp_path: Path) -> None:
+    out = run_bench("scale_bench.py", "--output", str(tmp_path / "s.json"))
+    figures(r"^\s+50(\s+[\d.]+/[\d.]+){4}\s+[\d.]+\s+\d+$", out)  # the last checkpoint's row
+    figures(r"^\s+100(\s+[\d.]+/[\d.]+){3}$", out)  # the 100-shard stream
