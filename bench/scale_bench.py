@@ -186,7 +186,8 @@ CALLS = ("ListStreams", "DescribeStreamSummary", "ListShards", "PutRecords")
 
 
 def render(result: dict[str, Any]) -> str:
-    head = f"{'streams':>7}" + "".join(f"{c[:12]:>14}" for c in CALLS)
+    labels = {"DescribeStreamSummary": "DescribeSum"}
+    head = f"{'streams':>7}" + "".join(f"{labels.get(c, c):>14}" for c in CALLS)
     lines = [
         f"p50 / p99 ms per call, {SHARDS}-shard streams; PutRecords of {PUT_RECORDS} x 1 KiB",
         head + f"{'list all ms':>13}{'RSS MiB':>9}",
@@ -217,7 +218,7 @@ def render(result: dict[str, Any]) -> str:
         f"\nCreateStream: p50 {create['p50_ms']:.2f} ms, p99 {create['p99_ms']:.2f} ms"
         f"; server peak RSS {result['peak_rss_mib']:.0f} MiB"
     )
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,10 @@ import procstats
 import targets
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-SUMMARY = re.compile(r"producer: ([\d,]+) records in ([\d.]+)s \(([\d,]+) records/s\)")
+SUMMARY = re.compile(
+    r"producer: ([\d,]+) records in ([\d.]+)s \(([\d,]+) records/s\), latency p50 ([\d.]+) ms"
+    r" p99 ([\d.]+) ms, (\d+) retries, (\d+) throttles"
+)
 
 
 def client(endpoint: str) -> Any:
@@ -69,6 +72,7 @@ def produce(endpoint: str, stream: str, count: int, fixed_cpu_s: float = 0.0) ->
     env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0, started = procstats.machine_busy_seconds(), time.monotonic()
     done = subprocess.run(
         [
             *(sys.executable, "-m", "shardflow", "produce", "taxi", "--stream", stream),
@@ -81,6 +85,7 @@ def produce(endpoint: str, stream: str, count: int, fixed_cpu_s: float = 0.0) ->
         timeout=600,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed = time.monotonic() - started
     match = SUMMARY.search(done.stdout)
     if done.returncode != 0 or match is None:
         raise RuntimeError(f"produce failed (rc {done.returncode}): {done.stderr[-1500:]}")
@@ -92,6 +97,11 @@ def produce(endpoint: str, stream: str, count: int, fixed_cpu_s: float = 0.0) ->
         "seconds": float(match.group(2)),
         "events_per_s": float(match.group(3).replace(",", "")),
         "producer_cpu_us_per_event": cpu / records * 1e6,
+        "request_p50_ms": float(match.group(4)),
+        "request_p99_ms": float(match.group(5)),
+        "retries": int(match.group(6)),
+        "throttles": int(match.group(7)),
+        "machine_busy_cores": (procstats.machine_busy_seconds() - busy0) / elapsed,
     }
 
 
@@ -132,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"round {i + 1}: {got['events_per_s']:,.0f} events/s, producer CPU"
                 f" {got['producer_cpu_us_per_event']:.2f} us/event, server CPU"
-                f" {got['server_cpu_us_per_event']:.2f} us/event",
+                f" {got['server_cpu_us_per_event']:.2f} us/event; {got['throttles']:.0f}"
+                f" throttles, {got['retries']:.0f} retries; machine busy"
+                f" {got['machine_busy_cores']:.2f} cores",
                 file=sys.stderr,
             )
             kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
