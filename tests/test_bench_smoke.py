@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -140,3 +141,11 @@ def test_scale_bench(tmp_path: Path) -> None:
     out = run_bench("scale_bench.py", "--output", str(tmp_path / "s.json"))
     figures(r"^\s+50(\s+[\d.]+/[\d.]+){4}\s+[\d.]+\s+\d+$", out)  # the last checkpoint's row
     figures(r"^\s+100(\s+[\d.]+/[\d.]+){3}$", out)  # the 100-shard stream
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="callgrind needs valgrind installed")
+def test_put_instructions() -> None:
+    out = run_bench("put_instructions.py", "--targets", "floor,shardflow")
+    figures(r"^floor\s+[\d,]+$", out)
+    figures(r"^shardflow\s+[\d,]+$", out)
