@@ -41,6 +41,7 @@ case "$cmd" in
       || { echo "ferrokinesis.sh: could not set the loopback bind address" >&2; exit 1; }
     # --locked: the crate's own Cargo.lock, so the build is the one its authors tested.
     CARGO_TARGET_DIR=$ROOT/target cargo install --path "$SRC" --locked --root "$ROOT" >&2
+    rm -rf "$ROOT/target" "$ROOT/fetch"  # 450 MB of build products; the binary is in $ROOT/bin
     echo "$VERSION" > "$ROOT/VERSION" ;;
   start)
     MODE=${2:?usage: ferrokinesis.sh start memory|durable PORT}
