@@ -149,3 +149,9 @@ def test_put_instructions() -> None:
     out = run_bench("put_instructions.py", "--targets", "floor,shardflow")
     figures(r"^floor\s+[\d,]+$", out)
     figures(r"^shardflow\s+[\d,]+$", out)
+
+
+def test_loop_front_probe() -> None:
+    out = run_bench("loop_front_probe.py")
+    figures(r"^shardflow serve\s+[\d.]+\s+[\d.]+\s+\d+$", out)
+    figures(r"^loop front\s+[\d.]+\s+[\d.]+\s+\d+$", out)
