@@ -218,7 +218,8 @@ def delete_stream(client: Any, name: str) -> None:
 
 def phase_latency(cfg: BenchConfig, server: targets.RunningServer, client: Any) -> dict[str, Any]:
     """Sequential boto3 PutRecord calls: per-round p50/p99, server and client CPU per call."""
-    stream, _ = create_stream(client, "lat", cfg.shards)
+    floor = server.name == targets.FLOOR  # the null server: no stream to create
+    stream = "floor" if floor else create_stream(client, "lat", cfg.shards)[0]
     data = os.urandom(cfg.record_size)
     errors: list[str] = []
 
@@ -241,7 +242,8 @@ def phase_latency(cfg: BenchConfig, server: targets.RunningServer, client: Any) 
             lat = put_many(cfg.latency_calls)
         if lat:
             rounds.append({"p50_ms": percentile(lat, 0.5), "p99_ms": percentile(lat, 0.99)})
-    delete_stream(client, stream)
+    if not floor:
+        delete_stream(client, stream)
     calls = cfg.rounds * cfg.latency_calls - len(errors)
     return {
         "p50_ms": median([r["p50_ms"] for r in rounds]),
@@ -592,7 +594,8 @@ def _shardflow_args(extra: str) -> Iterator[None]:
 
 def _run_phases(cfg: BenchConfig, server: targets.RunningServer, result: TargetResult) -> None:
     client = boto_client(server.endpoint)
-    for phase in cfg.phases:
+    phases = ["latency"] if server.name == targets.FLOOR else cfg.phases
+    for phase in phases:
         log(f"{server.name}: {phase}")
         setattr(result, phase, run_phase(phase, cfg, server, client, result))
         log(f"{server.name}: {phase}: {_phase_summary(phase, getattr(result, phase))}")
@@ -773,7 +776,7 @@ def fastest_peer(results: list[TargetResult], baseline: str | None) -> TargetRes
     ok = [r for r in results if r.status == "ok" and r.capacity.get("records_per_s")]
     if baseline:
         return next((r for r in ok if r.name == baseline), None)
-    peers = [r for r in ok if r.name != targets.SHARDFLOW]
+    peers = [r for r in ok if r.name not in (targets.SHARDFLOW, targets.FLOOR)]
     return max(peers, key=lambda r: r.capacity["records_per_s"], default=None)
 
 

@@ -14,15 +14,22 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import peerdirs
 import procstats
 
 SRC_DIR = Path(__file__).resolve().parent.parent / "src"
 PEER_NAMES = ("kinesalite", "kinesis-local", "moto", "kinesalite-disk")
+# ferrokinesis (Rust, crates.io), built and started by bench/peers/ferrokinesis.sh: name -> mode.
+FERRO_MODES = {"ferrokinesis": "memory", "ferrokinesis-durable": "durable"}
+FERRO_SCRIPT = Path(__file__).resolve().parent / "peers" / "ferrokinesis.sh"
 SHARDFLOW = "shardflow"
-ALL_TARGETS = (*PEER_NAMES, SHARDFLOW)
-DEFAULT_TARGETS = ("kinesalite", "kinesis-local", "moto", SHARDFLOW)
+# The loopback floor: rawhttp's null server answering every request with a fixed PutRecord
+# body; only the sequential latency phase runs against it.
+FLOOR = "floor"
+ALL_TARGETS = (*PEER_NAMES, *FERRO_MODES, SHARDFLOW, FLOOR)
+DEFAULT_TARGETS = (FLOOR, "kinesalite", "kinesis-local", "moto", *FERRO_MODES, SHARDFLOW)
 HOST = "127.0.0.1"
 
 
@@ -60,7 +67,7 @@ class RunningServer:
     data_dir: Path | None = None
     log_path: Path | None = None
     notes: list[str] = field(default_factory=list)
-    _popen: subprocess.Popen[bytes] | None = None
+    _popen: subprocess.Popen[Any] | None = None
     _cleanup_dir: bool = False
 
     @property
@@ -68,8 +75,11 @@ class RunningServer:
         return f"http://{HOST}:{self.port}"
 
     def stop(self) -> None:
-        if self._popen is None:
+        if self._popen is None and (peerdirs.scripts() / "stop.sh").exists():
             _run_script("stop.sh", str(self.pid))
+        elif self._popen is None:  # no peer scripts here (ferrokinesis runs without them)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
         else:
             _stop_popen(self._popen)
         if self._cleanup_dir and self.data_dir is not None:
@@ -86,7 +96,7 @@ def _run_script(
     )
 
 
-def _stop_popen(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+def _stop_popen(proc: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
     """SIGTERM our child, then SIGKILL its remaining tree (children first) after ``grace_s``."""
     if proc.poll() is not None:
         return
@@ -116,6 +126,33 @@ def start_peer(name: str) -> RunningServer:
         )
     server = RunningServer(name, port, int(done.stdout.strip()))
     server.notes.append(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
+    return server
+
+
+def start_ferrokinesis(name: str) -> RunningServer:
+    """Start ferrokinesis in its in-memory or durable (WAL + snapshots) mode; stop.sh stops it."""
+    binary = Path(
+        subprocess.run([str(FERRO_SCRIPT), "path"], capture_output=True, text=True).stdout.strip()
+    )
+    if not binary.exists():
+        raise TargetStartError(f"{name} is not built at {binary} (run {FERRO_SCRIPT} install)")
+    port = free_port_pair()
+    try:
+        done = subprocess.run(
+            [str(FERRO_SCRIPT), "start", FERRO_MODES[name], str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TargetStartError(f"{name}: ferrokinesis.sh start timed out") from exc
+    if done.returncode != 0 or not done.stdout.strip().isdigit():
+        tail = (done.stderr or "").strip().splitlines()[-5:]
+        raise TargetStartError(f"{name}: start failed (rc {done.returncode}): {' | '.join(tail)}")
+    server = RunningServer(name, port, int(done.stdout.strip()))
+    guard = peerdirs.scripts() / "loopback_guard.sh"
+    if guard.exists() and subprocess.run([str(guard), str(server.pid)]).returncode != 0:
+        raise TargetStartError(f"{name} listened on a non-loopback address (killed)")
     return server
 
 
@@ -200,9 +237,27 @@ def log_tail(path: Path | None, lines: int = 4) -> str:
     return " | ".join(tail)
 
 
+def start_floor(python: str) -> RunningServer:
+    """The null server of rawhttp.py, answering a fixed PutRecord body (the loopback floor)."""
+    port = free_port_pair()
+    script = Path(__file__).resolve().parent / "rawhttp.py"
+    proc = subprocess.Popen(
+        [python, str(script), "null-server", str(port), "0"], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        _stop_popen(proc)
+        raise TargetStartError("the null server did not start")
+    return RunningServer(FLOOR, port, proc.pid, _popen=proc)
+
+
 def start_target(name: str, python: str, python_opts: str = "") -> RunningServer:
+    if name == FLOOR:
+        return start_floor(python)
     if name == SHARDFLOW:
         return start_shardflow(python, python_opts)
+    if name in FERRO_MODES:
+        return start_ferrokinesis(name)
     if name in PEER_NAMES or name.endswith("-defaults"):
         return start_peer(name)
     raise TargetStartError(f"unknown target {name!r}")

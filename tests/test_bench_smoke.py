@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -134,3 +135,32 @@ def test_startup() -> None:
 def test_queue_bench() -> None:
     out = run_bench("queue_bench.py")
     figures(r"^4\s+[\d,]+\s+\d+\s+[\d,]+$", out)
+
+
+def test_taxi_end_to_end(tmp_path: Path) -> None:
+    out = run_bench("taxi_end_to_end.py", "--output", str(tmp_path / "t.json"))
+    figures(r"^events/s\s+[\d,]+$", out)
+    figures(r"^generator alone us/event\s+[\d.]+ \(\d+% of the producer's CPU\)$", out)
+
+
+def test_scale_bench(tmp_path: Path) -> None:
+    out = run_bench("scale_bench.py", "--output", str(tmp_path / "s.json"))
+    figures(r"^\s+50(\s+[\d.]+/[\d.]+){4}\s+[\d.]+\s+\d+$", out)  # the last checkpoint's row
+    figures(r"^\s+100(\s+[\d.]+/[\d.]+){3}$", out)  # the 100-shard stream
+
+
+@pytest.mark.slow
+def test_put_instructions() -> None:
+    if shutil.which("valgrind") is None:  # .ci/run installs it: there a missing one fails
+        if os.environ.get("CI"):
+            pytest.fail("callgrind needs valgrind (apt-get install valgrind)")
+        pytest.skip("callgrind needs valgrind installed")
+    out = run_bench("put_instructions.py", "--targets", "floor,shardflow")
+    figures(r"^floor\s+[\d,]+$", out)
+    figures(r"^shardflow\s+[\d,]+$", out)
+
+
+def test_loop_front_probe() -> None:
+    out = run_bench("loop_front_probe.py")
+    figures(r"^shardflow serve\s+[\d.]+\s+[\d.]+\s+\d+$", out)
+    figures(r"^loop front\s+[\d.]+\s+[\d.]+\s+\d+$", out)
