@@ -255,7 +255,8 @@ class QueueDelivery:
             handle = entry["ReceiptHandle"]
             found = self._resolve(state, handle, dead)
             if isinstance(found, tuple) and isinstance(found[0], str):
-                failed.append(_failure(handle, found))
+                code, message = found
+                failed.append({"ReceiptHandle": handle, "ErrorCode": code, "ErrorMessage": message})
                 continue
             key, d = found
             change(entry, key, d)
@@ -390,7 +391,3 @@ def _row(state: QueueState, key: Key, d: Delivery) -> DeliveryRow:
         d.generation,
         d.dead,
     )
-
-
-def _failure(handle: str, found: tuple[str, str]) -> dict[str, str]:
-    return {"ReceiptHandle": handle, "ErrorCode": found[0], "ErrorMessage": found[1]}
