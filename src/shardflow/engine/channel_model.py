@@ -80,12 +80,7 @@ class Channel:
     # -- wire shapes (timestamps as epoch seconds, as handlers return them) ---------------
 
     def description(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "ChannelName": self.name,
-            "ChannelARN": self.arn,
-            "ChannelId": self.channel_id,
-            "ChannelStatus": self.current_status(),
-            "ChannelCreationTimestamp": self.created_ms / 1000,
+        out = self._common() | {
             "ServiceExecutionRoleARN": self.role_arn,
             "StreamConfigurationList": [
                 {
@@ -96,8 +91,6 @@ class Channel:
             ],
             "LoggingConfiguration": self.logging,
         }
-        if self.status_reason is not None and out["ChannelStatus"] == "FAILED":
-            out["ChannelStatusReason"] = self.status_reason
         key = (
             "S3DestinationConfiguration"
             if self.destination_type == S3
@@ -109,12 +102,7 @@ class Channel:
         return out
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "ChannelName": self.name,
-            "ChannelARN": self.arn,
-            "ChannelId": self.channel_id,
-            "ChannelStatus": self.current_status(),
-            "ChannelCreationTimestamp": self.created_ms / 1000,
+        return self._common() | {
             "ChannelDestinationType": self.destination_type,
             "Streams": [
                 {
@@ -122,6 +110,16 @@ class Channel:
                     "StreamCreationTimestamp": self.stream_created_ms / 1000,
                 }
             ],
+        }
+
+    def _common(self) -> dict[str, Any]:
+        """The fields a description and a summary share (a FAILED channel's reason too)."""
+        out: dict[str, Any] = {
+            "ChannelName": self.name,
+            "ChannelARN": self.arn,
+            "ChannelId": self.channel_id,
+            "ChannelStatus": self.current_status(),
+            "ChannelCreationTimestamp": self.created_ms / 1000,
         }
         if self.status_reason is not None and out["ChannelStatus"] == "FAILED":
             out["ChannelStatusReason"] = self.status_reason

@@ -71,13 +71,8 @@ class Consumers:
                 f"Consumer {name} under stream {stream.name} already exists for account"
                 f" {self._account}."
             )
-        limit = self.limit(stream)
         registered = len(live) + self.queue_count(stream)  # queues share the limit
-        if registered >= limit:
-            raise errors.LimitExceededException(
-                f"Stream {stream.name} under account {self._account} already has"
-                f" {registered} registered consumers, the limit is {limit}."
-            )
+        check_room(stream, self._account, registered, self.limit(stream))
         tags = params.get("Tags") or {}
         if tags:
             check_tags(tags, {}, f"consumer {name}", self._account)
@@ -207,4 +202,14 @@ class Consumers:
     def _consumer_not_found(self, name: str, stream_name: str) -> errors.KinesisError:
         return errors.ResourceNotFoundException(
             f"Consumer {name} under stream {stream_name} under account {self._account} not found."
+        )
+
+
+def check_room(stream: Stream, account: str, registered: int, limit: int) -> None:
+    """AWS's refusal of one more registration on a stream whose consumers and queues (they
+    share the limit) already number ``limit``."""
+    if registered >= limit:
+        raise errors.LimitExceededException(
+            f"Stream {stream.name} under account {account} already has"
+            f" {registered} registered consumers, the limit is {limit}."
         )

@@ -15,6 +15,7 @@ import contextlib
 import heapq
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from shardflow import errors
@@ -52,6 +53,8 @@ _IS_DEAD = (
 _NOT_DEAD = "The record of this receipt handle is not a dead-letter record."
 
 Taken = tuple[Key, Delivery, StoredRecord]
+# One entry's change to the delivery its receipt handle names (made in memory, then committed).
+Change = Callable[[dict[str, Any], Key, Delivery], None]
 
 
 class QueueDelivery:
@@ -195,55 +198,33 @@ class QueueDelivery:
 
     async def acknowledge(self, params: dict[str, Any], *, dead: bool) -> dict[str, Any]:
         state = self._queues.lookup(params["QueueARN"])
-        successful, failed, deletes = [], [], []
-        for entry in params["Entries"]:
-            handle = entry["ReceiptHandle"]
-            found = self._resolve(state, handle, dead)
-            if isinstance(found, tuple) and isinstance(found[0], str):
-                failed.append(_failure(handle, found))
-                continue
-            key, d = found
+
+        def forget(entry: dict[str, Any], key: Key, d: Delivery) -> None:
             del state.deliveries[key]
             state.live_count -= not d.dead
-            deletes.append((state.settings.uid, *key))
-            successful.append({"ReceiptHandle": handle})
-        if deletes:
-            await self._queues.tables.change(deletes=deletes)
+
+        answer, done = self._each(state, params["Entries"], dead, forget)
+        if done:
+            await self._queues.tables.change(deletes=[(state.settings.uid, *k) for k, _ in done])
             if not dead:
-                self._moved(state, acknowledged=len(deletes))
-        return {"Successful": successful, "Failed": failed}
+                self._moved(state, acknowledged=len(done))
+        return answer
 
     async def change_visibility(self, params: dict[str, Any], *, dead: bool) -> dict[str, Any]:
         state = self._queues.lookup(params["QueueARN"])
         now = self._queues.clock()
-        successful, failed, rows = [], [], []
-        for entry in params["Entries"]:
-            handle = entry["ReceiptHandle"]
-            found = self._resolve(state, handle, dead)
-            if isinstance(found, tuple) and isinstance(found[0], str):
-                failed.append(_failure(handle, found))
-                continue
-            key, d = found
+
+        def extend(entry: dict[str, Any], key: Key, d: Delivery) -> None:
             d.visible_at_ms = now + int(entry["VisibilityTimeoutSeconds"]) * 1000
             state.schedule(key, d)
-            rows.append(_row(state, key, d))
-            successful.append({"ReceiptHandle": handle})
-        if rows:
-            await self._queues.tables.change(rows)
-            self._wake(state.settings.stream_arn)
-        return {"Successful": successful, "Failed": failed}
+
+        return await self._apply(state, params["Entries"], dead, extend)
 
     async def restore(self, params: dict[str, Any]) -> dict[str, Any]:
         state = self._queues.lookup(params["QueueARN"])
         now = self._queues.clock()
-        successful, failed, rows = [], [], []
-        for entry in params["Entries"]:
-            handle = entry["ReceiptHandle"]
-            found = self._resolve(state, handle, True)
-            if isinstance(found, tuple) and isinstance(found[0], str):
-                failed.append(_failure(handle, found))
-                continue
-            key, d = found
+
+        def revive(entry: dict[str, Any], key: Key, d: Delivery) -> None:
             d.dead = False
             d.receive_count = 0
             d.visible_at_ms = now
@@ -251,12 +232,37 @@ class QueueDelivery:
             state.next_generation += 1
             state.live_count += 1
             state.visible.append((key, d.generation))
-            rows.append(_row(state, key, d))
-            successful.append({"ReceiptHandle": handle})
-        if rows:
-            await self._queues.tables.change(rows)
+
+        return await self._apply(state, params["Entries"], True, revive)
+
+    async def _apply(
+        self, state: QueueState, entries: list[dict[str, Any]], dead: bool, change: Change
+    ) -> dict[str, Any]:
+        """``_each``, then commit the changed deliveries and wake the stream's long polls."""
+        answer, done = self._each(state, entries, dead, change)
+        if done:
+            await self._queues.tables.change([_row(state, key, d) for key, d in done])
             self._wake(state.settings.stream_arn)
-        return {"Successful": successful, "Failed": failed}
+        return answer
+
+    def _each(
+        self, state: QueueState, entries: list[dict[str, Any]], dead: bool, change: Change
+    ) -> tuple[dict[str, Any], list[tuple[Key, Delivery]]]:
+        """Apply ``change`` (in memory) to the delivery of each entry's receipt handle; a
+        handle that does not resolve fails its entry only. Returns the answer and what changed."""
+        successful, failed, done = [], [], []
+        for entry in entries:
+            handle = entry["ReceiptHandle"]
+            found = self._resolve(state, handle, dead)
+            if isinstance(found, tuple) and isinstance(found[0], str):
+                code, message = found
+                failed.append({"ReceiptHandle": handle, "ErrorCode": code, "ErrorMessage": message})
+                continue
+            key, d = found
+            change(entry, key, d)
+            done.append((key, d))
+            successful.append({"ReceiptHandle": handle})
+        return {"Successful": successful, "Failed": failed}, done
 
     def _resolve(
         self, state: QueueState, handle: str, dead: bool
@@ -385,7 +391,3 @@ def _row(state: QueueState, key: Key, d: Delivery) -> DeliveryRow:
         d.generation,
         d.dead,
     )
-
-
-def _failure(handle: str, found: tuple[str, str]) -> dict[str, str]:
-    return {"ReceiptHandle": handle, "ErrorCode": found[0], "ErrorMessage": found[1]}

@@ -17,6 +17,7 @@ from typing import Any
 from shardflow import errors
 from shardflow.engine import tenancy
 from shardflow.engine.access import FindStream
+from shardflow.engine.consumers import check_room
 from shardflow.engine.queue_model import (
     DEFAULT_MAX_RECEIVE_COUNT,
     DEFAULT_VISIBILITY_S,
@@ -164,12 +165,7 @@ class Queues:
                 f"Queue {name} under account {self.account_id} already exists."
             )
         registered = self._consumer_count(stream) + self.count(stream)
-        limit = self._consumer_limit(stream)
-        if registered >= limit:
-            raise errors.LimitExceededException(
-                f"Stream {stream.name} under account {self.account_id} already has"
-                f" {registered} registered consumers, the limit is {limit}."
-            )
+        check_room(stream, self.account_id, registered, self._consumer_limit(stream))
         transitioning = sum(1 for s in live if s.settings.status(now) in ("CREATING", "DELETING"))
         if transitioning >= MAX_TRANSITIONING:
             raise errors.LimitExceededException(

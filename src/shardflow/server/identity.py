@@ -53,19 +53,16 @@ class Identities:
     ) -> None:
         """Check the request's signature (its shape, or all of it under ``--auth verify``) and
         make its caller the current one; AWS's error otherwise."""
-        authorization = headers.get("authorization")
-        auth.check(authorization, "x-amz-date" in headers or "date" in headers, query_params)
+        _check_shape(headers, query_params)
         if self.verify:
             tenancy.enter(self._verified(operation, service, method, path, headers, query, body))
             return
-        credential = _credential(authorization, query_params)
+        credential = _credential(headers.get("authorization"), query_params)
         known = self._callers.get((credential, operation))
         if known is not None:
             tenancy.enter(known)
             return
-        parts = credential.split("/")
-        region = parts[2] if len(parts) > 2 and _REGION.fullmatch(parts[2]) else ""
-        who = self._caller(parts[0], region or self.default_region, operation)
+        who = self._unverified(credential, operation)
         if len(self._callers) >= _CACHE_LIMIT:
             self._callers.clear()
         self._callers[(credential, operation)] = who
@@ -85,9 +82,8 @@ class Identities:
         if self.verify:
             tenancy.enter(self.verified(service, method, path, headers, query, body or b""))
             return
-        parts = _credential(headers.get("authorization"), _query_params(query)).split("/")
-        region = parts[2] if len(parts) > 2 and _REGION.fullmatch(parts[2]) else ""
-        tenancy.enter(self._caller(parts[0], region or self.default_region, ""))
+        credential = _credential(headers.get("authorization"), _query_params(query))
+        tenancy.enter(self._unverified(credential, ""))
 
     def verified(
         self,
@@ -99,12 +95,7 @@ class Identities:
         body: bytes,
     ) -> Caller:
         """The caller of a request that must be signed (the admin surface under verify)."""
-        query_params = _query_params(query)
-        auth.check(
-            headers.get("authorization"),
-            "x-amz-date" in headers or "date" in headers,
-            query_params,
-        )
+        _check_shape(headers, _query_params(query))
         return self._verified("", service, method, path, headers, query, body)
 
     def _verified(
@@ -130,10 +121,21 @@ class Identities:
         )
         return Caller(tenant, known.account_id, operation, verified=True)
 
-    def _caller(self, access_key_id: str, region: str, operation: str) -> Caller:
-        account = self.credentials.account_of(access_key_id, self.default_account)
+    def _unverified(self, credential: str, operation: str) -> Caller:
+        """The caller a Credential field names, taken on trust (``--auth off``): its access
+        key's account, in its scope's region (``--region`` when it names none usable)."""
+        parts = credential.split("/")
+        region = parts[2] if len(parts) > 2 and _REGION.fullmatch(parts[2]) else self.default_region
+        account = self.credentials.account_of(parts[0], self.default_account)
         tenant = tenancy.tenant_of(account, region, self.default_account, self.default_region)
         return Caller(tenant, account, operation)
+
+
+def _check_shape(headers: dict[str, str], query_params: dict[str, str]) -> None:
+    """AWS's error for a request whose signature is missing or malformed (``wire.auth``)."""
+    auth.check(
+        headers.get("authorization"), "x-amz-date" in headers or "date" in headers, query_params
+    )
 
 
 def _credential(authorization: str | None, query_params: dict[str, str]) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow import errors
-from shardflow.api.shapes import NEXT_TOKEN_TTL_MS, decode_token, encode_token
+from shardflow.api import paging
 from shardflow.engine.engine import Engine
 
 MAX_PAGE = 100  # AWS: the default, and the most one call returns
@@ -14,17 +13,10 @@ MAX_PAGE = 100  # AWS: the default, and the most one call returns
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     channels = engine.channels.listing(params)
-    token = params.get("NextToken")
-    if token is not None:
-        state = decode_token(
-            engine.iterator_key,
-            token,
-            ttl_ms=NEXT_TOKEN_TTL_MS,
-            operation="ListChannels",
-            now_ms=engine.clock.now_ms(),
-        )
+    state = paging.resume(engine, params, "ListChannels")
+    if state is not None:
         if not isinstance(state.get("ms"), int) or not isinstance(state.get("name"), str):
-            raise errors.InvalidArgumentException(f"Invalid ListChannels NextToken: {token}")
+            raise paging.invalid("ListChannels", params)
         after = (state["ms"], state["name"])
         channels = [c for c in channels if (c.created_ms, c.name) > after]
     limit = min(params.get("MaxResults") or MAX_PAGE, MAX_PAGE)
@@ -32,7 +24,5 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"ChannelSummaries": [c.summary() for c in page]}
     if len(channels) > limit:
         last = page[-1]
-        out["NextToken"] = encode_token(
-            engine.iterator_key, {"ms": last.created_ms, "name": last.name}, engine.clock.now_ms()
-        )
+        out["NextToken"] = paging.next_token(engine, {"ms": last.created_ms, "name": last.name})
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shardflow import errors
-from shardflow.api.shapes import NEXT_TOKEN_TTL_MS, decode_token, encode_token
+from shardflow.api import paging
 from shardflow.engine.engine import Engine
 from shardflow.engine.streams import Shard, Stream
 from shardflow.model.shard_ids import shard_index
@@ -14,15 +14,8 @@ DEFAULT_MAX_RESULTS = 1000  # AWS default page size for ListShards
 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    token = params.get("NextToken")
-    if token is not None:  # alone: the pipeline's checks refuse it with a stream or a start
-        state = decode_token(
-            engine.iterator_key,
-            token,
-            ttl_ms=NEXT_TOKEN_TTL_MS,
-            operation="ListShards",
-            now_ms=engine.clock.now_ms(),
-        )
+    state = paging.resume(engine, params, "ListShards")
+    if state is not None:  # alone: the pipeline's checks refuse it with a stream or a start
         stream = engine.find({"StreamName": state.get("stream")})
         if stream.uid != state.get("uid"):
             raise errors.ResourceNotFoundException(
@@ -43,15 +36,14 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     page, has_more = shards[:limit], len(shards) > limit
     out: dict[str, Any] = {"Shards": [s.describe() for s in page]}
     if has_more:
-        out["NextToken"] = encode_token(
-            engine.iterator_key,
+        out["NextToken"] = paging.next_token(
+            engine,
             {
                 "stream": stream.name,
                 "uid": stream.uid,
                 "after": page[-1].index,
                 "filter": shard_filter,
             },
-            engine.clock.now_ms(),
         )
     return out
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow import errors
-from shardflow.api.shapes import NEXT_TOKEN_TTL_MS, decode_token, encode_token
+from shardflow.api import paging
 from shardflow.engine.engine import Engine
 
 DEFAULT_MAX_RESULTS = 100  # AWS: 100 consumers per call unless MaxResults says fewer
@@ -14,17 +13,10 @@ DEFAULT_MAX_RESULTS = 100  # AWS: 100 consumers per call unless MaxResults says 
 
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     stream, consumers = engine.consumers.listing(params)
-    token = params.get("NextToken")
-    if token is not None:
-        state = decode_token(
-            engine.iterator_key,
-            token,
-            ttl_ms=NEXT_TOKEN_TTL_MS,
-            operation="ListStreamConsumers",
-            now_ms=engine.clock.now_ms(),
-        )
+    state = paging.resume(engine, params, "ListStreamConsumers")
+    if state is not None:
         if state.get("uid") != stream.uid:
-            raise errors.InvalidArgumentException(f"Invalid ListStreamConsumers NextToken: {token}")
+            raise paging.invalid("ListStreamConsumers", params)
         after = (state.get("ms", -1), state.get("name", ""))
         consumers = [c for c in consumers if (c.created_ms, c.name) > after]
     limit = params.get("MaxResults") or DEFAULT_MAX_RESULTS
@@ -32,9 +24,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"Consumers": [engine.consumers.summary(stream, c) for c in page]}
     if len(consumers) > limit:
         last = page[-1]
-        out["NextToken"] = encode_token(
-            engine.iterator_key,
-            {"uid": stream.uid, "ms": last.created_ms, "name": last.name},
-            engine.clock.now_ms(),
+        out["NextToken"] = paging.next_token(
+            engine, {"uid": stream.uid, "ms": last.created_ms, "name": last.name}
         )
     return out

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardflow.api.shapes import decode_token, encode_token, epoch_seconds
+from shardflow.api import paging
+from shardflow.api.shapes import epoch_seconds
 from shardflow.engine.engine import Engine
 
 DEFAULT_LIMIT = 100  # AWS lists up to 100 streams per call unless Limit says fewer
@@ -13,15 +14,9 @@ DEFAULT_LIMIT = 100  # AWS lists up to 100 streams per call unless Limit says fe
 async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     limit = params.get("Limit") or DEFAULT_LIMIT
     after = params.get("ExclusiveStartStreamName")
-    token = params.get("NextToken")
-    if token is not None:
-        after = decode_token(
-            engine.iterator_key,
-            token,
-            ttl_ms=None,
-            operation="ListStreams",
-            now_ms=engine.clock.now_ms(),
-        ).get("after")
+    state = paging.resume(engine, params, "ListStreams", ttl_ms=None)
+    if state is not None:
+        after = state.get("after")
     streams = engine.live_streams()
     if after is not None:
         streams = [s for s in streams if s.name > after]
@@ -41,7 +36,5 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         ],
     }
     if has_more:
-        out["NextToken"] = encode_token(
-            engine.iterator_key, {"after": page[-1].name}, engine.clock.now_ms()
-        )
+        out["NextToken"] = paging.next_token(engine, {"after": page[-1].name})
     return out
