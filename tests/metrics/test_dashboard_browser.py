@@ -114,6 +114,8 @@ def test_dashboard_draws_live_charts(
                     f" --shard-level-metrics ALL --endpoint-url {faulty_server.endpoint}"
                 ) in note.locator("code").inner_text()
                 assert page.locator("#shard-charts .chart").count() == 0
+                # a PROVISIONED stream cannot have Kinesis queues: the queue panel says so
+                assert "ON_DEMAND streams only" in page.locator("#queue-note").inner_text()
                 faulty_kinesis.enable_enhanced_monitoring(
                     StreamName=stream, ShardLevelMetrics=["ALL"]
                 )
