@@ -15,12 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import stream_arn
-from tests.metrics.test_dashboard_browser import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    SCREENSHOT_ENV,
-    _playwright,
-)
+from tests.metrics.test_dashboard_browser import CHROMIUM, CHROMIUM_FLAGS, _playwright
 from tests.support import ServerProcess
 
 QUEUE_CHARTS = [
@@ -36,6 +31,7 @@ MUST_HAVE_POINTS = [
     "consumer:SubscribeToShardEvent.Records",
     "stream:Incoming records",
 ]
+SCREENSHOT_ENV = "SHARDFLOW_DASHBOARD_SCREENSHOT"  # also save the page there (docs/dashboard.png)
 SCREENSHOT_TRAFFIC_S = 60  # for the docs' picture only: lines that read as lines
 
 
