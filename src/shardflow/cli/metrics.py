@@ -25,7 +25,7 @@ from shardflow.aws import (
     kinesis_client,
 )
 from shardflow.cli.metrics_reader import RANGES, NoSuchStream, read
-from shardflow.metrics.table import CONSUMER_METRICS, SHARD_METRICS
+from shardflow.metrics.table import AVERAGE, CONSUMER_METRICS, QUEUE_METRICS, SHARD_METRICS
 
 WATCH_INTERVAL_S = 1.0
 TIMEOUT_S = 5.0
@@ -37,6 +37,9 @@ ENABLE_COMMAND = (
 _SHOWN_SHARD_METRICS = tuple((m.name, m.column) for m in SHARD_METRICS)
 # Enhanced fan-out figures per registered consumer (SubscribeToShard).
 _SHOWN_CONSUMER_METRICS = tuple((m.name, m.column) for m in CONSUMER_METRICS)
+# Kinesis queues: counts over the range, and the latest sample of the sampled depths.
+_SHOWN_QUEUE_METRICS = tuple((m.name, m.column, m.statistic == AVERAGE) for m in QUEUE_METRICS)
+LATEST_WITHIN = 5  # intervals: an older sample (a deleted queue's) is not the latest
 
 
 def fetch(kinesis: Any, cloudwatch: Any, stream: str, range_name: str) -> dict[str, Any]:
@@ -82,9 +85,28 @@ def _fmt(value: float | None, unit: str, statistic: str = "") -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def _latest(values: list[float | None]) -> float | None:
+    recent = [v for v in values[-LATEST_WITHIN:] if v is not None]
+    return recent[-1] if recent else None
+
+
+def _queue_lines(queues: dict[str, Any], range_name: str) -> list[str]:
+    """The queue table, one row per queue by name (keys are "<queue id>/<queue name>")."""
+    rows: list[tuple[str, ...]] = [("queue", *[label for _, label, _ in _SHOWN_QUEUE_METRICS])]
+    for key in sorted(queues, key=lambda k: (k.partition("/")[2], k)):
+        metrics = queues[key]
+        cells = [
+            _fmt(_latest(metrics[name]["values"]) if sampled else metrics[name]["total"], "Count")
+            for name, _, sampled in _SHOWN_QUEUE_METRICS
+        ]
+        rows.append((key.partition("/")[2], *cells))
+    title = f"queues over {range_name} (visible, in flight, dead: the latest sample)"
+    return ["", title, "", *_table(rows, right_from=1)]
+
+
 def render(body: dict[str, Any], endpoint: str | None = None) -> str:
-    """The stream table, the shard table (the enabled shard-level metrics) and the consumer table
-    (enhanced fan-out), as text."""
+    """The stream table, the shard table (the enabled shard-level metrics), the consumer table
+    (enhanced fan-out) and the queue table (Kinesis queues, when the stream has some), as text."""
     range_name = body["range"]
     step = body["step_s"]
     last_col, minute_col = ("last 1 min", "last 1 h") if step == 60 else ("last 1 s", "last 1 min")
@@ -134,6 +156,8 @@ def render(body: dict[str, Any], endpoint: str | None = None) -> str:
             consumer_rows.append((consumer, *cells))
         lines += ["", f"enhanced fan-out consumers over {range_name} (SubscribeToShard)", ""]
         lines += _table(consumer_rows, right_from=1)
+    if body.get("queues"):
+        lines += _queue_lines(body["queues"], range_name)
     if summary and len(shown) < len(_SHOWN_SHARD_METRICS):
         command = ENABLE_COMMAND.format(stream=body["stream"])
         if endpoint:

@@ -1,8 +1,10 @@
 """A stream's figures for ``shardflow metrics``, read where AWS keeps them: CloudWatch and Kinesis.
 
-The stream's description comes from Kinesis (DescribeStreamSummary, ListShards), its figures from
-CloudWatch (ListMetrics for the shards and consumers with data, GetMetricData for the series), so
-the same command reads a Shardflow server (which answers both APIs on one port) or AWS itself.
+The stream's description comes from Kinesis (DescribeStreamSummary, ListShards, and ListQueues for
+an ON_DEMAND stream's queues), its figures from CloudWatch (ListMetrics for the shards and consumers
+with data, GetMetricData for the series; queue metrics have no StreamName, so they are read by
+the listed queues' QueueId and QueueName), so the same command reads a Shardflow server (which
+answers both APIs on one port) or AWS itself.
 The result has the shape of the dashboard's JSON (``/dashboard/api/metrics``), which ``render``
 draws.
 
@@ -20,6 +22,7 @@ from typing import Any
 
 from shardflow.metrics import table
 from shardflow.metrics.points import CONSUMER_LEVEL as CONSUMER_PREFIX
+from shardflow.metrics.points import QUEUE_LEVEL as QUEUE_PREFIX
 from shardflow.metrics.series import RANGES  # as the dashboard's ranges
 from shardflow.metrics.table import AVERAGE, MAXIMUM, NAMESPACE, SUM, MetricInfo
 from shardflow.model.enums import StreamMode
@@ -35,7 +38,7 @@ class NoSuchStream(LookupError):
 
 @dataclass(frozen=True)
 class _Series:
-    key: str  # "" the stream, a shard id, or "consumer/NAME"
+    key: str  # "" the stream, a shard id, "consumer/NAME" or "queue/QUEUE_ID/QUEUE_NAME"
     info: MetricInfo
     dimensions: tuple[tuple[str, str], ...]
 
@@ -49,6 +52,7 @@ def read(
     end = int(now) - int(now) % step  # the interval in progress starts here
     start = end - step * count
     summary, shard_ids = _describe(kinesis, stream)
+    queues = _queues(kinesis, summary) if summary else []
     listed = _listed(cloudwatch, stream)
     if summary is None and not listed:
         raise NoSuchStream(stream)
@@ -66,6 +70,11 @@ def read(
         _Series(CONSUMER_PREFIX + c, m, (*base, ("ConsumerName", c)))
         for c in consumers
         for m in table.CONSUMER_METRICS
+    ]
+    series += [
+        _Series(f"{QUEUE_PREFIX}{queue_id}/{name}", m, (("QueueId", queue_id), ("QueueName", name)))
+        for queue_id, name in queues
+        for m in table.QUEUE_METRICS
     ]
     data = _fetch(cloudwatch, series, start, end + step, step)
     blocks: dict[str, dict[str, Any]] = {}
@@ -100,6 +109,10 @@ def read(
             for c in consumers
             if any(key == CONSUMER_PREFIX + c for key, _ in has_data)
         },
+        "queues": {  # "<queue id>/<queue name>", as the dashboard's JSON keys them
+            f"{queue_id}/{name}": blocks[f"{QUEUE_PREFIX}{queue_id}/{name}"]
+            for queue_id, name in queues
+        },
         "summary": summary,
     }
 
@@ -122,6 +135,7 @@ def _describe(kinesis: Any, stream: str) -> tuple[dict[str, Any] | None, list[st
     open_shards = int(found["OpenShardCount"])
     summary = {
         "name": stream,
+        "arn": found["StreamARN"],
         "status": found["StreamStatus"],
         "mode": (found.get("StreamModeDetails") or {}).get("StreamMode", StreamMode.PROVISIONED),
         "open_shards": open_shards,
@@ -131,6 +145,22 @@ def _describe(kinesis: Any, stream: str) -> tuple[dict[str, Any] | None, list[st
         "shard_level_metrics": list(monitoring[0].get("ShardLevelMetrics", [])),
     }
     return summary, shard_ids
+
+
+def _queues(kinesis: Any, summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(queue id, queue name) of the stream's queues; only ON_DEMAND streams can have any."""
+    if summary["mode"] != "ON_DEMAND":
+        return []
+    found: list[tuple[str, str]] = []
+    args: dict[str, Any] = {"StreamFilter": [{"StreamARN": summary["arn"]}]}
+    while True:
+        page = kinesis.list_queues(**args)
+        found += [
+            (q["QueueARN"].rpartition("/")[2], q["QueueName"]) for q in page["QueueSummaries"]
+        ]
+        if not page.get("NextToken"):
+            return sorted(found, key=lambda q: (q[1], q[0]))
+        args["NextToken"] = page["NextToken"]
 
 
 def _listed(cloudwatch: Any, stream: str) -> set[tuple[str, str]]:

@@ -71,6 +71,7 @@ def stream_summary(stream: Stream) -> dict[str, Any]:
     open_count = stream.open_shard_count
     return {
         "name": stream.name,
+        "arn": stream.arn,
         "status": stream.current_status(),
         "mode": stream.mode,
         "open_shards": open_count,

@@ -76,6 +76,15 @@
     ["SubscribeToShard.Success", "SubscribeToShard success", "%"],
     ["SubscribeToShard.RateExceeded", "SubscribeToShard refused (rate, in use)", "count"],
   ];
+  // Kinesis queues (CloudWatch dimensions QueueId, QueueName): one line per queue of the stream.
+  const QUEUE_CHARTS = [
+    ["ReceivedQueueRecords", "Records received"],
+    ["AcknowledgedQueueRecords", "Records acknowledged"],
+    ["EmptyReceives", "Empty receives"],
+    ["VisibleQueueRecords", "Visible records"],
+    ["InFlightQueueRecords", "Records in flight"],
+    ["VisibleDeadLetterQueueRecords", "Visible dead letters"],
+  ];
   const TOTALS = [
     ["IncomingRecords", "incoming records"], ["IncomingBytes", "incoming bytes"],
     ["GetRecords.Records", "records read"], ["PutRecords.ThrottledRecords", "throttled entries"],
@@ -145,7 +154,8 @@
     const width = Math.max(200, plot.clientWidth || 320);
     const data = [xs, ...ys];
     let chart = state.charts.get(key);
-    if (chart && chart.series.length !== labels.length + 1) {
+    if (chart && (chart.series.length !== labels.length + 1 ||
+                  labels.some((label, i) => chart.series[i + 1].label !== label))) {
       chart.destroy();
       chart = null;
     }
@@ -230,6 +240,7 @@
            shards.map((s) => s.replace("shardId-", "")), xs, ys, stat + fmt(total, unit));
     }
     renderConsumers(body, xs);
+    renderQueues(body, xs);
     $("#totals").innerHTML = "";
     for (const [name, label] of TOTALS) {
       const metric = m[name];
@@ -270,6 +281,53 @@
     }
   }
 
+  // Always shown: the queues' charts, or a note on how to add one (ON_DEMAND streams only).
+  function renderQueues(body, xs) {
+    const name = (key) => key.slice(key.indexOf("/") + 1);  // keyed "<queue id>/<queue name>"
+    const keys = Object.keys(body.queues || {})
+      .sort((a, b) => name(a).localeCompare(name(b)) || a.localeCompare(b));
+    const note = $("#queue-note");
+    note.hidden = keys.length > 0;
+    if (!keys.length) {
+      for (const [name] of QUEUE_CHARTS) dropChart($("#queue-charts"), "queue:" + name);
+      const s = body.summary;
+      const text = !s ? "No queue read this stream in the range."
+        : s.mode !== "ON_DEMAND" ? "No queues: queues read ON_DEMAND streams only."
+        : "No queue reads this stream. Create one with ";
+      if (note.dataset.text === text) return;
+      note.dataset.text = text;
+      note.textContent = text;
+      if (s && s.mode === "ON_DEMAND") {
+        const code = document.createElement("code");
+        code.textContent = `shardflow queue create NAME --stream ${s.arn}` +
+                           ` --endpoint-url ${location.origin}`;
+        note.appendChild(code);
+      }
+      return;
+    }
+    // labelled by name, with the start of the id where names repeat (a queue deleted, re-created)
+    const names = keys.map(name);
+    const labels = keys.map((k, i) => names.indexOf(names[i]) === names.lastIndexOf(names[i])
+      ? names[i] : `${names[i]} (${k.slice(0, 6)})`);
+    for (const [metric, title] of QUEUE_CHARTS) {
+      const ys = keys.map((q) => bridge(body.queues[q][metric].values));
+      let summary;
+      if (body.queues[keys[0]][metric].statistic === "Sum") {
+        summary = "Σ " + fmt(keys.reduce((a, q) => a + body.queues[q][metric].total, 0), "count");
+      } else {  // a sampled depth: the queues' latest samples, added up
+        summary = "now " + fmt(ys.reduce((a, v) => a + latest(v), 0), "count");
+      }
+      draw($("#queue-charts"), "queue:" + metric, title, "count", labels, xs, ys, summary);
+    }
+  }
+  // The last value of a series, if it is recent (a deleted queue's last sample is not "now").
+  function latest(values) {
+    for (let i = values.length - 1; i >= Math.max(0, values.length - MAX_BRIDGE - 2); i--) {
+      if (values[i] !== null) return values[i];
+    }
+    return 0;
+  }
+
   function renderStreams(body) {
     const tbody = $("#streams tbody");
     tbody.innerHTML = "";
@@ -305,6 +363,7 @@
     $("#stream-charts").innerHTML = "";
     $("#shard-charts").innerHTML = "";
     $("#consumer-charts").innerHTML = "";
+    $("#queue-charts").innerHTML = "";
     writeHash();
     poll();
   }
