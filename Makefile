@@ -18,7 +18,7 @@ demo: $(STAMP)  ## start a server, create input-stream, write and read back, rep
 test: $(STAMP)  ## lint, type-check and run the whole suite against real servers
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder
 
 test-bench: $(STAMP)  ## the benchmarks' --quick smoke runs of over ~10 s (marked slow; CI runs them)
 	$(BIN)/python -m pytest -q -m slow tests/test_bench_smoke.py

@@ -31,7 +31,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 
 class DynamoDBServer:
-    """``python -m moto.server`` as a subprocess; ``extra_env`` e.g. turns on IAM checks."""
+    """moto's server (tests/consumer/moto_serial.py) as a subprocess; ``extra_env`` e.g. turns on
+    IAM checks."""
 
     def __init__(self, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
@@ -43,7 +44,9 @@ class DynamoDBServer:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         env = {**os.environ, **self.extra_env}
-        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        # moto's server with one request applied at a time: conditional writes atomic, as on AWS
+        serial = str(Path(__file__).with_name("moto_serial.py"))
+        cmd = [sys.executable, serial, "-H", "127.0.0.1", "-p", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

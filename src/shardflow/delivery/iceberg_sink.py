@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ POSITION_PROPERTY = "shardflow.position"  # snapshot summary: store position del
 CHANNEL_PROPERTY = "shardflow.channel-id"  # table property: the channel that owns the table
 CODECS = {"NONE": "uncompressed", "ZSTD": "zstd", "SNAPPY": "snappy"}
 MISSING_EXTRA = "Iceberg delivery needs pyiceberg and pyarrow: install shardflow[channels]."
+# SqlCatalog creates its tables on first use, unguarded: two channels checking one table bucket
+# at once in their threads both ran CREATE TABLE, and one failed ("table ... already exists").
+_CATALOG_LOCK = threading.Lock()
 
 
 def table_bucket(arn: str) -> str:
@@ -48,7 +52,8 @@ def open_catalog(warehouse: Path, bucket: str) -> Any:
 
     root = warehouse / bucket
     root.mkdir(parents=True, exist_ok=True)
-    return SqlCatalog(bucket, uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}")
+    with _CATALOG_LOCK:
+        return SqlCatalog(bucket, uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}")
 
 
 def _type_of(value: Any) -> str:
