@@ -8,7 +8,8 @@ reach: it changes the server's behaviour (fault injection, dropping every stream
   browser names the page's origin in ``Origin`` (and ``Sec-Fetch-Site``). A request from another
   origin than the server's own is refused; CORS preflights of admin paths are refused too.
 - ``--auth verify``: the request must carry a valid SigV4 signature of a known key (any
-  service name in its scope), as the AWS CLI or ``shardflow.testing`` sign it.
+  service name in its scope), as botocore's ``SigV4Auth`` signs it (``shardflow.testing``'s
+  reset is not signed: it serves servers without ``--auth verify``).
 """
 
 from __future__ import annotations
