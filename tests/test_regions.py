@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 
+from tests.metrics.conftest import prometheus_samples
 from tests.support import ServerProcess, server_of_its_own
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
@@ -197,6 +199,23 @@ def test_queues_live_in_their_stream_s_region(tenant_server: ServerProcess) -> N
     assert received == [b"west"]
     east_answer = east.receive_queue_records(QueueARN=arns["us-east-1"], WaitTimeSeconds=1)
     assert east_answer["QueueRecords"] == []
+    # the metrics name each queue's stream as its tenant does (the west one prefixed), both the
+    # counts of calls and the depths sampled in the background
+    west_key = f"{DEFAULT_ACCOUNT}/us-west-2/qs"
+    wanted = {"shardflow_queue_received_records_total", "shardflow_queue_in_flight_records"}
+    deadline = time.monotonic() + 15
+    while True:
+        figures = {
+            (metric, labels["stream"]): value
+            for metric, labels, value in prometheus_samples(tenant_server.endpoint)
+            if metric in wanted
+        }
+        if all(figures.get((m, west_key)) == 1 for m in wanted) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # events are applied, and depths sampled, once a second
+    assert {m: figures.get((m, west_key)) for m in wanted} == dict.fromkeys(wanted, 1)
+    assert figures.get(("shardflow_queue_in_flight_records", "qs")) == 0
+
     # another account may not use the queue (queues take no resource policy)
     stranger = client(tenant_server.endpoint, "us-west-2", key="111122223333")
     with pytest.raises(stranger.exceptions.AccessDeniedException):

@@ -294,7 +294,7 @@ class QueueDelivery:
         if not self._events.active:
             return
         s = state.settings
-        stream = s.stream_arn.rpartition("/")[2]
+        stream = s.stream_arn.rpartition("/")[2]  # the bus prefixes the request's tenant
         self._events.emit(
             QueueRecordsMoved(stream, s.queue_id, s.name, received, acknowledged, int(empty))
         )
@@ -322,8 +322,8 @@ class QueueDelivery:
                 cursor = state.cursors.get(shard.uid, s.from_position)
                 visible += queues.tables.count_records(shard.uid, cursor, VISIBLE_CAP - visible)
             self._events.emit(
-                QueueDepth(
-                    stream.name,
+                QueueDepth(  # no request here: the name carries the queue's tenant itself
+                    queues.metric_stream(s),
                     s.queue_id,
                     s.name,
                     min(visible, VISIBLE_CAP),

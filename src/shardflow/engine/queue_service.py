@@ -29,7 +29,7 @@ from shardflow.engine.queue_model import (
 from shardflow.engine.queue_start import checked_start, queue_description, starting_point
 from shardflow.engine.streams import Stream
 from shardflow.engine.tags import check_tag_keys, check_tags, tag_list
-from shardflow.model.shard_ids import queue_arn
+from shardflow.model.shard_ids import parse_stream_arn, queue_arn
 from shardflow.storage.queue_store import QueueStore
 from shardflow.storage.refusal import damaged
 from shardflow.storage.sqlite import SqliteStore
@@ -82,6 +82,12 @@ class Queues:
     def account_id(self) -> str:
         """The account the current request acts in (the server's outside a request)."""
         return tenancy.account_or(self._default_account)
+
+    def metric_stream(self, settings: QueueSettings) -> str:
+        """The queue's stream as the metrics name it: prefixed by its tenant (engine.tenancy)."""
+        region, account, name = parse_stream_arn(settings.stream_arn) or ("", "", "")
+        home = tenancy.tenant_of(account, region, self._default_account, self._default_region)
+        return home.prefix + name
 
     def _here(self) -> tuple[str, str]:
         """(region, account) the current request acts in: where its queue names resolve."""
