@@ -47,7 +47,7 @@ from shardflow.consumer.reader import AT_TIP, ShardReader
 from shardflow.consumer.records import SHARD_END, Batch, Record
 from shardflow.consumer.shard_state import ShardState, Stop
 from shardflow.consumer.shards import ShardInfo
-from shardflow.consumer.store import CheckpointStore, Lease, MemoryCheckpointStore
+from shardflow.consumer.store import CheckpointStore, Lease
 from shardflow.model.distribution import USER_PARTITION_KEY, record_distribution
 
 log = logging.getLogger("shardflow.consumer")
@@ -392,8 +392,3 @@ class AsyncConsumer(LeaseCoordination):
         if state.task is not None:
             state.task.cancel()
         log.warning("%s: lost lease on %s (%s)", self.config.worker_id, shard_id, why)
-
-
-def memory_store() -> CheckpointStore:
-    """A store for one-off reads (tail, verify) that should leave nothing behind."""
-    return MemoryCheckpointStore()
