@@ -43,7 +43,8 @@ def _stream() -> tuple[Stream, dict[int, list[StoredRecord]]]:
 def _reader(records: dict[int, list[StoredRecord]]):  # type: ignore[no-untyped-def]
     def read_shard(stream: Stream, shard: Shard, position: int, limit: int, max_bytes: int):
         found = [r for r in records[shard.uid] if r.position >= position][:3]
-        return ReadResult(found, stream.name, shard.index, None, 0, [])
+        size = sum(len(r.data) + len(r.partition_key) for r in found)  # ASCII keys
+        return ReadResult(found, stream.name, shard.index, None, 0, [], size)
 
     return read_shard
 

@@ -33,3 +33,14 @@ def test_altered_numbers_are_rejected() -> None:
     assert sequence.decode("1" * 56) is None
     assert sequence.decode("123") is None
     assert sequence.decode("4" * 55 + "x") is None
+
+
+def test_page_encoding_matches_one_at_a_time() -> None:
+    rng = random.Random(2)
+    for shard in (0, 1, 7, 2**32 - 1):
+        positions = [0, 1, sequence.MAX_POSITION] + [
+            rng.randrange(sequence.MAX_POSITION) for _ in range(200)
+        ]
+        assert sequence.encode_page(shard, positions) == [
+            sequence.encode(shard, p) for p in positions
+        ]

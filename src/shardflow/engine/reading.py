@@ -19,6 +19,7 @@ class ReadResult:
     next_iterator: str | None
     millis_behind_latest: int
     child_shards: list[Shard]
+    size: int  # bytes of ``records`` as AWS counts them (data + UTF-8 partition keys)
 
 
 class StartPosition(Protocol):

@@ -21,9 +21,10 @@ from shardflow.engine.tenancy import account_or
 from shardflow.model import iterators, sequence
 from shardflow.model.aws_sequence import aws_shard_index
 from shardflow.model.enums import StreamStatus
+from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import no_such_shard, shard_id, shard_index
 from shardflow.storage.checksum import CorruptRecord
-from shardflow.storage.sqlite import SqliteStore
+from shardflow.storage.sqlite import SqliteStore, StoredRecord
 
 GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024  # AWS: at most 10 MiB per GetRecords call
 
@@ -159,7 +160,7 @@ class Reads:
         if not self._limits.admit_read(shard.uid):
             raise self._throttled(stream, shard)
         result = self.read_shard(stream, shard, position, limit, GET_RECORDS_MAX_BYTES)
-        self._limits.charge_read(shard.uid, sum(len(r.data) for r in result.records))
+        self._limits.charge_read(shard.uid, result.size)
         return result
 
     def iterator_position(self, iterator_text: str) -> tuple[Stream, Shard, int]:
@@ -200,9 +201,11 @@ class Reads:
         # The iterator moves past everything read, including records past retention that the
         # sweep has not deleted yet (they are not returned).
         next_position = read[-1].position + 1 if read else position
-        records = read
+        records: list[StoredRecord] = read
+        size = read.size  # measured once, by the read
         if read and read[0].arrival_ms < cutoff:
             records = [r for r in read if r.arrival_ms >= cutoff]
+            size = sum(record_size(r.data, r.partition_key) for r in records)
         try:
             last = self._store.last_record(shard.uid)
         except sqlite3.DatabaseError as exc:
@@ -221,7 +224,7 @@ class Reads:
             children = [
                 s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)
             ]
-        return ReadResult(records, stream.name, shard.index, next_iterator, behind, children)
+        return ReadResult(records, stream.name, shard.index, next_iterator, behind, children, size)
 
     def _unreadable(
         self, stream: Stream, shard: Shard, position: int, exc: Exception

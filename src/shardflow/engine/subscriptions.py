@@ -282,7 +282,7 @@ class Subscriptions:
                     if result.records:
                         sub.position = result.records[-1].position + 1
                         if limits.enabled:
-                            tokens -= sum(len(r.data) for r in result.records)
+                            tokens -= result.size  # data + UTF-8 keys, measured by the read
                     continuation = None
                     if not at_end:
                         last = max(sub.position - 1, sub.shard.start_position)
@@ -316,12 +316,11 @@ class Subscriptions:
 
 
 def _pushed(sub: Subscription, result: ReadResult) -> RecordsPushed:
-    size = sum(len(r.data) + len(r.partition_key) for r in result.records)
     return RecordsPushed(
         sub.stream.name,
         sub.shard.shard_id,
         sub.consumer.name,
         len(result.records),
-        size,
+        result.size,
         result.millis_behind_latest,
     )

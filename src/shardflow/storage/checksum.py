@@ -16,14 +16,15 @@ import struct
 
 import google_crc32c
 
-_pack = struct.Struct("<qq").pack  # rowid, arrival_ms
-_crc = google_crc32c.value
+pack_header = struct.Struct("<qq").pack  # rowid, arrival_ms: the checksum's first 16 bytes
+crc32c = google_crc32c.value
 
 
 def record_crc(rowid: int, arrival_ms: int, partition_key: str, data: bytes) -> int:
     """The record's CRC32C: one call into the C library over the joined bytes (copying 1 KiB
-    costs less than a second call: 300 ns against 360 ns per 1 KiB record)."""
-    return int(_crc(_pack(rowid, arrival_ms) + partition_key.encode("utf-8") + data))
+    costs less than a second call: 300 ns against 360 ns per 1 KiB record). The read path
+    inlines this with ``pack_header`` and ``crc32c``, reusing the key's UTF-8 for its size."""
+    return int(crc32c(pack_header(rowid, arrival_ms) + partition_key.encode("utf-8") + data))
 
 
 class CorruptRecord(Exception):

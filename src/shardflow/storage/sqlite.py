@@ -364,7 +364,7 @@ class SqliteStore:
 
     def read(
         self, shard_uid: int, from_position: int, limit: int, max_bytes: int
-    ) -> list[StoredRecord]:
+    ) -> record_queries.RecordPage:
         """Up to ``limit`` records of a shard from ``from_position`` on, within ``max_bytes``;
         ``CorruptRecord`` where one fails its checksum (``storage.records``)."""
         return record_queries.read(self.reader, shard_uid, from_position, limit, max_bytes)

@@ -14,7 +14,6 @@ from shardflow.engine.events import RecordsOut
 from shardflow.engine.reading import ReadResult
 from shardflow.model import sequence
 from shardflow.model.enums import EncryptionType
-from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import shard_id
 
 DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
@@ -26,13 +25,12 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         dry_run.conclude(engine.limits, stream.name)
     result = engine.reads.get_records(params["ShardIterator"], params.get("Limit") or DEFAULT_LIMIT)
     if engine.events.active:
-        size = sum(record_size(r.data, r.partition_key) for r in result.records)
         engine.events.emit(
             RecordsOut(
                 result.stream_name,
                 shard_id(result.shard_index),
                 len(result.records),
-                size,
+                result.size,
                 result.millis_behind_latest,
             )
         )
@@ -48,26 +46,36 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def records_out(engine: Engine, result: ReadResult) -> list[dict[str, Any]]:
-    """The Record shapes of a read (GetRecords and SubscribeToShardEvent)."""
-    index = result.shard_index
-    records: list[dict[str, Any]] = [
-        {
-            "SequenceNumber": sequence.encode(index, r.position),
-            "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
-            "Data": r.data,
-            "PartitionKey": r.partition_key,
-        }
-        for r in result.records
-    ]
-    for record in records:
-        if not record["PartitionKey"]:
-            del record["PartitionKey"]  # written without one (AUTO distribution): AWS omits it
+    """The Record shapes of a read (GetRecords and SubscribeToShardEvent), in one pass over the
+    records (a page holds up to 10,000)."""
+    stored = result.records
+    sequence_numbers = sequence.encode_page(result.shard_index, [r.position for r in stored])
+    records: list[dict[str, Any]] = []
+    append = records.append
+    for number, r in zip(sequence_numbers, stored, strict=True):
+        if r.partition_key:
+            append(
+                {
+                    "SequenceNumber": number,
+                    "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
+                    "Data": r.data,
+                    "PartitionKey": r.partition_key,
+                }
+            )
+        else:  # written without one (AUTO distribution): AWS omits it
+            append(
+                {
+                    "SequenceNumber": number,
+                    "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
+                    "Data": r.data,
+                }
+            )
     stream = engine.streams.get(result.stream_name)
     if stream is not None and stream.kms_switches_ms:
         # Records written while the stream encrypted carry KMS; AWS omits the field otherwise.
         kms = EncryptionType.KMS
-        for record, stored in zip(records, result.records, strict=True):
-            if encryption.record_encryption(stream, stored.arrival_ms) == kms:
+        for record, r in zip(records, stored, strict=True):
+            if encryption.record_encryption(stream, r.arrival_ms) == kms:
                 record["EncryptionType"] = kms
     return records
 
