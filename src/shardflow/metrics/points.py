@@ -26,28 +26,18 @@ def add(metrics: Metrics, name: str, value: float) -> None:
     """Add one sample to ``metrics[name]``."""
     stat = metrics.get(name)
     if stat is None:
-        metrics[name] = Stat(1, value, value, value)
-        return
-    stat.count += 1
-    stat.sum += value
-    if value < stat.min:
-        stat.min = value
-    if value > stat.max:
-        stat.max = value
+        metrics[name] = Stat.of(value)
+    else:
+        stat.add(value)
 
 
 def add_stat(metrics: Metrics, name: str, stat: Stat) -> None:
     """Fold ``stat`` into ``metrics[name]`` (a copy when new: one stat may go under several)."""
     mine = metrics.get(name)
     if mine is None:
-        metrics[name] = Stat(stat.count, stat.sum, stat.min, stat.max)
-        return
-    mine.count += stat.count
-    mine.sum += stat.sum
-    if stat.min < mine.min:
-        mine.min = stat.min
-    if stat.max > mine.max:
-        mine.max = stat.max
+        metrics[name] = stat.copy()
+    else:
+        mine.fold(stat)
 
 
 def add_fresh(metrics: Metrics, name: str, stat: Stat) -> None:
@@ -58,13 +48,8 @@ def add_fresh(metrics: Metrics, name: str, stat: Stat) -> None:
     mine = metrics.get(name)
     if mine is None:
         metrics[name] = stat
-        return
-    mine.count += stat.count
-    mine.sum += stat.sum
-    if stat.min < mine.min:
-        mine.min = stat.min
-    if stat.max > mine.max:
-        mine.max = stat.max
+    else:
+        mine.fold(stat)
 
 
 def merge(into: Point, point: Point) -> None:
