@@ -124,14 +124,17 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         yield proc
 
 
-def make_client(endpoint: str, **config: object) -> object:
-    """A boto3 Kinesis client for ``endpoint`` with test credentials and no retries."""
+def make_client(
+    endpoint: str, *, region: str = REGION, access_key: str = "AKIDTEST", **config: object
+) -> object:
+    """A boto3 Kinesis client for ``endpoint`` with test credentials and no retries; ``region``
+    and ``access_key`` choose the tenant (the region and account the server files it under)."""
     cfg = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}, **config)  # type: ignore[arg-type]
     return boto3.client(
         "kinesis",
         endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="AKIDTEST",
+        region_name=region,
+        aws_access_key_id=access_key,
         aws_secret_access_key="secret",
         config=cfg,
     )

@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 
+from tests.conftest import make_client
 from tests.metrics.conftest import prometheus_samples
 from tests.support import ServerProcess, server_of_its_own
 
@@ -28,14 +28,7 @@ def tenant_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 
 
 def client(endpoint: str, region: str, key: str = "AKIDTEST") -> Any:
-    return boto3.client(
-        "kinesis",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key="secret",
-        config=BotoConfig(retries={"total_max_attempts": 1}),
-    )
+    return make_client(endpoint, region=region, access_key=key)
 
 
 def test_same_name_in_three_regions_is_three_streams(tenant_server: ServerProcess) -> None:

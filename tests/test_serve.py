@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.conftest import make_client
@@ -59,13 +58,7 @@ def test_state_delays(start) -> None:  # type: ignore[no-untyped-def]
 def test_shard_limit_option_and_account_id(start) -> None:  # type: ignore[no-untyped-def]
     server = start("--shard-limit", "3", "--account-id", "123456789012", "--region", "eu-west-1")
     # --region is only the default: the request's credential scope (eu-west-1 here) names it.
-    client = boto3.client(
-        "kinesis",
-        endpoint_url=server.endpoint,
-        region_name="eu-west-1",
-        aws_access_key_id="AKIDTEST",
-        aws_secret_access_key="secret",
-    )
+    client = make_client(server.endpoint, region="eu-west-1")
     client.create_stream(StreamName="a", ShardCount=2)
     with pytest.raises(client.exceptions.LimitExceededException) as info:
         client.create_stream(StreamName="b", ShardCount=2)

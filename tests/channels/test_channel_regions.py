@@ -6,22 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import boto3
-
 from tests.channels.conftest import create_s3_channel, eventually, wait_status
+from tests.conftest import make_client
 from tests.support import ServerProcess
 
 
 def test_a_channel_lives_in_its_stream_s_region(
     channel_server: ServerProcess, kinesis: Any, s3: Any, bucket: str
 ) -> None:
-    west = boto3.client(
-        "kinesis",
-        endpoint_url=channel_server.endpoint,
-        region_name="us-west-2",
-        aws_access_key_id="AKIDTEST",
-        aws_secret_access_key="secret",
-    )
+    west = make_client(channel_server.endpoint, region="us-west-2")
     name = f"ch-west-{uuid.uuid4().hex[:8]}"
     west.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
     west.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.1})
