@@ -87,15 +87,24 @@ class StreamLookup:
         decision = evaluate(policy, caller_account, operation, arn)
         if decision is Decision.ALLOW:
             return
-        why = (
-            "with an explicit deny in a resource-based policy"
-            if decision is Decision.EXPLICIT_DENY
-            else f"because no resource-based policy allows the kinesis:{operation} action"
+        raise access_denied(
+            caller_account, operation, arn, explicit=decision is Decision.EXPLICIT_DENY
         )
-        raise errors.AccessDeniedException(
-            f"User: arn:aws:iam::{caller_account}:root is not authorized to perform:"
-            f" kinesis:{operation} on resource: {arn} {why}"
-        )
+
+
+def access_denied(
+    caller_account: str, operation: str, arn: str, *, explicit: bool = False
+) -> errors.KinesisError:
+    """AWS's refusal of a caller of another account that no resource policy lets in."""
+    why = (
+        "with an explicit deny in a resource-based policy"
+        if explicit
+        else f"because no resource-based policy allows the kinesis:{operation} action"
+    )
+    return errors.AccessDeniedException(
+        f"User: arn:aws:iam::{caller_account}:root is not authorized to perform:"
+        f" kinesis:{operation} on resource: {arn} {why}"
+    )
 
 
 def _consumer_policy(stream: Stream | None, consumer_arn: str) -> str | None:

@@ -18,6 +18,7 @@ from shardflow import errors
 from shardflow.engine import tenancy
 from shardflow.engine.access import FindStream
 from shardflow.engine.consumers import check_room
+from shardflow.engine.lookup import access_denied
 from shardflow.engine.queue_model import (
     DEFAULT_MAX_RECEIVE_COUNT,
     DEFAULT_VISIBILITY_S,
@@ -379,11 +380,7 @@ class Queues:
         )
         if account != caller_account:
             operation = who.operation if who is not None else ""
-            raise errors.AccessDeniedException(
-                f"User: arn:aws:iam::{caller_account}:root is not authorized to perform:"
-                f" kinesis:{operation} on resource: {state.settings.arn} because no"
-                f" resource-based policy allows the kinesis:{operation} action"
-            )
+            raise access_denied(caller_account, operation, state.settings.arn)
 
     def stream_of(self, state: QueueState) -> Stream:
         stream = self._stream_of(state)
