@@ -160,7 +160,7 @@ def test_put_instructions() -> None:
     figures(r"^shardflow\s+[\d,]+$", out)
 
 
-def test_loop_front_probe() -> None:
-    out = run_bench("loop_front_probe.py")
-    figures(r"^shardflow serve\s+[\d.]+\s+[\d.]+\s+\d+$", out)
-    figures(r"^loop front\s+[\d.]+\s+[\d.]+\s+\d+$", out)
+def test_http1_fronts() -> None:
+    out = run_bench("http1_fronts.py")
+    figures(r"^loop\s+[\d.]+\s+[\d.]+\s+\d+$", out)
+    figures(r"^granian\s+[\d.]+\s+[\d.]+\s+\d+$", out)

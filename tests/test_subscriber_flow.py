@@ -81,6 +81,7 @@ def test_a_subscriber_that_reads_gets_every_record(server: ServerProcess) -> Non
             StreamName="flow-reading", Records=[{"Data": b"d" * 100_000, "PartitionKey": "k"}] * 5
         )
     with _subscribe(server, arn) as sock:
-        received = _read_all(sock, quiet_s=1.0, total_s=STALL_S + 6)  # past a heartbeat
+        # quiet for longer than a shard's read-rate second (2 MiB/s: the 4 MB come in 2 s)
+        received = _read_all(sock, quiet_s=2.5, total_s=STALL_S + 8)  # past a heartbeat
     assert b"InternalFailureException" not in received
     assert received.count(b'"SequenceNumber"') == 40

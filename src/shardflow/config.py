@@ -20,6 +20,7 @@ DEFAULT_ON_DEMAND_STREAM_LIMIT = 50  # AWS's default on-demand streams per accou
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DURABILITY_MODES = ("memory", "process", "fsync")
 AUTH_MODES = ("off", "verify")
+HTTP1_FRONTS = ("loop", "granian")  # who parses cleartext HTTP/1.1 (server.h1front)
 # Connection limits (docs/operations.md): what a hostile or broken client may hold.
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # an HTTP/1.1 head, or an HTTP/2 header list
 DEFAULT_HEADER_TIMEOUT_S = 10.0
@@ -71,6 +72,7 @@ class Config:
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     max_streams: int = DEFAULT_MAX_STREAMS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    http1_front: str = "loop"  # "granian": cleartext HTTP/1.1 through granian's threads
     subscriber_buffer_bytes: int = DEFAULT_SUBSCRIBER_BUFFER_BYTES
     subscriber_stall_s: float = DEFAULT_SUBSCRIBER_STALL_S
     # Tenancy and authentication (server.identity, server.cors, docs/auth.md)
@@ -93,6 +95,8 @@ class Config:
             raise ValueError("a TLS certificate needs its key, and a key its certificate")
         if self.subscription_max_s <= 0:
             raise ValueError("subscription_max_s must be positive")
+        if self.http1_front not in HTTP1_FRONTS:
+            raise ValueError(f"http1_front must be one of {HTTP1_FRONTS}")
         if self.auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}")
         if self.auth == "verify" and self.credentials is None:

@@ -28,6 +28,7 @@ from shardflow.config import (
     DEFAULT_SUBSCRIBER_BUFFER_BYTES,
     DEFAULT_SUBSCRIBER_STALL_S,
     DURABILITY_MODES,
+    HTTP1_FRONTS,
     Config,
     default_data_dir,
 )
@@ -172,6 +173,12 @@ def refusals(debug: bool) -> Iterator[None]:
     help="Concurrent HTTP/2 streams per connection (REFUSED_STREAM beyond it).",
 )
 @click.option(
+    "--http1-front",
+    type=click.Choice(HTTP1_FRONTS),
+    default="loop",
+    help="Who parses cleartext HTTP/1.1: the event loop (fast) or granian's threads.",
+)
+@click.option(
     "--max-connections",
     default=DEFAULT_MAX_CONNECTIONS,
     type=click.IntRange(1),
@@ -263,6 +270,7 @@ def serve(
     idle_timeout_s: float,
     body_timeout_s: float,
     max_streams: int,
+    http1_front: str,
     max_connections: int,
     subscriber_buffer_bytes: int,
     subscriber_stall_s: float,
@@ -331,6 +339,7 @@ def serve(
         body_timeout_s=body_timeout_s,
         max_streams=max_streams,
         max_connections=max_connections,
+        http1_front=http1_front,
         subscriber_buffer_bytes=subscriber_buffer_bytes,
         subscriber_stall_s=subscriber_stall_s,
         credentials=credentials,

@@ -58,7 +58,6 @@ ADMIN_PREFIX = "/_shardflow/"  # Shardflow's own endpoints; AWS ignores the path
 _JSON_CONTENT_TYPE = ("content-type", json_codec.CONTENT_TYPE)
 _CBOR_CONTENT_TYPE = ("content-type", CBOR_TYPE)
 _TIMEOUT_HEADERS = [("content-type", "text/plain"), ("connection", "close")]
-_SLOW_BODY = "408 to a request body slower than %.0f s (--body-timeout-s); the connection closes"
 
 
 class KinesisApp:
@@ -116,12 +115,10 @@ class KinesisApp:
                 else:
                     body = None  # refused before a byte of it is read
         except TimeoutError:
-            self._slow_log.warning("body", _SLOW_BODY, self.body_timeout_s)
+            self._slow_log.warning("body", transport.SLOW_BODY, self.body_timeout_s)
             proto.response_bytes(408, _TIMEOUT_HEADERS, b"request body timed out\n")
             return
-        response = await self.handle(scope.method, scope.path, headers, scope.query_string, body)
-        if self.cors.enabled:
-            self._add_cors(scope.path, headers, response)
+        response = await self.respond(scope.method, scope.path, headers, scope.query_string, body)
         if response.stream is not None:
             flow = self.flow
             if flow is None or not flow.open(scope.client):
@@ -148,9 +145,7 @@ class KinesisApp:
         too_big = declared.isdigit() and int(declared) > self.max_body
         body = None if too_big else await transport.read_body(receive, self.max_body)
         query = scope.get("query_string", b"").decode("latin-1")
-        response = await self.handle(scope["method"], scope["path"], headers, query, body)
-        if self.cors.enabled:
-            self._add_cors(scope["path"], headers, response)
+        response = await self.respond(scope["method"], scope["path"], headers, query, body)
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         if response.stream is not None:
             await transport.stream_asgi(send, response.status, raw_headers, response.stream)
@@ -163,10 +158,19 @@ class KinesisApp:
 
     # -- the core ----------------------------------------------------------------------------
 
+    async def respond(
+        self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
+    ) -> Response:
+        """``handle``, with the CORS headers every server adapter adds."""
+        response = await self.handle(method, path, headers, query, body)
+        if self.cors.enabled:
+            self._add_cors(path, headers, response)
+        return response
+
     async def handle(
         self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
     ) -> Response:
-        """One request in, one response out (the adapters add the CORS headers: ``_add_cors``).
+        """One request in, one response out (without CORS headers: ``respond`` adds them).
         ``body`` is None if it exceeded the size cap."""
         if path.startswith(ADMIN_PREFIX):
             refusal = self.admin_guard.refusal(method, path, headers, query, body)

@@ -129,6 +129,40 @@ def connections(port: int) -> list[Connection]:
     return out
 
 
+def close_reserved(host: str, port: int) -> int:
+    """Close the sockets bound to ``host:port`` that neither listen nor connect; how many.
+
+    granian 2.8's embedded server, on Linux, binds one such socket to reserve its address and
+    keeps it open after it stops, with nothing left that could close it (its Python objects are
+    gone, measured). Behind the loop's front it serves a private port of its own: a server
+    started many times in one process (shardflow.testing) would keep one per start.
+    """
+    closed = 0
+    for fd in _socket_fds():
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:
+            continue
+        try:
+            if sock.getsockname()[:2] != (host, port) or sock.getsockopt(
+                socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+            ):
+                continue
+            try:
+                sock.getpeername()
+                continue
+            except OSError:
+                pass
+            sock.close()
+            closed += 1
+        except OSError:
+            continue
+        finally:
+            if sock.fileno() != -1:
+                sock.detach()
+    return closed
+
+
 def shut(conn: Connection, port: int) -> bool:
     """Shut a connection down, after checking its fd still holds it (fds are reused)."""
     again = inspect(conn.fd, port)

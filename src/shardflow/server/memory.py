@@ -30,6 +30,15 @@ MMAP_THRESHOLD = 256 * 1024
 TRIM_THRESHOLD = 1024 * 1024
 
 
+def trim() -> bool:
+    """Return the free pages inside glibc's heap to the system (malloc_trim), after many partial
+    request bodies, each read in pieces below the mmap threshold, were dropped at once."""
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def return_freed_memory() -> bool:
     """Set fixed malloc thresholds (glibc only; elsewhere nothing changes) and granian's
     jemalloc purging (before granian is imported)."""

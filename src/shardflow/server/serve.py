@@ -23,11 +23,14 @@ from shardflow.engine.engine import Engine
 from shardflow.metrics import FILE_NAME as METRICS_FILE
 from shardflow.metrics import MetricsRecorder, enabled_on
 from shardflow.metrics.bounds import exists_in
+from shardflow.server.accept import Acceptor, listen
 from shardflow.server.app import KinesisApp
-from shardflow.server.connections import Supervisor, connection_limit
+from shardflow.server.connections import Supervisor, close_reserved, connection_limit
 from shardflow.server.flow import FlowControl
+from shardflow.server.h1front import Front, Limits
 from shardflow.server.initial_streams import create_initial_streams
 from shardflow.server.memory import return_freed_memory
+from shardflow.server.splice import Splice
 from shardflow.storage import datadir
 from shardflow.storage.diskspace import full_disk_refusal
 from shardflow.storage.refusal import DataDirError
@@ -35,6 +38,8 @@ from shardflow.storage.sqlite import SqliteStore
 
 log = logging.getLogger("shardflow")
 FD_RESERVE = 48  # descriptors kept for the database, its WAL, logs and TLS files
+PRIVATE_HOST = "127.0.0.1"  # granian's HTTP/2 port behind the loop's front
+GRACE_S = 5.0  # at shutdown, answers in progress get this long
 
 
 def _memory_dir() -> Path:
@@ -92,13 +97,19 @@ async def serve(
     supervisor = Supervisor(port, config.idle_timeout_s, max_connections, limit_reason)
     engine.subscriptions.event_max_bytes = config.subscriber_buffer_bytes
     app = KinesisApp(engine, recorder=recorder)
-    app.flow = FlowControl(
-        supervisor.delivered, config.subscriber_buffer_bytes, config.subscriber_stall_s
-    )
+    tls = config.tls_cert is not None
+    front = None if tls or config.http1_front == "granian" else _front(config, app)
+    delivered = supervisor.delivered
+    if front is not None:
+        splice = front.splice
+        delivered = lambda peer: supervisor.delivered(splice.client_of(peer))  # noqa: E731
+    app.flow = FlowControl(delivered, config.subscriber_buffer_bytes, config.subscriber_stall_s)
+    if front is not None:
+        front.flow = app.flow
     server = Server(
         app,
-        address=config.host,
-        port=port,
+        address=config.host if front is None else PRIVATE_HOST,
+        port=port if front is None else front.splice.port,
         interface=Interfaces.RSGI,
         http=HTTPModes.auto,
         websockets=False,
@@ -118,7 +129,12 @@ async def serve(
         ssl_key=config.tls_key,
         ssl_protocol_min=SSLProtocols.tls12,  # what the AWS SDKs require; 1.3 when offered
     )
+    acceptor = None
+    if front is not None:
+        acceptor = Acceptor(listen(config.host, port), front.connection, max_connections)
+        front.released = acceptor.release
     loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
     # Only the main thread receives signals; shardflow.testing runs a server in a thread.
     signals = (
         (signal.SIGINT, signal.SIGTERM)
@@ -126,10 +142,9 @@ async def serve(
         else ()
     )
     for sig in signals:
-        loop.add_signal_handler(sig, server.stop)
-    stopper = asyncio.ensure_future(_stop_when(stop, server.stop)) if stop is not None else None
+        loop.add_signal_handler(sig, stopping.set)
+    stopper = asyncio.ensure_future(_stop_when(stop, stopping.set)) if stop is not None else None
     where = "in memory" if config.in_memory else str(data_dir)
-    tls = config.tls_cert is not None
     log.info(
         "shardflow listening on %s://%s:%d (%s), data %s, durability %s",
         "https" if tls else "http",
@@ -140,10 +155,25 @@ async def serve(
         durability,
     )
     supervisor.start()
-    if ready is not None:
-        ready.set()
+    granian = asyncio.ensure_future(server.serve())
     try:
-        await server.serve()
+        if front is not None and acceptor is not None:
+            await _listening(PRIVATE_HOST, front.splice.port, granian)
+            front.start()
+            acceptor.start()
+        if ready is not None:
+            ready.set()
+        await asyncio.wait(
+            [granian, asyncio.ensure_future(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        if acceptor is not None and front is not None:
+            await acceptor.close()
+            await front.close(GRACE_S)
+            front.splice.close()
+        server.stop()
+        await granian
+        if front is not None:
+            close_reserved(PRIVATE_HOST, front.splice.port)
     finally:
         await supervisor.stop()
         for sig in signals:
@@ -154,6 +184,30 @@ async def serve(
             await recorder.stop()
         await _close(engine, store, data_dir, config.in_memory)
         log.info("shardflow stopped")
+
+
+def _front(config: Config, app: KinesisApp) -> Front:
+    """The loop's HTTP/1.1 front, splicing HTTP/2 to granian on a private port."""
+    limits = Limits(
+        config.max_header_bytes, config.header_timeout_s, config.body_timeout_s, app.max_body
+    )
+    return Front(app, limits, Splice(PRIVATE_HOST, claim_port(PRIVATE_HOST, 0)))
+
+
+async def _listening(host: str, port: int, server: asyncio.Future[None]) -> None:
+    """Wait until granian accepts on its private port (it binds soon after serve starts)."""
+    for _ in range(500):
+        if server.done():
+            server.result()  # granian failed: say why
+            raise RuntimeError("granian stopped before it listened")
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.01)
+            continue
+        writer.close()
+        return
+    raise RuntimeError(f"granian did not listen on {host}:{port} in 5 s")
 
 
 async def _close(engine: Engine, store: SqliteStore, data_dir: Path, in_memory: bool) -> None:

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 CBOR_TYPE = "application/x-amz-cbor-1.1"
+SLOW_BODY = "408 to a request body slower than %.0f s (--body-timeout-s); the connection closes"
 
 
 async def stream_rsgi(
