@@ -214,10 +214,13 @@ class Engine:
         return self.lookup.find(params, active_only=active_only)
 
     def live_streams(self) -> list[Stream]:
+        """The current tenant's streams in name order, DELETING ones included."""
         at = self.clock.now_ms()
-        return sorted(
-            (s for s in self.streams.in_scope() if not s.is_gone(at)), key=lambda s: s.name
-        )
+        return [s for s in self.streams.in_scope() if not s.is_gone(at)]
+
+    def stream_page(self, after: str | None, limit: int) -> tuple[list[Stream], bool]:
+        """ListStreams: up to ``limit`` live streams named after ``after``; whether more follow."""
+        return self.streams.page(after, limit, self.clock.now_ms())
 
     def every_live_stream(self) -> list[Stream]:
         at = self.clock.now_ms()
