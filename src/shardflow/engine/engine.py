@@ -292,6 +292,10 @@ class Engine:
         except BaseException:
             self.streams.restore(stream, previous)
             raise
+        if previous is not None:
+            # A deleted stream of the same name, gone but not swept yet: the sweep visits only
+            # the registry, which no longer holds it, so its rows and records go now.
+            await self._purge(previous)
 
     def allocate_shard_uid(self) -> int:
         uid = self._next_shard_uid
