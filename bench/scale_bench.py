@@ -2,21 +2,23 @@
 
 Starts ``shardflow serve`` (``--durability process --no-limits``, a shard quota large enough),
 then creates 4-shard streams up to ``--streams`` (1,000), and at checkpoints along the way (1, 10,
-100, 250, 500, 1,000 streams) times, on one keep-alive raw HTTP connection, ``--samples`` calls
-each of
+100, 250, 500, 1,000 streams; 2,500, 5,000, 10,000 if asked for) times, on one keep-alive raw
+HTTP connection, ``--samples`` calls each of
 
   ListStreams            one page (Limit 100), and the full listing (every page) once
   DescribeStreamSummary  of a random stream
   ListShards             of a random stream
   PutRecords             100 records of 1 KiB to a random stream
 
-and reads the server's RSS. Then one stream of ``--big-shards`` (500) shards: ListShards (every
-shard, one page), DescribeStreamSummary and PutRecords (500 records over all its shards) beside the
-same calls on a 4-shard stream. Medians and p99 in ms; "last / first" says whether a curve is
-flat.
+and reads the server's RSS and its CPU per ListStreams page (over 8 x ``--samples`` calls: CPU
+seconds are counted in 10 ms ticks, and a loaded machine's latencies are noisy). Then one stream
+of ``--big-shards`` (500) shards: ListShards (every shard, one page), DescribeStreamSummary and
+PutRecords (500 records over all its shards) beside the same calls on a 4-shard stream. Medians
+and p99 in ms; "last / first" says whether a curve is flat.
 
-    .venv/bin/python bench/scale_bench.py                 # 1,000 streams, 500 shards (~2 min)
+    .venv/bin/python bench/scale_bench.py                 # 1,000 streams, 500 shards (~1 min)
     .venv/bin/python bench/scale_bench.py --quick         # 50 streams, 100 shards: a smoke test
+    .venv/bin/python bench/scale_bench.py --streams 10000 # up to 10,000 streams
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ import rawhttp
 import targets
 from server_bench import _shardflow_args, percentile
 
-CHECKPOINTS = (1, 10, 100, 250, 500, 1000)
+CHECKPOINTS = (1, 10, 100, 250, 500, 1000, 2500, 5000, 10000)
+CPU_CALLS_PER_SAMPLE = 8  # ListStreams calls per sample for the server-CPU figure
 SHARDS = 4
 PUT_RECORDS = 100
 
@@ -113,10 +116,16 @@ async def checkpoint(
     full_ms = (time.perf_counter() - started) * 1000.0
     if listed != len(names):
         raise RuntimeError(f"ListStreams listed {listed} streams of {len(names)}")
+    calls = samples * CPU_CALLS_PER_SAMPLE
+    cpu_before = procstats.tree_cpu_seconds(pid)
+    for _ in range(calls):
+        await client.call("ListStreams", {"Limit": 100})
+    cpu_us = (procstats.tree_cpu_seconds(pid) - cpu_before) / calls * 1e6
     return {
         "streams": len(names),
         "ListStreams": await sample(client, samples, "ListStreams", lambda: {"Limit": 100}),
         "ListStreams_all_ms": full_ms,
+        "ListStreams_cpu_us": cpu_us,
         "DescribeStreamSummary": await sample(
             client, samples, "DescribeStreamSummary", some_stream
         ),
@@ -201,6 +210,10 @@ def render(result: dict[str, Any]) -> str:
     first, last = curve[0], curve[-1]
     ratio = "".join(f"{last[c]['p50_ms'] / first[c]['p50_ms']:>14.2f}" for c in CALLS)
     lines.append(f"{'last/1st':>7}{ratio}{'':>13}{last['rss_mib'] / first['rss_mib']:>9.2f}")
+    lines.append(
+        "ListStreams server CPU us per page: "
+        + ", ".join(f"{row['streams']}: {row['ListStreams_cpu_us']:.0f}" for row in curve)
+    )
     big = result["big_stream"]
     lines.append("")
     lines.append(f"{'shards':>7}{'ListShards':>14}{'DescribeSum':>14}{'PutRecords500':>14}")

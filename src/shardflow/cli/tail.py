@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import orjson
@@ -165,6 +168,20 @@ class Printer:
         return line
 
 
+def exit_without_joining(code: int) -> NoReturn:
+    """Exit now, once the consumer has closed (checkpoints written, leases handed back).
+
+    A GetRecords call may still be in flight in one of the consumer's worker threads, its answer
+    no longer wanted; a normal exit joins every such thread, so Ctrl-C waited until the server
+    answered: up to botocore's 60 s read timeout with a stalled or starved server (over 10 s was
+    seen on a loaded machine). ``os._exit`` skips that join; the output is flushed first."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code)
+
+
 @click.command()
 @click.argument("stream")
 @click.option(
@@ -238,5 +255,6 @@ def tail(
         run_consumer(main())
     except KeyboardInterrupt:
         click.echo(f"\n{seen['records']} records", err=True)
+        exit_without_joining(0)
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (tail | head): stop quietly

@@ -214,10 +214,13 @@ class Engine:
         return self.lookup.find(params, active_only=active_only)
 
     def live_streams(self) -> list[Stream]:
+        """The current tenant's streams in name order, DELETING ones included."""
         at = self.clock.now_ms()
-        return sorted(
-            (s for s in self.streams.in_scope() if not s.is_gone(at)), key=lambda s: s.name
-        )
+        return [s for s in self.streams.in_scope() if not s.is_gone(at)]
+
+    def stream_page(self, after: str | None, limit: int) -> tuple[list[Stream], bool]:
+        """ListStreams: up to ``limit`` live streams named after ``after``; whether more follow."""
+        return self.streams.page(after, limit, self.clock.now_ms())
 
     def every_live_stream(self) -> list[Stream]:
         at = self.clock.now_ms()
@@ -289,6 +292,10 @@ class Engine:
         except BaseException:
             self.streams.restore(stream, previous)
             raise
+        if previous is not None:
+            # A deleted stream of the same name, gone but not swept yet: the sweep visits only
+            # the registry, which no longer holds it, so its rows and records go now.
+            await self._purge(previous)
 
     def allocate_shard_uid(self) -> int:
         uid = self._next_shard_uid

@@ -3,7 +3,9 @@
 ``get(name)`` looks a name up in the account and region the current request acts in
 (``engine.tenancy``); ``by_key`` is the whole map, keyed by the tenant prefix and the name, the
 key the metrics use as a stream's name. A stream's tenant comes from its ARN, which its stored
-document has always carried: no storage change, and old data directories load unchanged.
+document has always carried: no storage change, and old data directories load unchanged. Each
+tenant's names are also kept in name order (``engine.name_index``), so that listings neither
+sort nor visit other tenants' streams.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, ValuesView
 
 from shardflow.engine import tenancy
+from shardflow.engine.name_index import NameIndex
 from shardflow.engine.streams import Stream
 from shardflow.engine.tenancy import Tenant
 from shardflow.model.shard_ids import parse_stream_arn
@@ -21,7 +24,8 @@ class StreamRegistry:
 
     def __init__(self, default: Tenant) -> None:
         self.default = default
-        self.by_key: dict[str, Stream] = {}
+        self.by_key: dict[str, Stream] = {}  # change it only through put, restore, discard
+        self._index = NameIndex()
 
     def get(self, name: str) -> Stream | None:
         """The stream named ``name`` in the current request's account and region."""
@@ -41,12 +45,29 @@ class StreamRegistry:
         """Every tenant's streams (maintenance, integrity checks, the test reset)."""
         return self.by_key.values()
 
-    def in_scope(self) -> Iterator[Stream]:
-        """The current tenant's streams (ListStreams, the per-account limits)."""
-        start = tenancy.prefix()
-        if not start:
-            return (s for k, s in self.by_key.items() if "/" not in k)
-        return (s for k, s in self.by_key.items() if k.startswith(start))
+    def in_scope(self) -> list[Stream]:
+        """The current tenant's streams in name order, DELETING and gone ones included (the
+        per-account limits, DescribeLimits, the dashboard)."""
+        prefix = tenancy.prefix()
+        by_key = self.by_key
+        return [by_key[prefix + name] for name in self._index.names(prefix)]
+
+    def page(self, after: str | None, limit: int, at_ms: int) -> tuple[list[Stream], bool]:
+        """ListStreams' page: up to ``limit`` of the current tenant's streams named strictly
+        after ``after``, in name order, skipping those gone at ``at_ms`` (deleted, not yet
+        purged); and whether another such stream follows. Costs a binary search and the page."""
+        prefix = tenancy.prefix()
+        names = self._index.names(prefix)
+        by_key = self.by_key
+        out: list[Stream] = []
+        for at in range(self._index.first_after(prefix, after), len(names)):
+            stream = by_key[prefix + names[at]]
+            if stream.is_gone(at_ms):
+                continue
+            if len(out) == limit:
+                return out, True
+            out.append(stream)
+        return out, False
 
     def by_arn(self, arn: str) -> Stream | None:
         """The stream ``arn`` names, whoever asks: no change of the request's tenant and no
@@ -71,21 +92,28 @@ class StreamRegistry:
 
     def put(self, stream: Stream) -> Stream | None:
         """Register ``stream``; returns the stream it replaces under the same key, if any."""
-        key = self.key_of(stream)
+        prefix = self.tenant_of(stream).prefix
+        key = prefix + stream.name
         previous = self.by_key.get(key)
         self.by_key[key] = stream
+        if previous is None:
+            self._index.add(prefix, stream.name)
         return previous
 
     def restore(self, stream: Stream, previous: Stream | None) -> None:
         """Undo ``put``: put ``previous`` back (or nothing) under ``stream``'s key."""
-        key = self.key_of(stream)
+        prefix = self.tenant_of(stream).prefix
+        key = prefix + stream.name
         if previous is None:
-            self.by_key.pop(key, None)
+            if self.by_key.pop(key, None) is not None:
+                self._index.remove(prefix, stream.name)
         else:
             self.by_key[key] = previous
 
     def discard(self, stream: Stream) -> None:
         """Forget ``stream`` if it is still the one under its key."""
-        key = self.key_of(stream)
+        prefix = self.tenant_of(stream).prefix
+        key = prefix + stream.name
         if self.by_key.get(key) is stream:
             del self.by_key[key]
+            self._index.remove(prefix, stream.name)

@@ -17,10 +17,7 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     state = paging.resume(engine, params, "ListStreams", ttl_ms=None)
     if state is not None:
         after = state.get("after")
-    streams = engine.live_streams()
-    if after is not None:
-        streams = [s for s in streams if s.name > after]
-    page, has_more = streams[:limit], len(streams) > limit
+    page, has_more = engine.stream_page(after, limit)  # a name-ordered index: no sort
     out: dict[str, Any] = {
         "StreamNames": [s.name for s in page],
         "HasMoreStreams": has_more,
