@@ -148,3 +148,19 @@ def test_the_granian_front_still_serves(granian_front: ServerProcess) -> None:
     client.create_stream(StreamName="via-granian", ShardCount=1)  # type: ignore[attr-defined]
     names = client.list_streams()["StreamNames"]  # type: ignore[attr-defined]
     assert "via-granian" in names
+
+
+def test_an_h2c_upgrade_request_is_answered_in_http_1_1(endpoint: str) -> None:
+    """curl --http2 on cleartext asks to upgrade; the answer stays HTTP/1.1, and so does the
+    connection."""
+    upgrade = (
+        "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"
+    )
+    with _connect(endpoint) as sock:
+        sock.sendall(_head(upgrade) + b"{}")
+        [(status, _, first)] = _responses(sock, 1)
+        sock.sendall(_head() + b"{}")
+        [(again, _, second)] = _responses(sock, 1)
+    assert status.startswith(b"HTTP/1.1 200") and again.startswith(b"HTTP/1.1 200")
+    assert json.loads(first) == json.loads(second)

@@ -68,6 +68,7 @@ class Connection(asyncio.Protocol):
         self.paused = False
         self.writable: asyncio.Future[None] | None = None
         self.waiting = 0  # _HEAD or _BODY while one is incomplete
+        self.owed = 0  # body bytes of a declined Upgrade request still to come
         self.deadline = 0.0  # when the incomplete one times out (time.monotonic)
         self._fresh()
 
@@ -75,6 +76,7 @@ class Connection(asyncio.Protocol):
         self.in_head = False
         self.in_body = False
         self.url = b""
+        self.method = ""
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.headers: dict[str, str] = {}
         self.head_bytes = 0
@@ -106,6 +108,10 @@ class Connection(asyncio.Protocol):
         self.writable = None
 
     def data_received(self, data: bytes) -> None:
+        if self.owed:
+            data = self._take_owed(data)
+            if not data:
+                return
         if self.parser is None:
             if self._sniff(data):
                 return
@@ -116,8 +122,9 @@ class Connection(asyncio.Protocol):
             cause = exc.__context__
             self._refuse(cause.status if isinstance(cause, _Refused) else 400)
             return
-        except httptools.HttpParserUpgrade:
-            pass  # no upgrade is offered (h2c starts with the preface): the request stands
+        except httptools.HttpParserUpgrade as exc:
+            self._upgrade_declined(data[exc.args[0] :])
+            return
         except httptools.HttpParserError:
             self._refuse(400)
             return
@@ -168,6 +175,7 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.in_head = False
+        self.method = self.parser.get_method().decode("ascii")
         self.headers = {
             n.decode("latin-1").lower(): v.decode("latin-1") for n, v in self.raw_headers
         }
@@ -186,9 +194,36 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.in_body = False
+        if self.parser.should_upgrade():
+            return  # llhttp leaves the body unread: _upgrade_declined reads it
         chunks = self.chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._enqueue(body, keep_alive=self.parser.should_keep_alive())
+
+    def _upgrade_declined(self, rest: bytes) -> None:
+        """An Upgrade request (curl's cleartext h2c) is answered in HTTP/1.1, as hyper does.
+        llhttp stops at its head; its body (Content-Length framed) is read here, then a fresh
+        parser takes what follows."""
+        self.parser = httptools.HttpRequestParser(self)
+        declared = self.headers.get("content-length", "0")
+        self.owed = int(declared) if declared.isdigit() else 0
+        self.chunks = []
+        self.in_body = self.owed > 0
+        rest = self._take_owed(rest)
+        if rest:
+            self.data_received(rest)
+
+    def _take_owed(self, data: bytes) -> bytes:
+        """Collect an upgrade request's body; what follows it."""
+        piece, rest = data[: self.owed], data[self.owed :]
+        self.owed -= len(piece)
+        self.body_bytes += len(piece)
+        if piece:
+            self.chunks.append(piece)
+        if self.owed == 0:
+            self.in_body = False
+            self._enqueue(b"".join(self.chunks), keep_alive=True)
+        return rest
 
     # -- answering ----------------------------------------------------------------------------
 
@@ -196,8 +231,7 @@ class Connection(asyncio.Protocol):
         path, _, query = self.url.decode("latin-1").partition("?")
         if not path.startswith("/"):  # absolute form: http://host/path
             path = httptools.parse_url(self.url).path.decode("latin-1")
-        method = self.parser.get_method().decode("ascii")
-        self.queue.append(Request(method, path, query, self.headers, body, keep_alive))
+        self.queue.append(Request(self.method, path, query, self.headers, body, keep_alive))
         self._start()
 
     def _start(self) -> None:
