@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,18 @@ def test_torn_wal_after_kill_9(tmp_path: Path) -> None:
     server = ServerProcess(data_dir)
     server.start()
     sequences: list[str] = []
+    # A reader's open snapshot keeps every checkpoint short of the new frames, and the WAL from
+    # restarting: as on a machine whose checkpoints never reached the disk. (Otherwise a
+    # checkpoint that caught up between two writes lets SQLite restart the WAL, which it does
+    # only once the database file is synced: the old copy below would then be no crash at all.)
+    snapshot = sqlite3.connect(f"file:{data_dir / DB}?mode=ro", uri=True)  # its close keeps the WAL
+    snapshot.execute("BEGIN")
+    snapshot.execute("SELECT count(*) FROM records").fetchone()
     try:
         acked = write(make_client(server.endpoint), 300, 600, sequences)
     finally:
         server.kill()  # kill -9
+        snapshot.close()
     shutil.copy(before, data_dir / DB)  # the checkpoints' writes never reached the disk
     assert tear_wal(data_dir) > 32, "the WAL held the last commits"
     total = {sid: filled.acked.get(sid, []) + acked.get(sid, []) for sid in acked}
