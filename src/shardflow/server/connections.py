@@ -26,6 +26,7 @@ import logging
 import os
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shardflow.server.ratelog import RateLimitedLog
@@ -82,26 +83,38 @@ def backlog(port: int) -> int:
     """Connections waiting to be accepted on ``port``: a listening socket's TCP_INFO carries the
     accept queue's length in tcpi_unacked."""
     waiting = 0
+    for sock in _borrowed():
+        try:
+            if sock.getsockname()[1] != port or _has_peer(sock):
+                continue  # another port's, or a connection rather than the listener
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+            waiting += struct.unpack_from("=I", info, _UNACKED_AT)[0]
+        except (OSError, IndexError, TypeError):
+            continue
+    return waiting
+
+
+def _borrowed() -> Iterator[socket.socket]:
+    """The process's sockets, each borrowed: detached after use, its descriptor stays its
+    owner's (granian's, the loop's)."""
     for fd in _socket_fds():
         try:
             sock = socket.socket(fileno=fd)
         except OSError:
             continue
         try:
-            if sock.getsockname()[1] != port:
-                continue
-            try:
-                sock.getpeername()
-                continue  # a connection, not the listener
-            except OSError:
-                pass
-            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
-            waiting += struct.unpack_from("=I", info, _UNACKED_AT)[0]
-        except (OSError, IndexError, TypeError):
-            continue
+            yield sock
         finally:
-            sock.detach()
-    return waiting
+            if sock.fileno() != -1:
+                sock.detach()
+
+
+def _has_peer(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
 
 
 def _socket_fds() -> list[int]:
@@ -138,28 +151,18 @@ def close_reserved(host: str, port: int) -> int:
     started many times in one process (shardflow.testing) would keep one per start.
     """
     closed = 0
-    for fd in _socket_fds():
+    for sock in _borrowed():
         try:
-            sock = socket.socket(fileno=fd)
-        except OSError:
-            continue
-        try:
-            if sock.getsockname()[:2] != (host, port) or sock.getsockopt(
-                socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+            if (
+                sock.getsockname()[:2] != (host, port)
+                or sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                or _has_peer(sock)
             ):
                 continue
-            try:
-                sock.getpeername()
-                continue
-            except OSError:
-                pass
-            sock.close()
-            closed += 1
         except OSError:
             continue
-        finally:
-            if sock.fileno() != -1:
-                sock.detach()
+        sock.close()
+        closed += 1
     return closed
 
 
