@@ -13,6 +13,7 @@ from shardflow.engine import events
 from shardflow.engine.engine import Engine
 from shardflow.engine.faults import FaultPlan
 from shardflow.server.app import KinesisApp
+from shardflow.server.request import HttpRequest
 from shardflow.storage.sqlite import SqliteStore
 
 HEADERS = {
@@ -27,7 +28,7 @@ def test_events_describe_every_call(tmp_path: Path) -> None:
 
     async def call(app: KinesisApp, target: str, body: dict[str, Any]) -> dict[str, Any]:
         headers = {**HEADERS, "x-amz-target": f"Kinesis_20131202.{target}"}
-        response = await app.handle("POST", "/", headers, "", orjson.dumps(body))
+        response = await app.handle(HttpRequest("POST", "/", headers, "", orjson.dumps(body)))
         return orjson.loads(response.body) if response.body else {}
 
     async def main() -> None:

@@ -17,6 +17,7 @@ from shardflow.config import Config
 from shardflow.engine import subscriptions
 from shardflow.engine.engine import Engine, PutEntry
 from shardflow.server.app import KinesisApp
+from shardflow.server.request import HttpRequest
 from shardflow.storage.sqlite import SqliteStore
 from shardflow.wire import eventstream
 
@@ -246,7 +247,7 @@ def test_consumer_not_active_is_refused(tmp_path: Path) -> None:
             )
             headers = {k.decode(): v.decode() for k, v in HEADERS}
             headers["x-amz-target"] = "Kinesis_20131202.SubscribeToShard"
-            response = await app.handle("POST", "/", headers, "", body)
+            response = await app.handle(HttpRequest("POST", "/", headers, "", body))
             assert response.status == 400 and response.stream is None
             assert orjson.loads(response.body) == {
                 "__type": "ResourceInUseException",

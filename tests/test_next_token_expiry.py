@@ -12,6 +12,7 @@ from shardflow.clock import FakeClock
 from shardflow.config import Config
 from shardflow.engine.engine import Engine
 from shardflow.server.app import KinesisApp
+from shardflow.server.request import HttpRequest
 from shardflow.storage.sqlite import SqliteStore
 
 HEADERS = {
@@ -23,7 +24,7 @@ HEADERS = {
 
 async def _call(app: KinesisApp, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     headers = {**HEADERS, "x-amz-target": f"Kinesis_20131202.{target}"}
-    response = await app.handle("POST", "/", headers, "", orjson.dumps(body))
+    response = await app.handle(HttpRequest("POST", "/", headers, "", orjson.dumps(body)))
     return response.status, orjson.loads(response.body) if response.body else {}
 
 

@@ -14,6 +14,7 @@ from shardflow.clock import FakeClock
 from shardflow.config import Config
 from shardflow.engine.engine import Engine
 from shardflow.server.app import KinesisApp
+from shardflow.server.request import HttpRequest
 from shardflow.storage import sqlite as sqlite_module
 from shardflow.storage.sqlite import DB_FILENAME, SqliteStore
 
@@ -27,7 +28,7 @@ HOUR_MS = 3_600_000
 
 async def _call(app: KinesisApp, target: str, body: dict[str, Any]) -> dict[str, Any]:
     headers = {**HEADERS, "x-amz-target": f"Kinesis_20131202.{target}"}
-    response = await app.handle("POST", "/", headers, "", orjson.dumps(body))
+    response = await app.handle(HttpRequest("POST", "/", headers, "", orjson.dumps(body)))
     assert response.status == 200, response.body
     return orjson.loads(response.body) if response.body else {}
 

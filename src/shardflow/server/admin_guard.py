@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 
 from shardflow import errors
 from shardflow.server.cors import is_loopback
+from shardflow.server.request import HttpRequest
 from shardflow.server.response import Response
 
 # Verify a signed admin request: raises AWS's error for a bad or missing signature.
-VerifySigned = Callable[[str, str, dict[str, str], str, bytes], object]
+VerifySigned = Callable[[HttpRequest], object]
 
 
 class AdminGuard:
@@ -31,14 +32,13 @@ class AdminGuard:
         self.bind_host = bind_host.lower()
         self.verify = verify
 
-    def refusal(
-        self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
-    ) -> Response | None:
+    def refusal(self, request: HttpRequest) -> Response | None:
         """None if the request may reach the admin endpoints, else the 403 to send."""
+        headers = request.headers
         host = _hostname(headers.get("host") or headers.get(":authority") or "")
         if not self._trusted_host(host):
             return _forbidden(f"Host {host or '(none)'} is not this server's (DNS rebinding?)")
-        if method == "OPTIONS":
+        if request.method == "OPTIONS":
             return _forbidden("the admin endpoints answer no CORS preflight")
         origin = headers.get("origin")
         if origin is not None and origin != "null":
@@ -48,7 +48,7 @@ class AdminGuard:
             return _forbidden("cross-site request refused")
         if self.verify is not None:
             try:
-                self.verify(method, path, headers, query, body or b"")
+                self.verify(request)
             except errors.KinesisError as exc:
                 return Response.json(exc.status, {"__type": exc.error_type, "message": exc.message})
         return None

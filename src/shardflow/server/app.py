@@ -45,6 +45,7 @@ from shardflow.server.decode import (
 from shardflow.server.flow import FlowControl
 from shardflow.server.identity import Identities
 from shardflow.server.ratelog import RateLimitedLog
+from shardflow.server.request import HttpRequest
 from shardflow.server.response import Response
 from shardflow.wire import cbor_codec, eventstream, json_codec
 
@@ -118,7 +119,8 @@ class KinesisApp:
             self._slow_log.warning("body", transport.SLOW_BODY, self.body_timeout_s)
             proto.response_bytes(408, _TIMEOUT_HEADERS, b"request body timed out\n")
             return
-        response = await self.respond(scope.method, scope.path, headers, scope.query_string, body)
+        request = HttpRequest(scope.method, scope.path, headers, scope.query_string, body)
+        response = await self.respond(request)
         if response.stream is not None:
             flow = self.flow
             if flow is None or not flow.open(scope.client):
@@ -145,7 +147,9 @@ class KinesisApp:
         too_big = declared.isdigit() and int(declared) > self.max_body
         body = None if too_big else await transport.read_body(receive, self.max_body)
         query = scope.get("query_string", b"").decode("latin-1")
-        response = await self.respond(scope["method"], scope["path"], headers, query, body)
+        response = await self.respond(
+            HttpRequest(scope["method"], scope["path"], headers, query, body)
+        )
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         if response.stream is not None:
             await transport.stream_asgi(send, response.status, raw_headers, response.stream)
@@ -158,22 +162,18 @@ class KinesisApp:
 
     # -- the core ----------------------------------------------------------------------------
 
-    async def respond(
-        self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
-    ) -> Response:
+    async def respond(self, request: HttpRequest) -> Response:
         """``handle``, with the CORS headers every server adapter adds."""
-        response = await self.handle(method, path, headers, query, body)
+        response = await self.handle(request)
         if self.cors.enabled:
-            self._add_cors(path, headers, response)
+            self._add_cors(request, response)
         return response
 
-    async def handle(
-        self, method: str, path: str, headers: dict[str, str], query: str, body: bytes | None
-    ) -> Response:
-        """One request in, one response out (without CORS headers: ``respond`` adds them).
-        ``body`` is None if it exceeded the size cap."""
+    async def handle(self, request: HttpRequest) -> Response:
+        """One request in, one response out (without CORS headers: ``respond`` adds them)."""
+        method, path, headers, body = request.method, request.path, request.headers, request.body
         if path.startswith(ADMIN_PREFIX):
-            refusal = self.admin_guard.refusal(method, path, headers, query, body)
+            refusal = self.admin_guard.refusal(request)
             if refusal is not None:
                 return refusal
             return await admin.handle(self.engine, method, path, body)
@@ -185,12 +185,12 @@ class KinesisApp:
                 return route()
             query_route = self.query_routes.get(path)
             if query_route is not None:
-                answer = query_route(query)
+                answer = query_route(request.query)
                 return answer if isinstance(answer, Response) else await answer
         cloudwatch = self.cloudwatch.protocol_of(path, headers, body)
         if cloudwatch is not None:
             try:  # the caller's region and account pick its streams' metrics
-                self.identities.admit_other("monitoring", method, path, headers, query, body)
+                self.identities.admit_other("monitoring", request)
             except errors.KinesisError as exc:
                 return cloudwatch_refusal(
                     cloudwatch, AuthFailure(exc.error_type, exc.message or "")
@@ -206,9 +206,8 @@ class KinesisApp:
         started = time.perf_counter()
         try:
             operation, params = decode(
-                self.schema, self.cbor, self.identities,
-                method, path, headers, query, content_type, body,
-            )  # fmt: skip
+                self.schema, self.cbor, self.identities, request, content_type
+            )
             rule = self.engine.faults.rule(operation)
             if rule is not None:
                 await _inject(self.engine, rule, params)
@@ -240,18 +239,18 @@ class KinesisApp:
             log.debug("%s %d %.2fms", operation, response.status, elapsed * 1e3)
         return response
 
-    def _add_cors(self, path: str, headers: dict[str, str], response: Response) -> None:
+    def _add_cors(self, request: HttpRequest, response: Response) -> None:
         """Every response but the admin surface's (no page may read or call it) gets them."""
-        if not path.startswith(ADMIN_PREFIX):
-            response.headers = response.headers + self.cors.headers(headers.get("origin"))
+        if not request.path.startswith(ADMIN_PREFIX):
+            origin = request.headers.get("origin")
+            response.headers = response.headers + self.cors.headers(origin)
 
-    def _verify_admin(
-        self, method: str, path: str, headers: dict[str, str], query: str, body: bytes
-    ) -> object:
+    def _verify_admin(self, request: HttpRequest) -> object:
         """An admin request's signature, checked as a Kinesis call's is (any service name)."""
-        service = headers.get("authorization", "").partition("Credential=")[2].split("/")
+        authorization = request.headers.get("authorization", "")
+        service = authorization.partition("Credential=")[2].split("/")
         name = service[3] if len(service) > 3 else "kinesis"
-        return self.identities.verified(name, method, path, headers, query, body)
+        return self.identities.verified(name, request)
 
     async def _frames(
         self, operation: str, events: eventstream.Events, cbor: bool

@@ -16,6 +16,7 @@ from shardflow import errors
 from shardflow.api.registry import HANDLERS
 from shardflow.api.validation import RequestSchema
 from shardflow.server.identity import Identities
+from shardflow.server.request import HttpRequest
 from shardflow.server.response import Response
 from shardflow.wire import cbor_codec, json_codec
 
@@ -33,21 +34,18 @@ def decode(
     schema: RequestSchema,
     cbor: cbor_codec.CborCodec,
     identities: Identities,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    query: str,
+    request: HttpRequest,
     content_type: str,
-    body: bytes,
 ) -> tuple[str, dict[str, Any]]:
     """Everything before the handler: returns (operation, validated parameters), with the
     request's caller made current (``server.identity``)."""
-    if method != "POST":
+    body, query = request.data, request.query
+    if request.method != "POST":
         raise xml_error(
             "AccessDeniedException",
             "Unable to determine service/operation name to be authorized",
         )
-    service, _, operation = headers.get("x-amz-target", "").partition(".")
+    service, _, operation = request.headers.get("x-amz-target", "").partition(".")
     target_ok = service == TARGET_PREFIX and operation in HANDLERS
     if not body:
         error = errors.SerializationException if target_ok else errors.UnknownOperationException
@@ -76,9 +74,7 @@ def decode(
     if not target_ok:
         raise errors.UnknownOperationException(None)
     query_params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
-    identities.admit(
-        operation, SERVICE, method, path, headers, query, query_params, body
-    )  # fmt: skip
+    identities.admit(operation, SERVICE, request, query_params)
     if content_type == CBOR_TYPE:
         data = cbor.request(operation, data)  # tag-1 milliseconds -> float seconds
     params = schema.parse(operation, data)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from shardflow.server import transport as carry
+from shardflow.server.request import HttpRequest
 from shardflow.server.response import Response
 
 if TYPE_CHECKING:
@@ -34,14 +35,15 @@ _PLAIN = [("content-type", "text/plain")]
 
 
 @dataclass(slots=True)
-class Request:
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
+class Queued:
+    """A complete request waiting for its answer, or a refusal to send in its turn."""
+
+    request: HttpRequest
     keep_alive: bool
     refusal: int = 0  # answer this status and close, instead of calling the app
+
+
+_NO_REQUEST = HttpRequest("", "", {}, "", b"")
 
 
 class _Refused(Exception):
@@ -61,7 +63,7 @@ class Connection(asyncio.Protocol):
         self.peer = ""
         self.parser: Any = None  # made at the first byte that is not the HTTP/2 preface
         self.sniffed = b""
-        self.queue: deque[Request] = deque()
+        self.queue: deque[Queued] = deque()
         self.task: asyncio.Task[None] | None = None
         self.closed = False
         self.close_after = False  # stop once the queued answers are out
@@ -231,7 +233,8 @@ class Connection(asyncio.Protocol):
         path, _, query = self.url.decode("latin-1").partition("?")
         if not path.startswith("/"):  # absolute form: http://host/path
             path = httptools.parse_url(self.url).path.decode("latin-1")
-        self.queue.append(Request(self.method, path, query, self.headers, body, keep_alive))
+        request = HttpRequest(self.method, path, self.headers, query, body)
+        self.queue.append(Queued(request, keep_alive))
         self._start()
 
     def _start(self) -> None:
@@ -244,11 +247,11 @@ class Connection(asyncio.Protocol):
     async def _answer_all(self) -> None:
         try:
             while self.queue and not self.closed:
-                request = self.queue.popleft()
+                queued = self.queue.popleft()
                 if self.paused and len(self.queue) < MAX_QUEUED // 2 and self.transport:
                     self.paused = False
                     self.transport.resume_reading()
-                keep = await self._answer(request)
+                keep = await self._answer(queued)
                 if not keep:
                     self._close()
                     return
@@ -262,15 +265,14 @@ class Connection(asyncio.Protocol):
         if self.close_after or self.front.closing:
             self._close()
 
-    async def _answer(self, request: Request) -> bool:
+    async def _answer(self, queued: Queued) -> bool:
         """Send one answer; False when the connection must close after it."""
-        if request.refusal:
-            self._write(Response(request.refusal, _PLAIN, b""), keep=False)
+        if queued.refusal:
+            self._write(Response(queued.refusal, _PLAIN, b""), keep=False)
             return False
-        response = await self.front.app.respond(
-            request.method, request.path, request.headers, request.query, request.body
-        )
-        keep = request.keep_alive and not self.front.closing
+        request = queued.request
+        response = await self.front.app.respond(request)
+        keep = queued.keep_alive and not self.front.closing
         if response.stream is not None:
             await self._stream(request, response)
             return keep and not self.closed
@@ -301,7 +303,7 @@ class Connection(asyncio.Protocol):
         else:
             self.transport.writelines((head, body))
 
-    async def _stream(self, request: Request, response: Response) -> None:
+    async def _stream(self, request: HttpRequest, response: Response) -> None:
         """A streamed body in chunked encoding, paced by what the client's TCP acknowledged."""
         assert response.stream is not None and self.transport is not None
         flow = self.front.flow
@@ -337,7 +339,7 @@ class Connection(asyncio.Protocol):
             self._write(Response(status, _PLAIN, b""), keep=False)
             self._close()
         else:  # after the answers owed
-            self.queue.append(Request("", "", "", {}, b"", False, refusal=status))
+            self.queue.append(Queued(_NO_REQUEST, False, refusal=status))
 
     def timed_out(self) -> None:
         """The head or the body in progress is overdue: 408, and the connection closes."""

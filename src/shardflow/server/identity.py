@@ -17,6 +17,7 @@ from shardflow import errors
 from shardflow.engine import tenancy
 from shardflow.engine.tenancy import Caller
 from shardflow.server.credentials import Credentials
+from shardflow.server.request import HttpRequest
 from shardflow.wire import auth, sigv4
 
 _REGION = re.compile(r"[a-z0-9-]{1,32}")  # what a stream ARN can carry
@@ -41,23 +42,15 @@ class Identities:
         self._callers: dict[tuple[str, str], Caller] = {}
 
     def admit(
-        self,
-        operation: str,
-        service: str,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        query: str,
-        query_params: dict[str, str],
-        body: bytes,
+        self, operation: str, service: str, request: HttpRequest, query_params: dict[str, str]
     ) -> None:
         """Check the request's signature (its shape, or all of it under ``--auth verify``) and
         make its caller the current one; AWS's error otherwise."""
-        _check_shape(headers, query_params)
+        _check_shape(request.headers, query_params)
         if self.verify:
-            tenancy.enter(self._verified(operation, service, method, path, headers, query, body))
+            tenancy.enter(self._verified(operation, service, request))
             return
-        credential = _credential(headers.get("authorization"), query_params)
+        credential = _credential(request.headers.get("authorization"), query_params)
         known = self._callers.get((credential, operation))
         if known is not None:
             tenancy.enter(known)
@@ -68,52 +61,37 @@ class Identities:
         self._callers[(credential, operation)] = who
         tenancy.enter(who)
 
-    def admit_other(
-        self,
-        service: str,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        query: str,
-        body: bytes | None,
-    ) -> None:
+    def admit_other(self, service: str, request: HttpRequest) -> None:
         """The caller of a request to another service on this port (CloudWatch): verified
         under ``--auth verify``, else taken from its credential scope if it has one."""
         if self.verify:
-            tenancy.enter(self.verified(service, method, path, headers, query, body or b""))
+            tenancy.enter(self.verified(service, request))
             return
-        credential = _credential(headers.get("authorization"), _query_params(query))
+        query_params = _query_params(request.query)
+        credential = _credential(request.headers.get("authorization"), query_params)
         tenancy.enter(self._unverified(credential, ""))
 
-    def verified(
-        self,
-        service: str,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        query: str,
-        body: bytes,
-    ) -> Caller:
+    def verified(self, service: str, request: HttpRequest) -> Caller:
         """The caller of a request that must be signed (the admin surface under verify)."""
-        _check_shape(headers, _query_params(query))
-        return self._verified("", service, method, path, headers, query, body)
+        _check_shape(request.headers, _query_params(request.query))
+        return self._verified("", service, request)
 
-    def _verified(
-        self,
-        operation: str,
-        service: str,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        query: str,
-        body: bytes,
-    ) -> Caller:
+    def _verified(self, operation: str, service: str, request: HttpRequest) -> Caller:
+        headers, query = request.headers, request.query
         signed = sigv4.parse(headers.get("authorization"), headers, _query_params(query))
         known = self.credentials.by_key.get(signed.access_key_id)
         if known is None:
             raise errors.UnrecognizedClientException(UNKNOWN_KEY)
         sigv4.verify(
-            signed, known.secret_access_key, service, method, path, query, headers, body, self.now
+            signed,
+            known.secret_access_key,
+            service,
+            request.method,
+            request.path,
+            query,
+            headers,
+            request.data,
+            self.now,
         )
         region = signed.region if _REGION.fullmatch(signed.region) else self.default_region
         tenant = tenancy.tenant_of(
