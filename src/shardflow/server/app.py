@@ -64,9 +64,9 @@ _TIMEOUT_HEADERS = [("content-type", "text/plain"), ("connection", "close")]
 class KinesisApp:
     """The Kinesis API on POST / and a few plain GET routes.
 
-    The core (``handle``) is independent of the HTTP server: ``__rsgi__`` adapts it to granian's
-    RSGI interface (one call per request and response: the fast path) and ``__call__`` to ASGI,
-    so any ASGI server can host it too.
+    The core (``handle``, and ``respond`` with CORS) is independent of the HTTP server: the
+    loop's HTTP/1.1 front calls ``respond`` (server.h1front), ``__rsgi__`` adapts it to granian's
+    RSGI interface (HTTP/2, TLS) and ``__call__`` to ASGI, so any ASGI server can host it too.
     """
 
     def __init__(

@@ -1,8 +1,10 @@
 """The server's lifecycle: open the store, start the engine, serve HTTP, shut down cleanly.
 
-The HTTP server is granian, embedded in this process's event loop: HTTP/1.1 keep-alive and
-cleartext HTTP/2 (prior knowledge) on one port, with the I/O in Rust (docs/decisions.md); with a
-TLS certificate, HTTPS with HTTP/1.1 and HTTP/2 chosen by ALPN instead.
+Cleartext HTTP/1.1 is parsed on this process's event loop (``server.h1front``); HTTP/2 is
+granian's (hyper, Rust I/O), embedded in the same loop on a private loopback port, to which the
+front splices connections that open with the HTTP/2 preface (``server.splice``). With a TLS
+certificate, or ``--http1-front granian``, granian serves the public port itself: HTTPS with
+HTTP/1.1 and HTTP/2 chosen by ALPN, or HTTP/1.1 and h2c (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -99,10 +101,11 @@ async def serve(
     app = KinesisApp(engine, recorder=recorder)
     tls = config.tls_cert is not None
     front = None if tls or config.http1_front == "granian" else _front(config, app)
-    delivered = supervisor.delivered
-    if front is not None:
-        splice = front.splice
-        delivered = lambda peer: supervisor.delivered(splice.client_of(peer))  # noqa: E731
+    splice = front.splice if front is not None else None
+
+    def delivered(peer: str) -> int | None:  # a spliced connection's bytes: the public side's
+        return supervisor.delivered(splice.client_of(peer) if splice is not None else peer)
+
     app.flow = FlowControl(delivered, config.subscriber_buffer_bytes, config.subscriber_stall_s)
     if front is not None:
         front.flow = app.flow
@@ -163,9 +166,9 @@ async def serve(
             acceptor.start()
         if ready is not None:
             ready.set()
-        await asyncio.wait(
-            [granian, asyncio.ensure_future(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
-        )
+        stopped = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait([granian, stopped], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()  # granian may have ended on its own
         if acceptor is not None and front is not None:
             await acceptor.close()
             await front.close(GRACE_S)
