@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shardflow.aws import kinesis_client
-from shardflow.producer import AsyncProducer, ProducerConfig
+from shardflow.producer import AsyncProducer, BufferFullError, ProducerConfig
 from shardflow.producer.direct import (
     PutRecordsWriter,
     PutRecordWriter,
@@ -23,7 +23,7 @@ from shardflow.producer.direct import (
     latency_client_config,
 )
 from shardflow.producer.metrics import percentile
-from shardflow.producer.producer import client_config
+from shardflow.producer.producer import YIELD_EVERY, client_config
 from shardflow.workloads.taxi import TaxiEvent, TaxiTrips
 
 APIS = ("put-record", "put-records", "producer")
@@ -281,16 +281,22 @@ async def _run_library(run: _Run, config: ProducerConfig) -> RunSummary:
     interrupted = False
     ticker = _StatusTicker(run.status, pacer)
     try:
-        source, put = run.source, producer.put
+        source, put, put_nowait = run.source, producer.put, producer.put_nowait
         while (wait := pacer.delay()) is not None:
             if wait:
                 await asyncio.sleep(wait)
-            for _ in range(pacer.burst()):
+            burst = pacer.burst()
+            for _ in range(burst):
                 event = next(source)
-                fut = await put(event.data, event.partition_key)
+                try:  # without a coroutine per record; waits only when the buffer is full
+                    fut = put_nowait(event.data, event.partition_key)
+                except BufferFullError:
+                    fut = await put(event.data, event.partition_key)
                 if lab:
                     fut.add_done_callback(on_done)
-                pacer.n += 1
+            pacer.n += burst
+            if pacer.n & -YIELD_EVERY != (pacer.n - burst) & -YIELD_EVERY:
+                await asyncio.sleep(0)  # the sender runs at least every YIELD_EVERY records
             m = producer.metrics
             ticker.tick(m.user_records_put, m.request_times, m.retries, m.throttles)
     except (KeyboardInterrupt, asyncio.CancelledError):
