@@ -84,4 +84,4 @@ def test_stream_arn_is_kept_and_ordinary_calls_are_untouched(endpoint: str) -> N
 
 
 def test_an_empty_array_is_valid_json() -> None:
-    assert json.loads(encode_entries([])) == []
+    assert json.loads(b"".join(encode_entries([]))) == []
