@@ -72,6 +72,17 @@ def test_an_open_aggregate_keeps_filling_when_another_shard_goes() -> None:
     assert sorted(entries[0].key_set()) == ["b", "c"]
 
 
+def test_a_record_too_big_to_aggregate_goes_after_the_open_aggregate_of_its_shard() -> None:
+    acc = _acc(aggregation=True)
+    small, big = b"s", b"B" * 60_000  # big: more than an aggregate can take
+    for key, data in (("a", small), ("b", small), ("a", big)):
+        acc.append(key, data, "1", RecordFuture(), len(data) + 1, lambda: 0.0, 30.0)
+    first, _ = acc.drain_ready(0.0, flushing=True)  # (one call never holds a key twice)
+    second, _ = acc.drain_ready(0.0, flushing=True)
+    assert [e.aggregated for e in first + second] == [True, False]
+    assert sorted(first[0].key_set()) == ["a", "b"] and second[0].data == big
+
+
 def test_back_off_holds_the_shard_for_a_growing_jittered_wait_and_success_resets_it() -> None:
     acc = _acc(backoff_base=1.0, backoff_max=8.0)
     acc.back_off("shardId-0", now=100.0)  # first failure: up to base * 2

@@ -124,6 +124,8 @@ class Accumulator:
         route = self._routes.get(partition_key) if explicit_hash_key is None else None
         hash_key, q = route if route is not None else self.route(partition_key, explicit_hash_key)
         if user_bytes >= self._plain_from:  # aggregation off, or too big to share an aggregate
+            if q.agg is not None:  # what is in it was put earlier: it goes first
+                self.close_aggregate(q)
             now = clock()
             record = (partition_key, data, explicit_hash_key)
             entry = Entry.plain(q.shard_id, record, [future], user_bytes, now, now + ttl)
