@@ -15,7 +15,8 @@ whose key is outside the shard they landed on).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from shardflow.backoff import backoff_delay
 from shardflow.model.hashing import MAX_HASH_KEY
@@ -30,6 +31,16 @@ from shardflow.producer.shardmap import KeyHashes, ShardMap
 
 HASH_CACHE_MAX = 65_536  # partition keys whose hash is remembered (MD5 costs more than a lookup)
 ANY_SHARD = "*"  # the queue of an AUTO stream (no shard id looks like this)
+
+
+class KeyedRecord(Protocol):
+    """A user record as ``append_many`` takes it (``TaxiEvent`` is one)."""
+
+    @property
+    def partition_key(self) -> str: ...
+
+    @property
+    def data(self) -> bytes: ...
 
 
 class Accumulator:
@@ -142,6 +153,41 @@ class Accumulator:
         q.agg_futures.append(future)
         q.agg_user_bytes += user_bytes
         return started
+
+    def append_many(
+        self,
+        records: Sequence[KeyedRecord],
+        sizes: Sequence[int],
+        clock: Callable[[], float],
+        ttl: float,
+    ) -> tuple[list[RecordFuture], float | None]:
+        """``append`` for records without explicit hash keys, in order, with their futures;
+        returns those and the first put time that started something new (see ``append``).
+
+        The common case (a routed key whose aggregate has room) is handled here in the loop,
+        everything else by ``append``: a burst costs one call, not several per record.
+        """
+        routes = self._routes
+        plain_from = self._plain_from
+        futures: list[RecordFuture] = []
+        first = None
+        for r, size in zip(records, sizes, strict=True):
+            key = r.partition_key
+            data = r.data
+            future = RecordFuture()
+            futures.append(future)
+            route = routes.get(key)
+            if route is not None and size < plain_from:
+                q = route[1]
+                agg = q.agg
+                if agg is not None and agg.try_add(key, data, None):
+                    q.agg_futures.append(future)
+                    q.agg_user_bytes += size
+                    continue
+            started = self.append(key, data, None, future, size, clock, ttl)
+            if first is None:
+                first = started
+        return futures, first
 
     def append_at(
         self,

@@ -8,6 +8,7 @@ Used by the CLI and by ``shardflow demo``. Pacing (``rate``), stopping (``count`
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -281,21 +282,22 @@ async def _run_library(run: _Run, config: ProducerConfig) -> RunSummary:
     interrupted = False
     ticker = _StatusTicker(run.status, pacer)
     try:
-        source, put, put_nowait = run.source, producer.put, producer.put_nowait
+        source, put, put_many = run.source, producer.put, producer.put_many_nowait
         while (wait := pacer.delay()) is not None:
             if wait:
                 await asyncio.sleep(wait)
-            burst = pacer.burst()
-            for _ in range(burst):
-                event = next(source)
-                try:  # without a coroutine per record; waits only when the buffer is full
-                    fut = put_nowait(event.data, event.partition_key)
-                except BufferFullError:
-                    fut = await put(event.data, event.partition_key)
-                if lab:
+            events = list(itertools.islice(source, pacer.burst()))
+            if not events:
+                break  # the events ran out
+            try:  # one call for the burst; a record at a time only while the buffer is full
+                futures = put_many(events)
+            except BufferFullError:
+                futures = [await put(e.data, e.partition_key) for e in events]
+            if lab:
+                for fut in futures:
                     fut.add_done_callback(on_done)
-            pacer.n += burst
-            if pacer.n & -YIELD_EVERY != (pacer.n - burst) & -YIELD_EVERY:
+            pacer.n += len(events)
+            if pacer.n & -YIELD_EVERY != (pacer.n - len(events)) & -YIELD_EVERY:
                 await asyncio.sleep(0)  # the sender runs at least every YIELD_EVERY records
             m = producer.metrics
             ticker.tick(m.user_records_put, m.request_times, m.retries, m.throttles)
