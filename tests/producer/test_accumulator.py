@@ -51,16 +51,7 @@ def test_ordered_skips_a_shard_with_a_call_in_flight_until_it_ends() -> None:
     assert _shards(acc.drain_ready(0.0, flushing=True)[0]) == ["shardId-0"]
 
 
-def test_a_call_takes_every_shards_closed_entries_once_one_shard_has_lingered() -> None:
-    acc = _acc(linger=1.0)
-    _put(acc, "a", 1, now=0.0)
-    _put(acc, "b", HALF + 5, now=0.9)
-    assert acc.drain_ready(0.5, flushing=False) == ([], [])  # nothing has lingered yet
-    entries, _ = acc.drain_ready(1.0, flushing=False)
-    assert sorted(_shards(entries)) == ["shardId-0", "shardId-1"]  # shard 1 rides along
-
-
-def test_an_open_aggregate_keeps_filling_when_another_shard_goes() -> None:
+def test_each_shard_waits_for_its_own_linger() -> None:
     acc = _acc(linger=1.0, aggregation=True)
     _put(acc, "a", 1, now=0.0)
     _put(acc, "b", HALF + 5, now=0.9)

@@ -291,36 +291,20 @@ class Accumulator(AccumulatorResharding):
     def drain_ready(self, now: float, flushing: bool) -> tuple[list[Entry], list[Entry]]:
         """Entries for one PutRecords call, and entries that expired on the way.
 
-        A call goes when some shard's oldest record has lingered long enough, when enough is
-        queued to fill a request, or when flushing; it then takes the entries every shard has
-        ready to go (closed aggregates and records), so that a shard whose entries have waited
-        less rides along instead of making a call of its own a few milliseconds later (open
-        aggregates still fill until their linger or their size closes them). Ordered mode skips
-        shards with a request in flight and never takes two entries sharing a partition key from
-        one shard.
+        A shard is ready when its oldest record has lingered long enough, when enough is queued
+        to fill a request, or when flushing. Ordered mode skips shards with a request in flight
+        and never takes two entries sharing a partition key from one shard.
         """
         cfg = self.config
         linger = cfg.linger
         ordered = cfg.ordered and not self.by_service  # no per-key order to keep on AUTO
-        queues = self._queue_list
-        go = (
-            flushing
-            or self.closed_count >= cfg.collection_max_count
-            or self.closed_bytes >= cfg.collection_max_bytes
+        full = self.closed_count >= cfg.collection_max_count or (
+            self.closed_bytes >= cfg.collection_max_bytes
         )
-        if not go:
-            for q in queues:
-                if (ordered and q.inflight) or q.held or q.backoff_until > now:
-                    continue
-                oldest = q.oldest()
-                if oldest is not None and now - oldest >= linger:
-                    go = True
-                    break
-            else:
-                return [], []
         count_left, bytes_left = cfg.collection_max_count, cfg.collection_max_bytes
         out: list[Entry] = []
         expired: list[Entry] = []
+        queues = self._queue_list
         n = len(queues)
         start = self._rr
         self._rr = (start + 1) % n
@@ -331,7 +315,7 @@ class Accumulator(AccumulatorResharding):
             if q.agg is not None and (flushing or now - q.agg_created >= linger):
                 self.close_aggregate(q)
             entries = q.entries
-            if not entries:
+            if not entries or not (flushing or full or now - entries[0].created >= linger):
                 continue
             taken: set[str] | None = set() if ordered else None
             limit = q.limit
