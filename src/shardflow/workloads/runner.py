@@ -8,6 +8,7 @@ Used by the CLI and by ``shardflow demo``. Pacing (``rate``), stopping (``count`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import threading
 import time
@@ -25,11 +26,13 @@ from shardflow.producer.direct import (
 )
 from shardflow.producer.metrics import percentile
 from shardflow.producer.producer import YIELD_EVERY, client_config
+from shardflow.producer.shardmap import ShardMap, list_shards
 from shardflow.workloads.taxi import TaxiEvent, TaxiTrips
 
 APIS = ("put-record", "put-records", "producer")
 STATUS_INTERVAL_S = 1.0
 BURST = 64  # unpaced records between two checks of count, duration, stop and the status line
+BUFFERED_SECONDS = 10  # producer API: buffer at most this many seconds of the stream's writes
 
 
 @dataclass
@@ -261,8 +264,26 @@ def _summary(api: str, stats: Any, pacer: _Pacer, interrupted: bool) -> RunSumma
     )
 
 
+async def _buffer_for_stream(client: Any, stream: str, config: ProducerConfig) -> ProducerConfig:
+    """``config`` buffering at most what the stream's open shards write in BUFFERED_SECONDS at
+    their byte limit: unpaced, the command puts faster than a small stream takes, and what is
+    still buffered when it stops must be written within the records' TTL. Unchanged if the
+    shards cannot be listed (the producer's start then reports why)."""
+
+    async def call(operation: str, **kwargs: Any) -> Any:
+        return getattr(client, operation)(**kwargs)
+
+    try:
+        shards = len(ShardMap.from_list_shards(await list_shards(call, stream)))
+    except Exception:
+        return config
+    cap = max(1, shards) * config.shard_bytes_per_s * BUFFERED_SECONDS
+    return dataclasses.replace(config, max_buffered_bytes=min(config.max_buffered_bytes, cap))
+
+
 async def _run_library(run: _Run, config: ProducerConfig) -> RunSummary:
     client = run.client(client_config(config))
+    config = await _buffer_for_stream(client, run.stream_name, config)
     producer = AsyncProducer(run.stream_name, client=client, config=config)
     pacer, lab = run.pacer, run.lab
     await producer.start()
