@@ -14,11 +14,16 @@ HALF = MAX_HASH_KEY // 2
 TWO_SHARDS = ShardMap([("shardId-0", 0, HALF), ("shardId-1", HALF + 1, MAX_HASH_KEY)])
 
 
-def _acc(backoff_base: float = 0.05, backoff_max: float = 2.0) -> Accumulator:
+def _acc(
+    backoff_base: float = 0.05,
+    backoff_max: float = 2.0,
+    linger: float = 0.0,
+    aggregation: bool = False,
+) -> Accumulator:
     config = ProducerConfig(
-        aggregation=False,
+        aggregation=aggregation,
         rate_limit=None,
-        linger=0.0,
+        linger=linger,
         backoff_base=backoff_base,
         backoff_max=backoff_max,
     )
@@ -44,6 +49,29 @@ def test_ordered_skips_a_shard_with_a_call_in_flight_until_it_ends() -> None:
     assert _shards(acc.drain_ready(0.0, flushing=True)[0]) == ["shardId-1"]
     acc.end_call(entries)
     assert _shards(acc.drain_ready(0.0, flushing=True)[0]) == ["shardId-0"]
+
+
+def test_each_shard_waits_for_its_own_linger() -> None:
+    acc = _acc(linger=1.0, aggregation=True)
+    _put(acc, "a", 1, now=0.0)
+    _put(acc, "b", HALF + 5, now=0.9)
+    entries, _ = acc.drain_ready(1.0, flushing=False)
+    assert _shards(entries) == ["shardId-0"]  # shard 1's aggregate is younger than linger
+    _put(acc, "c", HALF + 6, now=1.1)
+    entries, _ = acc.drain_ready(2.0, flushing=False)
+    assert _shards(entries) == ["shardId-1"] and entries[0].aggregated
+    assert sorted(entries[0].key_set()) == ["b", "c"]
+
+
+def test_a_record_too_big_to_aggregate_goes_after_the_open_aggregate_of_its_shard() -> None:
+    acc = _acc(aggregation=True)
+    small, big = b"s", b"B" * 60_000  # big: more than an aggregate can take
+    for key, data in (("a", small), ("b", small), ("a", big)):
+        acc.append(key, data, "1", RecordFuture(), len(data) + 1, lambda: 0.0, 30.0)
+    first, _ = acc.drain_ready(0.0, flushing=True)  # (one call never holds a key twice)
+    second, _ = acc.drain_ready(0.0, flushing=True)
+    assert [e.aggregated for e in first + second] == [True, False]
+    assert sorted(first[0].key_set()) == ["a", "b"] and second[0].data == big
 
 
 def test_back_off_holds_the_shard_for_a_growing_jittered_wait_and_success_resets_it() -> None:

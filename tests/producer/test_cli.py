@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import signal
@@ -13,7 +14,9 @@ from typing import Any
 from click.testing import CliRunner
 
 from shardflow.cli.main import main
+from shardflow.producer import ProducerConfig
 from shardflow.producer.direct import PutRecordsWriter, PutRecordWriter
+from shardflow.workloads.runner import BUFFERED_SECONDS, _buffer_for_stream
 from tests.producer.conftest import REGION, FaultServer, check_order, new_stream, read_user_records
 
 
@@ -124,3 +127,14 @@ def test_ctrl_c_flushes_and_prints_a_summary(endpoint: str) -> None:
     written = int(out.split(":")[1].split("records")[0].replace(",", ""))
     # linger 5 s: everything was still buffered at Ctrl-C, and the flush wrote all of it
     assert written > 100 and len(read_user_records(client, stream)) == written
+
+
+def test_produce_taxi_buffers_at_most_ten_seconds_of_the_streams_writes(endpoint: str) -> None:
+    client, stream = new_stream(endpoint, 2)
+    config = ProducerConfig()
+    capped = asyncio.run(_buffer_for_stream(client, stream, config))
+    assert capped.max_buffered_bytes == 2 * config.shard_bytes_per_s * BUFFERED_SECONDS
+    # a smaller limit of the caller's stays; a missing stream is left to start() to report
+    roomy = ProducerConfig(max_buffered_bytes=1000)
+    assert asyncio.run(_buffer_for_stream(client, stream, roomy)) == roomy
+    assert asyncio.run(_buffer_for_stream(client, "no-such-stream", config)) == config

@@ -1,7 +1,8 @@
 """The accumulator: per-shard queues of entries, open aggregates, linger, and drain_ready().
 
 It alone changes the queues' state: the sender and the shard-map refresher call its methods
-(``begin_call``, ``back_off``, ``hold``...), never write a queue's fields.
+(``begin_call``, ``back_off``, ``hold``...), never write a queue's fields. Its resharding
+methods (``hold``, ``changing``, ``remap``...) are in ``resharding.py``, a base class.
 
 Records are routed to their shard when they are put, so an aggregate only ever holds keys of one
 shard. Each shard keeps its entries in arrival order; a failed entry goes back to the front of its
@@ -15,7 +16,8 @@ whose key is outside the shard they landed on).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from shardflow.backoff import backoff_delay
 from shardflow.model.hashing import MAX_HASH_KEY
@@ -26,13 +28,24 @@ from shardflow.producer.config import ProducerConfig
 from shardflow.producer.future import RecordFuture
 from shardflow.producer.queue import ShardQueue
 from shardflow.producer.ratelimit import ShardRateLimit
+from shardflow.producer.resharding import AccumulatorResharding
 from shardflow.producer.shardmap import KeyHashes, ShardMap
 
 HASH_CACHE_MAX = 65_536  # partition keys whose hash is remembered (MD5 costs more than a lookup)
 ANY_SHARD = "*"  # the queue of an AUTO stream (no shard id looks like this)
 
 
-class Accumulator:
+class KeyedRecord(Protocol):
+    """A user record as ``append_many`` takes it (``TaxiEvent`` is one)."""
+
+    @property
+    def partition_key(self) -> str: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+
+class Accumulator(AccumulatorResharding):
     """Routes records to shard queues and hands the sender what is ready."""
 
     def __init__(
@@ -124,6 +137,8 @@ class Accumulator:
         route = self._routes.get(partition_key) if explicit_hash_key is None else None
         hash_key, q = route if route is not None else self.route(partition_key, explicit_hash_key)
         if user_bytes >= self._plain_from:  # aggregation off, or too big to share an aggregate
+            if q.agg is not None:  # what is in it was put earlier: it goes first
+                self.close_aggregate(q)
             now = clock()
             record = (partition_key, data, explicit_hash_key)
             entry = Entry.plain(q.shard_id, record, [future], user_bytes, now, now + ttl)
@@ -140,6 +155,41 @@ class Accumulator:
         q.agg_futures.append(future)
         q.agg_user_bytes += user_bytes
         return started
+
+    def append_many(
+        self,
+        records: Sequence[KeyedRecord],
+        sizes: Sequence[int],
+        clock: Callable[[], float],
+        ttl: float,
+    ) -> tuple[list[RecordFuture], float | None]:
+        """``append`` for records without explicit hash keys, in order, with their futures;
+        returns those and the first put time that started something new (see ``append``).
+
+        The common case (a routed key whose aggregate has room) is handled here in the loop,
+        everything else by ``append``: a burst costs one call, not several per record.
+        """
+        routes = self._routes
+        plain_from = self._plain_from
+        futures: list[RecordFuture] = []
+        first = None
+        for r, size in zip(records, sizes, strict=True):
+            key = r.partition_key
+            data = r.data
+            future = RecordFuture()
+            futures.append(future)
+            route = routes.get(key)
+            if route is not None and size < plain_from:
+                q = route[1]
+                agg = q.agg
+                if agg is not None and agg.try_add(key, data, None):
+                    q.agg_futures.append(future)
+                    q.agg_user_bytes += size
+                    continue
+            started = self.append(key, data, None, future, size, clock, ttl)
+            if first is None:
+                first = started
+        return futures, first
 
     def append_at(
         self,
@@ -236,23 +286,6 @@ class Accumulator:
             wait = backoff_delay(q.failures, self.config.backoff_base, self.config.backoff_max)
             q.backoff_until = max(q.backoff_until, now + wait)
 
-    def hold(self, shard_id: str) -> None:
-        """Send nothing more to the shard until the next ``remap`` (it was resharded)."""
-        q = self.queues.get(shard_id)
-        if q is not None:
-            q.held = True
-
-    def any_held(self) -> bool:
-        return any(q.held for q in self._queue_list)
-
-    def hold_changing(self, shard_map: ShardMap, by_service: bool) -> bool:
-        """Hold the queues that ``remap(shard_map, by_service)`` replaces; returns whether any
-        of them still has a call in flight (the remap must wait for its answer)."""
-        changing = self.changing(shard_map, by_service)
-        for q in changing:
-            q.held = True
-        return any(q.inflight for q in changing)
-
     # -- draining -------------------------------------------------------------------------------
 
     def drain_ready(self, now: float, flushing: bool) -> tuple[list[Entry], list[Entry]]:
@@ -334,60 +367,3 @@ class Accumulator:
             if best is None or t < best:
                 best = t
         return best
-
-    # -- resharding -----------------------------------------------------------------------------
-
-    def changing(self, shard_map: ShardMap, by_service: bool | None = None) -> list[ShardQueue]:
-        """Queues that ``remap(shard_map, …)`` replaces: their shard changed, or they are held.
-
-        A change of strategy (``by_service``; None: unchanged) replaces every queue;
-        ``ANY_SHARD`` outlives a reshard.
-        """
-        if by_service is None:
-            by_service = self.by_service
-        if by_service != self.by_service:
-            return list(self._queue_list)
-        if by_service:
-            return [q for q in self._queue_list if q.held]
-        out = []
-        for q in self._queue_list:
-            idx = shard_map.index(q.hash_range[0])
-            same = (
-                shard_map.ids[idx] == q.shard_id
-                and (shard_map.starts[idx], shard_map.ends[idx]) == q.hash_range
-            )
-            if q.held or not same:
-                out.append(q)
-        return out
-
-    def expire_held(self, now: float) -> list[Entry]:
-        """Take the entries of held queues whose deadline has passed."""
-        expired: list[Entry] = []
-        for q in self._queue_list:
-            if not q.held:
-                continue
-            if q.agg is not None and now >= q.agg_deadline:
-                self.close_aggregate(q)
-            for e in [e for e in q.entries if now >= e.deadline]:
-                q.entries.remove(e)
-                self.closed_count -= 1
-                self.closed_bytes -= e.size
-                expired.append(e)
-        return expired
-
-    def remap(self, shard_map: ShardMap, now: float, by_service: bool | None = None) -> list[Entry]:
-        """Adopt a new shard map and strategy (None: unchanged); returns queued entries whose
-        shard changed (to re-route)."""
-        if by_service is None:
-            by_service = self.by_service
-        moved: list[Entry] = []
-        for q in self._queue_list:
-            self.close_aggregate(q)
-        for q in self.changing(shard_map, by_service):
-            q.held = False  # a held queue whose shard is unchanged stays, emptied
-            moved.extend(q.entries)
-            self.closed_count -= len(q.entries)
-            self.closed_bytes -= sum(e.size for e in q.entries)
-            q.entries.clear()
-        self._install(shard_map, now, by_service)
-        return moved

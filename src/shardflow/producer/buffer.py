@@ -36,11 +36,11 @@ class RecordBuffer:
             self.records + records <= self._max_records and self.nbytes + nbytes <= self._max_bytes
         ) or (records == 1 and self.records == 0)  # one oversized record still goes
 
-    def add(self, nbytes: int) -> None:
-        """One user record put."""
-        self.records += 1
+    def add(self, nbytes: int, records: int = 1) -> None:
+        """User records put (``nbytes`` in all)."""
+        self.records += records
         self.nbytes += nbytes
-        self.metrics.user_records_received += 1
+        self.metrics.user_records_received += records
 
     def full_error(self, after: float | None = None) -> BufferFullError:
         held = f"{self.records} records, {self.nbytes} bytes buffered"

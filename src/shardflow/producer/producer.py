@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.config import Config as BotoConfig
@@ -23,7 +24,7 @@ from botocore.config import Config as BotoConfig
 from shardflow.aws import endpoint_override, kinesis_client
 from shardflow.model.distribution import AUTO, USER_PARTITION_KEY
 from shardflow.model.limits import MAX_RECORD_BYTES, record_size
-from shardflow.producer.accumulator import Accumulator
+from shardflow.producer.accumulator import Accumulator, KeyedRecord
 from shardflow.producer.buffer import RecordBuffer
 from shardflow.producer.config import ProducerConfig
 from shardflow.producer.errors import (
@@ -229,6 +230,28 @@ class AsyncProducer:
         if check_room and not self._buffer.has_room(1, size):
             raise self._buffer.full_error()
         return self._append(data, partition_key, explicit_hash_key, size)
+
+    def put_many_nowait(self, records: Sequence[KeyedRecord]) -> list[RecordFuture]:
+        """Buffer several records (each with ``partition_key`` and ``data`` bytes, no explicit
+        hash key) in order, all or none: BufferFullError if they do not all fit now,
+        RecordTooLargeError if one is too large. One call for a burst costs less per record
+        than a ``put_nowait`` each (``produce taxi`` puts its events this way)."""
+        sizes = [record_size(r.data, r.partition_key) for r in records]
+        total = sum(sizes)
+        buffer = self._buffer
+        if not buffer.has_room(len(sizes), total):
+            raise buffer.full_error()
+        sender = self._sender
+        if self._closed or sender is None or sender.fatal is not None:
+            self._check_open()
+        assert sender is not None and self._acc is not None
+        if sizes and max(sizes) > MAX_RECORD_BYTES:
+            raise RecordTooLargeError(f"record of {max(sizes)} bytes (data + key) exceeds 1 MiB")
+        futures, started = self._acc.append_many(records, sizes, time.monotonic, self._ttl)
+        buffer.add(total, len(sizes))
+        if started is not None:
+            sender.wake_by(started + self._linger)  # a new linger deadline: maybe earlier
+        return futures
 
     async def put(
         self, data: bytes | str, partition_key: str, explicit_hash_key: str | None = None

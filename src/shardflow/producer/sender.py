@@ -19,6 +19,7 @@ from shardflow.producer.config import ProducerConfig
 from shardflow.producer.errors import ProducerError, StreamNotFoundError, classify, from_code
 from shardflow.producer.metrics import ProducerMetrics
 from shardflow.producer.refresher import ShardMapRefresher
+from shardflow.producer.request_body import EncodedRecords, encode_entries
 from shardflow.producer.transport import Transport
 
 
@@ -130,7 +131,10 @@ class Sender:
             else:
                 m.retries += len(e.futures)
             e.attempts += 1
-        records = [e.request_entry() for e in entries]
+        if self._transport.encodes_records:
+            records: list[Any] = EncodedRecords(encode_entries(entries))
+        else:
+            records = [e.request_entry() for e in entries]
         started = time.perf_counter()
         try:
             response = await self._transport.call(

@@ -2,7 +2,8 @@
 
 botocore clients are thread-safe, so one client serves every in-flight request from a pool of
 threads (its connection pool sized to match). An aiobotocore client is recognised by its methods
-returning awaitables and is awaited directly.
+returning awaitables and is awaited directly. A botocore client gets PutRecords bodies written
+by ``request_body`` (cheaper than its own serializer).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from shardflow.producer import request_body
 
 
 class Transport:
@@ -25,6 +28,8 @@ class Transport:
             inspect.iscoroutinefunction(getattr(client, name, None))
             for name in ("put_records", "_make_api_call")
         )
+        #: PutRecords bodies are written by ``request_body`` (botocore clients only).
+        self.encodes_records = not self.is_async and request_body.install(client)
         self._executor: ThreadPoolExecutor | None = None
         if not self.is_async:
             self._executor = ThreadPoolExecutor(workers, thread_name_prefix="shardflow-producer")

@@ -8,6 +8,8 @@ Used by the CLI and by ``shardflow demo``. Pacing (``rate``), stopping (``count`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shardflow.aws import kinesis_client
-from shardflow.producer import AsyncProducer, ProducerConfig
+from shardflow.producer import AsyncProducer, BufferFullError, ProducerConfig
 from shardflow.producer.direct import (
     PutRecordsWriter,
     PutRecordWriter,
@@ -23,12 +25,14 @@ from shardflow.producer.direct import (
     latency_client_config,
 )
 from shardflow.producer.metrics import percentile
-from shardflow.producer.producer import client_config
+from shardflow.producer.producer import YIELD_EVERY, client_config
+from shardflow.producer.shardmap import ShardMap, list_shards
 from shardflow.workloads.taxi import TaxiEvent, TaxiTrips
 
 APIS = ("put-record", "put-records", "producer")
 STATUS_INTERVAL_S = 1.0
 BURST = 64  # unpaced records between two checks of count, duration, stop and the status line
+BUFFERED_SECONDS = 10  # producer API: buffer at most this many seconds of the stream's writes
 
 
 @dataclass
@@ -260,8 +264,26 @@ def _summary(api: str, stats: Any, pacer: _Pacer, interrupted: bool) -> RunSumma
     )
 
 
+async def _buffer_for_stream(client: Any, stream: str, config: ProducerConfig) -> ProducerConfig:
+    """``config`` buffering at most what the stream's open shards write in BUFFERED_SECONDS at
+    their byte limit: unpaced, the command puts faster than a small stream takes, and what is
+    still buffered when it stops must be written within the records' TTL. Unchanged if the
+    shards cannot be listed (the producer's start then reports why)."""
+
+    async def call(operation: str, **kwargs: Any) -> Any:
+        return getattr(client, operation)(**kwargs)
+
+    try:
+        shards = len(ShardMap.from_list_shards(await list_shards(call, stream)))
+    except Exception:
+        return config
+    cap = max(1, shards) * config.shard_bytes_per_s * BUFFERED_SECONDS
+    return dataclasses.replace(config, max_buffered_bytes=min(config.max_buffered_bytes, cap))
+
+
 async def _run_library(run: _Run, config: ProducerConfig) -> RunSummary:
     client = run.client(client_config(config))
+    config = await _buffer_for_stream(client, run.stream_name, config)
     producer = AsyncProducer(run.stream_name, client=client, config=config)
     pacer, lab = run.pacer, run.lab
     await producer.start()
@@ -281,16 +303,23 @@ async def _run_library(run: _Run, config: ProducerConfig) -> RunSummary:
     interrupted = False
     ticker = _StatusTicker(run.status, pacer)
     try:
-        source, put = run.source, producer.put
+        source, put, put_many = run.source, producer.put, producer.put_many_nowait
         while (wait := pacer.delay()) is not None:
             if wait:
                 await asyncio.sleep(wait)
-            for _ in range(pacer.burst()):
-                event = next(source)
-                fut = await put(event.data, event.partition_key)
-                if lab:
+            events = list(itertools.islice(source, pacer.burst()))
+            if not events:
+                break  # the events ran out
+            try:  # one call for the burst; a record at a time only while the buffer is full
+                futures = put_many(events)
+            except BufferFullError:
+                futures = [await put(e.data, e.partition_key) for e in events]
+            if lab:
+                for fut in futures:
                     fut.add_done_callback(on_done)
-                pacer.n += 1
+            pacer.n += len(events)
+            if pacer.n & -YIELD_EVERY != (pacer.n - len(events)) & -YIELD_EVERY:
+                await asyncio.sleep(0)  # the sender runs at least every YIELD_EVERY records
             m = producer.metrics
             ticker.tick(m.user_records_put, m.request_times, m.retries, m.throttles)
     except (KeyboardInterrupt, asyncio.CancelledError):
