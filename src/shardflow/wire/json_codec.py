@@ -7,12 +7,16 @@ from typing import Any
 import orjson
 import pybase64
 
+from shardflow.wire.record_rows import RecordRows
+
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
+    if type(value) is bytes or isinstance(value, bytearray | memoryview):
         return pybase64.b64encode_as_string(value)
+    if type(value) is RecordRows:  # GetRecords' and SubscribeToShardEvent's Records
+        return value.json_records() if value.uniform() else value.shapes()
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
