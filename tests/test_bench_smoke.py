@@ -160,6 +160,13 @@ def test_put_instructions() -> None:
     figures(r"^shardflow\s+[\d,]+$", out)
 
 
+def test_read_path() -> None:
+    out = run_bench("read_path.py", "--tree", "json=src", "--protocol", "json")
+    figures(r'^\{"tree": "json", "protocol": "json", "us_per_record_median": [\d.]+', out)
+    out = run_bench("read_path.py", "--protocol", "cbor", "--drain")
+    figures(r'^\{"tree": "this", "protocol": "cbor", "us_per_record_median": [\d.]+', out)
+
+
 def test_loop_front_probe() -> None:
     out = run_bench("loop_front_probe.py")
     figures(r"^shardflow serve\s+[\d.]+\s+[\d.]+\s+\d+$", out)
