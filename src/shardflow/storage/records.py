@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import and_
+from itertools import accumulate, repeat
+from operator import add, and_
 from typing import overload
 
 from shardflow.storage.checksum import CorruptRecord, crc32c, pack_header, record_crc
@@ -117,11 +118,8 @@ class RecordPage(Sequence[StoredRecord]):
         return RecordPage.of(r for r in self if r.arrival_ms >= cutoff_ms)
 
 
-# The size column is AWS's record size (``length`` of a BLOB counts bytes, of the key cast to a
-# BLOB its UTF-8 bytes), so the page's 10 MiB budget costs no Python per record.
 _READ = (
-    "SELECT id, arrival_ms, partition_key, data, crc,"
-    " length(data) + length(CAST(partition_key AS BLOB)) FROM records"
+    "SELECT id, arrival_ms, partition_key, data, crc FROM records"
     " WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?"
 )
 _MASK = (1 << POSITION_BITS) - 1
@@ -134,50 +132,58 @@ def read(
     (counted as AWS counts them: data plus the partition key's UTF-8 bytes).
 
     Every record returned is checked against its CRC32C: one that fails (or rows SQLite cannot
-    read) raises ``CorruptRecord`` instead of being returned. The rows are fetched one by one
-    (the byte budget decides where to stop, so no more than one row past it is ever held) and
-    checked together, column by column in C-level ``map`` calls.
+    read) raises ``CorruptRecord`` instead of being returned. The rows are fetched one by one,
+    counting keys in characters (a column more would cost a GIL round trip per row in the
+    sqlite3 module) so no more than one row past the budget is ever held; they are then checked
+    together, column by column in C-level ``map`` calls, and measured exactly (a key's UTF-8
+    bytes), which cuts the page again where keys have characters of several bytes.
     """
-    rows: list[tuple[int, int, str, bytes, int | None, int]] = []
+    rows: list[tuple[int, int, str, bytes, int | None]] = []
     append = rows.append
-    size = 0
+    size = 0  # characters of the keys, not yet their UTF-8 bytes: at most the page's true size
     try:
         for row in conn.execute(
             _READ, (record_id(shard_uid, from_position), shard_bounds(shard_uid)[1], limit)
         ):
-            size += row[5]
+            size += len(row[3]) + len(row[2])
             if size > max_bytes and rows:
-                size -= row[5]
                 break
             append(row)
     except (sqlite3.DatabaseError, TypeError) as exc:
-        # A damaged page (SQLite's own error) or a field without its type (a NULL size): a
-        # damaged record fetched before it is named first, else the read stops here.
+        # A damaged page (SQLite's own error) or a field without its type (NULL has no len):
+        # a damaged record fetched before it is named first, else the read stops here.
         _check_rows(shard_uid, from_position, rows)
         after = (rows[-1][0] & _MASK) + 1 if rows else from_position
         raise CorruptRecord(shard_uid, after, f"the records cannot be read ({exc})") from exc
     if not rows:
         return RecordPage()
-    ids, arrivals, keys, datas, crcs, _ = zip(*rows, strict=True)
+    ids, arrivals, keys, datas, crcs = zip(*rows, strict=True)
     try:
+        encoded = list(map(str.encode, keys))
         headers = map(pack_header, ids, arrivals)
-        covered = map(b"".join, zip(headers, map(str.encode, keys), datas, strict=True))
+        covered = map(b"".join, zip(headers, encoded, datas, strict=True))
         intact = list(map(crc32c, covered)) == list(crcs)
     except (TypeError, AttributeError, struct.error):
         intact = False
     if not intact:  # a mismatch, a field without its type, or rows older than checksums
         _check_rows(shard_uid, from_position, rows)
+    size = sum(map(len, datas)) + sum(map(len, encoded))
+    if size > max_bytes and len(rows) > 1:  # keys of several bytes a character: cut again
+        sizes = list(accumulate(map(add, map(len, datas), map(len, encoded))))
+        count = max(1, bisect_right(sizes, max_bytes))
+        ids, arrivals, keys, datas = ids[:count], arrivals[:count], keys[:count], datas[:count]
+        size = sizes[count - 1]
     positions = list(map(and_, ids, repeat(_MASK)))
     return RecordPage(positions, arrivals, keys, datas, size)
 
 
 def _check_rows(
-    shard_uid: int, from_position: int, rows: list[tuple[int, int, str, bytes, int | None, int]]
+    shard_uid: int, from_position: int, rows: list[tuple[int, int, str, bytes, int | None]]
 ) -> None:
     """Check rows one by one: raise ``CorruptRecord`` at the first that fails its checksum or
     cannot be read; rows without a checksum (written before checksums existed) pass."""
     after = from_position  # where the records that can be read end
-    for rid, arrival, key, data, crc, _ in rows:
+    for rid, arrival, key, data, crc in rows:
         try:
             if crc is not None and record_crc(rid, arrival, key, data) != crc:
                 raise CorruptRecord(shard_uid, rid & _MASK, "the record fails its checksum")
