@@ -164,3 +164,20 @@ def test_http1_fronts() -> None:
     out = run_bench("http1_fronts.py")
     figures(r"^loop\s+[\d.]+\s+[\d.]+\s+\d+$", out)
     figures(r"^granian\s+[\d.]+\s+[\d.]+\s+\d+$", out)
+
+
+@pytest.mark.slow
+def test_read_instructions() -> None:
+    if shutil.which("valgrind") is None:  # .ci/run installs it: there a missing one fails
+        if os.environ.get("CI"):
+            pytest.fail("callgrind needs valgrind (apt-get install valgrind)")
+        pytest.skip("callgrind needs valgrind installed")
+    out = run_bench("read_instructions.py", "--targets", "shardflow")
+    figures(r"^shardflow\s+[\d,]+$", out)
+
+
+def test_read_path() -> None:
+    out = run_bench("read_path.py", "--tree", "json=src", "--protocol", "json")
+    figures(r'^\{"tree": "json", "protocol": "json", "us_per_record_median": [\d.]+', out)
+    out = run_bench("read_path.py", "--protocol", "cbor", "--drain")
+    figures(r'^\{"tree": "this", "protocol": "cbor", "us_per_record_median": [\d.]+', out)

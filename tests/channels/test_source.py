@@ -8,6 +8,7 @@ import asyncio
 from shardflow.delivery.source import collect
 from shardflow.engine.reading import ReadResult
 from shardflow.engine.streams import Shard, Stream
+from shardflow.storage.records import RecordPage
 from shardflow.storage.sqlite import StoredRecord
 
 
@@ -43,8 +44,7 @@ def _stream() -> tuple[Stream, dict[int, list[StoredRecord]]]:
 def _reader(records: dict[int, list[StoredRecord]]):  # type: ignore[no-untyped-def]
     def read_shard(stream: Stream, shard: Shard, position: int, limit: int, max_bytes: int):
         found = [r for r in records[shard.uid] if r.position >= position][:3]
-        size = sum(len(r.data) + len(r.partition_key) for r in found)  # ASCII keys
-        return ReadResult(found, stream.name, shard.index, None, 0, [], size)
+        return ReadResult(RecordPage.of(found), stream.name, shard.index, None, 0, [])
 
     return read_shard
 

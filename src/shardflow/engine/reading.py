@@ -8,18 +8,22 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shardflow.engine.streams import Shard, Stream
-from shardflow.storage.sqlite import StoredRecord
+from shardflow.storage.records import RecordPage
 
 
 @dataclass(slots=True)
 class ReadResult:
-    records: list[StoredRecord]
+    records: RecordPage  # with its size in bytes as AWS counts them (data + UTF-8 keys)
     stream_name: str
     shard_index: int
     next_iterator: str | None
     millis_behind_latest: int
     child_shards: list[Shard]
-    size: int  # bytes of ``records`` as AWS counts them (data + UTF-8 partition keys)
+
+    @property
+    def size(self) -> int:
+        """Bytes of ``records`` as AWS counts them (data + UTF-8 partition keys)."""
+        return self.records.size
 
 
 class StartPosition(Protocol):

@@ -21,10 +21,9 @@ from shardflow.engine.tenancy import account_or
 from shardflow.model import iterators, sequence
 from shardflow.model.aws_sequence import aws_shard_index
 from shardflow.model.enums import StreamStatus
-from shardflow.model.limits import record_size
 from shardflow.model.shard_ids import no_such_shard, shard_id, shard_index
 from shardflow.storage.checksum import CorruptRecord
-from shardflow.storage.sqlite import SqliteStore, StoredRecord
+from shardflow.storage.sqlite import SqliteStore
 
 GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024  # AWS: at most 10 MiB per GetRecords call
 
@@ -200,19 +199,17 @@ class Reads:
             ) from None
         # The iterator moves past everything read, including records past retention that the
         # sweep has not deleted yet (they are not returned).
-        next_position = read[-1].position + 1 if read else position
-        records: list[StoredRecord] = read
-        size = read.size  # measured once, by the read
-        if read and read[0].arrival_ms < cutoff:
-            records = [r for r in read if r.arrival_ms >= cutoff]
-            size = sum(record_size(r.data, r.partition_key) for r in records)
+        next_position = read.positions[-1] + 1 if read else position
+        records = read  # measured once, by the read
+        if read and read.arrivals[0] < cutoff:
+            records = read.arrived_since(cutoff)
         try:
             last = self._store.last_record(shard.uid)
         except sqlite3.DatabaseError as exc:
             raise self._unreadable(stream, shard, next_position, exc) from None
         behind = 0
-        if records and last is not None and last[0] > records[-1].position:
-            behind = max(0, now - records[-1].arrival_ms)
+        if records and last is not None and last[0] > records.positions[-1]:
+            behind = max(0, now - records.arrivals[-1])
         elif not records and last is not None and last[0] >= next_position:
             behind = max(0, now - last[1])
         children: list[Shard] = []
@@ -224,7 +221,7 @@ class Reads:
             children = [
                 s for s in stream.shards if shard.index in (s.parent_index, s.adjacent_parent_index)
             ]
-        return ReadResult(records, stream.name, shard.index, next_iterator, behind, children, size)
+        return ReadResult(records, stream.name, shard.index, next_iterator, behind, children)
 
     def _unreadable(
         self, stream: Stream, shard: Shard, position: int, exc: Exception

@@ -60,12 +60,21 @@ def encode(shard_index: int, position: int) -> str:
 
 
 def encode_page(shard_index: int, positions: Iterable[int]) -> list[str]:
-    """``encode`` for many positions of one shard (a GetRecords page): the shard's terms are
-    added once, not per record; the numbers are the same as ``encode``'s."""
+    """``encode`` for many positions of one shard (a GetRecords page); the numbers are the same
+    as ``encode``'s."""
+    return list(map(str, page_values(shard_index, positions)))
+
+
+def page_values(shard_index: int, positions: Iterable[int]) -> list[int]:
+    """The integers behind the sequence numbers of ``positions`` in shard ``shard_index`` (their
+    decimal digits are ``encode``'s). The shard's terms are added once, not per record, and the
+    check folds its two multipliers into one, modulo 2^99: ((p*A + m)*D) mod 2^99 is
+    (p*(A*D mod 2^99) + (m*D mod 2^99)) mod 2^99, one big-integer product per record."""
     base = SEQ_BASE + (_POSITION_OFFSET << _POSITION_SHIFT) + (shard_index << _SHARD_SHIFT)
-    mix = shard_index * _MIX_B + _MIX_C
-    shift, a, d, mask = _POSITION_SHIFT, _MIX_A, _MIX_D, _CHECK_MASK
-    return [str(base + (p << shift) + (((p * a + mix) * d) & mask)) for p in positions]
+    ad = (_MIX_A * _MIX_D) & _CHECK_MASK
+    md = ((shard_index * _MIX_B + _MIX_C) * _MIX_D) & _CHECK_MASK
+    shift, mask = _POSITION_SHIFT, _CHECK_MASK
+    return [base + (p << shift) + ((p * ad + md) & mask) for p in positions]
 
 
 def decode(sequence_number: str) -> SequenceNumber | None:

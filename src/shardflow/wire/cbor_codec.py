@@ -35,6 +35,7 @@ from botocore.loaders import Loader
 
 from shardflow.wire.cbor_plans import TS, ListPlan, MapPlan, Plan, Planner, StructPlan
 from shardflow.wire.cbor_requests import Millis, decode, normalize
+from shardflow.wire.record_rows import RecordRows
 
 __all__ = ["CONTENT_TYPE", "CborCodec", "Millis", "decode", "encode_value"]
 
@@ -132,6 +133,8 @@ def _encode(value: Any, plan: Plan, out: list[bytes]) -> None:
     elif t is bytes or t is bytearray or t is memoryview:
         out.append(_head(_BYTES, len(value)))
         out.append(bytes(value) if t is memoryview else value)
+    elif t is RecordRows:
+        _encode_record_rows(value, plan, out)
     elif t is bool:
         out.append(_TRUE if value else _FALSE)
     elif t is int:
@@ -173,48 +176,79 @@ def _encode_rows(rows: list[Any] | tuple[Any, ...], plan: Plan, out: list[bytes]
     """Encode a list of flat maps column by column; False (nothing written) if it is not one.
 
     Every row must have the first row's members and no others, each member holding text, bytes
-    or (where the plan says so) a timestamp in every row. A column is converted with C-level
-    ``map`` calls and the rows are interleaved by ``zip`` for the one final ``join``: per
-    record, a handful of C calls instead of a Python loop over every member (GetRecords
-    returns up to 10,000 records). Type checks come free: ``str.encode``, ``bytes.__len__`` and
-    ``float.__mul__`` (returning NotImplemented, which ``round`` refuses) reject other types.
+    or (where the plan says so) a timestamp in every row (see ``_encode_columns``).
     """
     first = rows[0]
     if type(first) is not dict or not first:
         return False
-    width = len(first)
-    if set(map(len, rows)) != {width}:  # with every key of the first row present: same keys
+    if set(map(len, rows)) != {len(first)}:  # with every key of the first row present: same keys
         return False
-    members = plan.members if type(plan) is StructPlan else {}
-    columns: list[Iterable[bytes]] = []
-    prefix = _head(_MAP, width)  # each row's map head rides on its first member's key
     try:
-        for key in first:
-            values = list(map(itemgetter(key), rows))
+        columns = [list(map(itemgetter(key), rows)) for key in first]
+    except KeyError:
+        return False
+    return _encode_columns(list(first), columns, plan, out)
+
+
+def _encode_columns(
+    keys: list[Any], columns: list[list[Any]], plan: Plan, out: list[bytes]
+) -> bool:
+    """Encode rows given as columns (one per member, in ``keys`` order) as an array of maps;
+    False (nothing written) unless each column holds text, bytes or (where the plan says so)
+    timestamps throughout.
+
+    A column is converted with C-level ``map`` calls and the rows are interleaved by ``zip``
+    for the one final ``join``: per record, a handful of C calls instead of a Python loop over
+    every member (GetRecords returns up to 10,000 records). Type checks come free:
+    ``str.encode``, ``bytes.__len__`` and ``float.__mul__`` (returning NotImplemented, which
+    ``round`` refuses) reject other types.
+    """
+    members = plan.members if type(plan) is StructPlan else {}
+    pieces: list[Iterable[bytes]] = []
+    prefix = _head(_MAP, len(keys))  # each row's map head rides on its first member's key
+    try:
+        for key, values in zip(keys, columns, strict=True):
             prefix += _text(key) if type(key) is str else encode_value(key)
             if members.get(key) is TS:
                 millis = list(map(round, map((1000.0).__mul__, values)))
                 if min(millis) < _UINT64_MIN or max(millis) >= _UINT64_END:
                     return False
                 pack = _ts_packer(len(prefix) + 2)
-                columns.append(map(pack, repeat(prefix + _TS_PREFIX), millis))
+                pieces.append(map(pack, repeat(prefix + _TS_PREFIX), millis))
             elif type(values[0]) is str:
                 encoded = list(map(str.encode, values))
-                columns.append(map(_keyed(prefix, _TEXT).__getitem__, map(len, encoded)))
-                columns.append(encoded)
+                pieces.append(map(_keyed(prefix, _TEXT).__getitem__, map(len, encoded)))
+                pieces.append(encoded)
             elif type(values[0]) is bytes:
-                columns.append(
+                pieces.append(
                     map(_keyed(prefix, _BYTES).__getitem__, list(map(bytes.__len__, values)))
                 )
-                columns.append(values)
+                pieces.append(values)
             else:
                 return False
             prefix = b""
     except (KeyError, TypeError, ValueError, OverflowError):
         return False
-    out.append(_head(_ARRAY, len(rows)))
-    out.extend(chain.from_iterable(zip(*columns, strict=True)))
+    out.append(_head(_ARRAY, len(columns[0])))
+    out.extend(chain.from_iterable(zip(*pieces, strict=True)))
     return True
+
+
+def _encode_record_rows(rows: RecordRows, plan: Plan, out: list[bytes]) -> None:
+    """A page of records: a ``uniform`` one by its columns, any other as its Record dicts."""
+    element = plan.element if type(plan) is ListPlan else None
+    if len(rows) >= _COLUMNS_MIN and rows.uniform():
+        keys = ["SequenceNumber", "ApproximateArrivalTimestamp", "Data", "PartitionKey"]
+        numbers = list(map(str, rows.sequence_numbers))
+        columns: list[list[Any]] = [
+            numbers,
+            list(rows.seconds()),
+            list(rows.datas),
+            list(rows.keys),
+        ]
+        if _encode_columns(keys, columns, element, out):
+            return
+    _encode(rows.shapes(), plan, out)
 
 
 def encode_value(value: Any, plan: Plan = None) -> bytes:

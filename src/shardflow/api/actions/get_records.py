@@ -15,6 +15,7 @@ from shardflow.engine.reading import ReadResult
 from shardflow.model import sequence
 from shardflow.model.enums import EncryptionType
 from shardflow.model.shard_ids import shard_id
+from shardflow.wire.record_rows import RecordRows
 
 DEFAULT_LIMIT = 10_000  # AWS: up to 10,000 records per call
 
@@ -45,39 +46,23 @@ async def handle(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def records_out(engine: Engine, result: ReadResult) -> list[dict[str, Any]]:
-    """The Record shapes of a read (GetRecords and SubscribeToShardEvent), in one pass over the
-    records (a page holds up to 10,000)."""
-    stored = result.records
-    sequence_numbers = sequence.encode_page(result.shard_index, [r.position for r in stored])
-    records: list[dict[str, Any]] = []
-    append = records.append
-    for number, r in zip(sequence_numbers, stored, strict=True):
-        if r.partition_key:
-            append(
-                {
-                    "SequenceNumber": number,
-                    "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
-                    "Data": r.data,
-                    "PartitionKey": r.partition_key,
-                }
-            )
-        else:  # written without one (AUTO distribution): AWS omits it
-            append(
-                {
-                    "SequenceNumber": number,
-                    "ApproximateArrivalTimestamp": r.arrival_ms / 1000,
-                    "Data": r.data,
-                }
-            )
+def records_out(engine: Engine, result: ReadResult) -> RecordRows:
+    """The Records of a read (GetRecords and SubscribeToShardEvent), as the page's columns:
+    the codecs write the whole array at once (``wire.record_rows``)."""
+    page = result.records
+    encrypted = None
     stream = engine.streams.get(result.stream_name)
     if stream is not None and stream.kms_switches_ms:
         # Records written while the stream encrypted carry KMS; AWS omits the field otherwise.
         kms = EncryptionType.KMS
-        for record, r in zip(records, stored, strict=True):
-            if encryption.record_encryption(stream, r.arrival_ms) == kms:
-                record["EncryptionType"] = kms
-    return records
+        encrypted = [encryption.record_encryption(stream, a) == kms for a in page.arrivals]
+    return RecordRows(
+        sequence.page_values(result.shard_index, page.positions),
+        page.arrivals,
+        page.datas,
+        page.keys,
+        encrypted,
+    )
 
 
 def child_shards_out(result: ReadResult) -> list[dict[str, Any]]:
