@@ -164,3 +164,29 @@ def test_an_h2c_upgrade_request_is_answered_in_http_1_1(endpoint: str) -> None:
         [(again, _, second)] = _responses(sock, 1)
     assert status.startswith(b"HTTP/1.1 200") and again.startswith(b"HTTP/1.1 200")
     assert json.loads(first) == json.loads(second)
+
+
+def test_a_large_answer_then_a_pipelined_one_arrive_whole_and_in_order(endpoint: str) -> None:
+    """A GetRecords page over 256 KiB is sent by a thread (h1connection.OFFLOAD_BYTES); the
+    request pipelined behind it is answered after it, on the same connection."""
+    client = make_client(endpoint)
+    client.create_stream(StreamName="big-page", ShardCount=1)  # type: ignore[attr-defined]
+    client.get_waiter("stream_exists").wait(StreamName="big-page")  # type: ignore[attr-defined]
+    for batch in range(3):
+        records = [{"Data": bytes([batch]) * 4000, "PartitionKey": str(i)} for i in range(100)]
+        client.put_records(StreamName="big-page", Records=records)  # type: ignore[attr-defined]
+    iterator = client.get_shard_iterator(  # type: ignore[attr-defined]
+        StreamName="big-page", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    get = json.dumps({"ShardIterator": iterator}).encode()
+    with _connect(endpoint) as sock:
+        sock.sendall(
+            _head(length=len(get), target=TARGET_PREFIX + "GetRecords") + get + _head() + b"{}"
+        )
+        (first, _, page), (second, _, listing) = _responses(sock, 2)
+    assert first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200")
+    assert len(page) > 256 * 1024
+    records = json.loads(page)["Records"]
+    assert [r["Data"][:4] for r in records[::100]] == ["AAAA", "AQEB", "AgIC"]
+    assert len(records) == 300
+    assert "big-page" in json.loads(listing)["StreamNames"]

@@ -9,6 +9,7 @@ streamed bodies (SubscribeToShard) go out in chunked encoding, paced by ``server
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -276,7 +277,19 @@ class Connection(asyncio.Protocol):
         if response.stream is not None:
             await self._stream(request, response)
             return keep and not self.closed
-        self._write(response, keep, request.method == "HEAD")
+        head_only = request.method == "HEAD"
+        sender = self.front.sender
+        if (
+            self.transport is not None
+            and not head_only
+            and sender.takes(self.transport, len(response.body))
+        ):
+            head = self._head(response, keep, b"content-length: %d\r\n" % len(response.body))
+            timeout = self.limits.body_timeout_s
+            if not await sender.send(self.transport, head, response.body, timeout):
+                return False  # the client is gone, or reads nothing
+            return keep
+        self._write(response, keep, head_only)
         return keep
 
     def _head(self, response: Response, keep: bool, extra: bytes) -> bytes:
@@ -305,28 +318,18 @@ class Connection(asyncio.Protocol):
 
     async def _stream(self, request: HttpRequest, response: Response) -> None:
         """A streamed body in chunked encoding, paced by what the client's TCP acknowledged."""
-        assert response.stream is not None and self.transport is not None
-        flow = self.front.flow
-        paced = flow is not None and flow.open(self.peer)
-        write = self.transport.write
+        assert self.transport is not None
+        flow, peer, write = self.front.flow, self.peer, self.transport.write
         write(self._head(response, True, b"transfer-encoding: chunked\r\n"))
+        if flow is None or not flow.open(peer):
+            await carry.stream_chunked(write, lambda: self.closed, response)
+            return
+        stalled = carry.stall_frame(request.headers.get("content-type", ""), flow.stall_s)
         try:
-            if response.body:
-                write(_chunk(response.body))
-            async for piece in response.stream:
-                if self.closed:
-                    return
-                if paced and flow is not None and not await flow.room(self.peer, len(piece)):
-                    content_type = request.headers.get("content-type", "")
-                    write(_chunk(carry.stall_frame(content_type, flow.stall_s)))
-                    break
-                write(_chunk(piece))
-            if not self.closed:
-                write(b"0\r\n\r\n")
+            room = functools.partial(flow.room, peer)
+            await carry.stream_chunked(write, lambda: self.closed, response, room, stalled)
         finally:
-            if paced and flow is not None:
-                flow.close(self.peer)
-            await response.stream.aclose()  # type: ignore[attr-defined]
+            flow.close(peer)
 
     # -- refusals, timeouts, closing ----------------------------------------------------------
 
@@ -388,7 +391,3 @@ class _Ignore:
 
     def should_keep_alive(self) -> bool:
         return False
-
-
-def _chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from shardflow.server import memory
 from shardflow.server.h1connection import Connection
+from shardflow.server.offload import Sender
 from shardflow.server.ratelog import RateLimitedLog
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Front:
     slow_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log))
     closing: bool = False
     dropped: int = 0  # bytes of partial requests dropped since memory was last returned
+    sender: Sender = field(default_factory=Sender)  # large bodies, written by threads
     _sweeper: asyncio.Task[None] | None = None
 
     def connection(self) -> Connection:
@@ -105,3 +107,4 @@ class Front:
             await asyncio.sleep(0.02)
         for conn in list(self.connections):
             conn.abort()
+        self.sender.close()

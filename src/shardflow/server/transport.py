@@ -1,4 +1,4 @@
-"""Carrying a response over RSGI or ASGI: request bodies in, streamed bodies out.
+"""Carrying a response over RSGI, ASGI or HTTP/1.1 chunks: request bodies in, streamed bodies out.
 
 The application core (``server.app``) deals in whole requests and ``Response`` values; these
 helpers move the bytes, with the caps and the pacing the server applies.
@@ -44,6 +44,36 @@ async def stream_rsgi(
         log.debug("streamed response ended early: %r", exc)
     finally:
         await response.stream.aclose()  # type: ignore[attr-defined]
+
+
+async def stream_chunked(
+    write: Callable[[bytes], None],
+    gone: Callable[[], bool],
+    response: Response,
+    room: Callable[[int], Awaitable[bool]] | None = None,
+    stalled: bytes = b"",
+) -> None:
+    """Send a streamed response's body in HTTP/1.1 chunked encoding (its head is sent) until it
+    ends or the client goes away; ``room`` and ``stalled`` as for ``stream_rsgi``."""
+    assert response.stream is not None
+    try:
+        if response.body:
+            write(_chunk(response.body))
+        async for piece in response.stream:
+            if gone():
+                return
+            if room is not None and not await room(len(piece)):
+                write(_chunk(stalled))
+                break
+            write(_chunk(piece))
+        if not gone():
+            write(b"0\r\n\r\n")
+    finally:
+        await response.stream.aclose()  # type: ignore[attr-defined]
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def stall_frame(content_type: str, stall_s: float) -> bytes:
