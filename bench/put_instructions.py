@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -112,15 +114,28 @@ def totals(out_dir: Path) -> int:
     return count
 
 
-def measure(name: str, warmup: int, calls: int) -> float | None:
-    work = Path(tempfile.mkdtemp(prefix=f"callgrind-{name}-"))
-    port = targets.free_port_pair()
-    cmd = command(name, port, work / "data")
-    if cmd is None:
-        print(f"{name}: not installed here, skipped", file=sys.stderr)
-        shutil.rmtree(work)
-        return None
-    env = dict(os.environ, PYTHONPATH=str(SRC))
+class Counter:
+    """A server running under callgrind: zero its counters, then count what ran since."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], work: Path) -> None:
+        self.proc = proc
+        self.work = work
+
+    def zero(self) -> None:
+        subprocess.run(
+            ["callgrind_control", "-z", str(self.proc.pid)], capture_output=True, check=True
+        )
+
+    def count(self) -> int:
+        subprocess.run(
+            ["callgrind_control", "-d", str(self.proc.pid)], capture_output=True, check=True
+        )
+        return totals(self.work)
+
+
+@contextlib.contextmanager
+def under_callgrind(cmd: list[str], env: dict[str, str], work: Path) -> Iterator[Counter]:
+    """Run ``cmd`` under callgrind (all threads); stop it and remove ``work`` after."""
     valgrind = [
         *("valgrind", "--tool=callgrind", "--trace-children=no"),
         f"--callgrind-out-file={work}/callgrind.out",
@@ -132,12 +147,7 @@ def measure(name: str, warmup: int, calls: int) -> float | None:
         stderr=open(work / "valgrind.log", "wb"),  # noqa: SIM115 - closed with the process
     )
     try:
-        asyncio.run(wait_up(port, time.monotonic() + START_TIMEOUT_S))
-        asyncio.run(drive(port, name == "floor", warmup))
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=True)
-        asyncio.run(drive(port, name == "floor", calls) if name == "floor" else _more(port, calls))
-        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, check=True)
-        return totals(work) / calls
+        yield Counter(proc, work)
     finally:
         proc.terminate()
         try:
@@ -146,6 +156,22 @@ def measure(name: str, warmup: int, calls: int) -> float | None:
             proc.kill()
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(name: str, warmup: int, calls: int) -> float | None:
+    work = Path(tempfile.mkdtemp(prefix=f"callgrind-{name}-"))
+    port = targets.free_port_pair()
+    cmd = command(name, port, work / "data")
+    if cmd is None:
+        print(f"{name}: not installed here, skipped", file=sys.stderr)
+        shutil.rmtree(work)
+        return None
+    with under_callgrind(cmd, dict(os.environ, PYTHONPATH=str(SRC)), work) as counter:
+        asyncio.run(wait_up(port, time.monotonic() + START_TIMEOUT_S))
+        asyncio.run(drive(port, name == "floor", warmup))
+        counter.zero()
+        asyncio.run(drive(port, name == "floor", calls) if name == "floor" else _more(port, calls))
+        return counter.count() / calls
 
 
 async def _more(port: int, calls: int) -> None:

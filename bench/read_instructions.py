@@ -22,7 +22,6 @@ import asyncio
 import base64
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import rawhttp
 import targets
-from put_instructions import START_TIMEOUT_S, command, totals, wait_up
+from put_instructions import START_TIMEOUT_S, command, under_callgrind, wait_up
 
 BENCH = Path(__file__).resolve().parent
 ALL = ("shardflow", "ferrokinesis", "ferrokinesis-durable")
@@ -73,34 +72,15 @@ def measure(name: str, src: Path, shards: int, records: int, limit: int) -> floa
     if durable:
         (work / "state").mkdir()
         cmd += ["--state-dir", str(work / "state")]
-    env = dict(os.environ, PYTHONPATH=str(src))
-    valgrind = [
-        *("valgrind", "--tool=callgrind", "--trace-children=no"),
-        f"--callgrind-out-file={work}/callgrind.out",
-    ]
-    proc = subprocess.Popen(
-        valgrind + cmd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "valgrind.log", "wb"),  # noqa: SIM115 - closed with the process
-    )
-    try:
+    with under_callgrind(cmd, dict(os.environ, PYTHONPATH=str(src)), work) as counter:
         asyncio.run(wait_up(port, time.monotonic() + START_TIMEOUT_S))
         shard_ids = asyncio.run(fill(port, shards, records))
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=True)
+        counter.zero()
         drained = asyncio.run(rawhttp.drain_stream(targets.HOST, port, STREAM, shard_ids, limit))
-        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, check=True)
+        count = counter.count()
         if drained.records != records:
             raise RuntimeError(f"{name}: drained {drained.records} of {records} records")
-        return totals(work) / records
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        return count / records
 
 
 def main(argv: list[str] | None = None) -> int:
