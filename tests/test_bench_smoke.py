@@ -149,12 +149,16 @@ def test_scale_bench(tmp_path: Path) -> None:
     figures(r"^\s+100(\s+[\d.]+/[\d.]+){3}$", out)  # the 100-shard stream
 
 
-@pytest.mark.slow
-def test_put_instructions() -> None:
+def _needs_valgrind() -> None:
     if shutil.which("valgrind") is None:  # .ci/run installs it: there a missing one fails
         if os.environ.get("CI"):
             pytest.fail("callgrind needs valgrind (apt-get install valgrind)")
         pytest.skip("callgrind needs valgrind installed")
+
+
+@pytest.mark.slow
+def test_put_instructions() -> None:
+    _needs_valgrind()
     out = run_bench("put_instructions.py", "--targets", "floor,shardflow")
     figures(r"^floor\s+[\d,]+$", out)
     figures(r"^shardflow\s+[\d,]+$", out)
@@ -168,10 +172,7 @@ def test_http1_fronts() -> None:
 
 @pytest.mark.slow
 def test_read_instructions() -> None:
-    if shutil.which("valgrind") is None:  # .ci/run installs it: there a missing one fails
-        if os.environ.get("CI"):
-            pytest.fail("callgrind needs valgrind (apt-get install valgrind)")
-        pytest.skip("callgrind needs valgrind installed")
+    _needs_valgrind()
     out = run_bench("read_instructions.py", "--targets", "shardflow")
     figures(r"^shardflow\s+[\d,]+$", out)
 
