@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from shardflow.producer import AsyncProducer, ProducerConfig
 from tests.conftest import REGION, make_client
 from tests.support import ServerProcess
 
@@ -106,3 +107,13 @@ def check_order(records: list[dict[str, Any]]) -> dict[str, list[int]]:
 
 
 __all__ = ["REGION", "check_order", "new_stream", "read_user_records"]
+
+
+def ordered_producer(stream: str, endpoint: str, **config: Any) -> AsyncProducer:
+    """A producer that sends soon (20 ms linger) and never waits on its own rate limit."""
+    return AsyncProducer(
+        stream,
+        endpoint_url=endpoint,
+        region=REGION,
+        config=ProducerConfig(**{"linger": 0.02, "rate_limit": None, **config}),
+    )

@@ -21,7 +21,14 @@ from shardflow.producer import (
     SyncProducer,
 )
 from shardflow.producer.shardmap import ShardMap
-from tests.producer.conftest import REGION, FaultServer, check_order, new_stream, read_user_records
+from tests.producer.conftest import (
+    REGION,
+    FaultServer,
+    check_order,
+    new_stream,
+    ordered_producer,
+    read_user_records,
+)
 
 KEYS = 40
 
@@ -29,15 +36,6 @@ KEYS = 40
 def _record(key: int, n: int) -> tuple[bytes, str]:
     k = f"taxi-{key:03d}"
     return json.dumps({"k": k, "n": n, "pad": "x" * 60}).encode(), k
-
-
-def _producer(stream: str, endpoint: str, **config: Any) -> AsyncProducer:
-    return AsyncProducer(
-        stream,
-        endpoint_url=endpoint,
-        region=REGION,
-        config=ProducerConfig(**{"linger": 0.02, "rate_limit": None, **config}),
-    )
 
 
 async def _write(producer: AsyncProducer, count: int) -> list[Any]:
@@ -68,7 +66,7 @@ def test_ordered_mode_keeps_key_order_under_entry_and_call_failures(
     client, stream = new_stream(faults.endpoint, 4)
     count = 3000 if aggregation else 1500
     # Small aggregates so that each shard has many entries waiting: the reordering case.
-    producer = _producer(
+    producer = ordered_producer(
         stream,
         faults.endpoint,
         aggregation=aggregation,
@@ -99,7 +97,7 @@ def test_ordered_mode_keeps_key_order_under_entry_and_call_failures(
 def test_unordered_mode_delivers_everything_under_failures(faults: FaultServer) -> None:
     faults.set_faults({"PutRecords": {"entry_throttle": 0.2, "internal": 0.05}})
     client, stream = new_stream(faults.endpoint, 2)
-    producer = _producer(stream, faults.endpoint, ordered=False, backoff_max=0.05)
+    producer = ordered_producer(stream, faults.endpoint, ordered=False, backoff_max=0.05)
 
     async def main() -> None:
         async with producer:
@@ -117,7 +115,7 @@ def test_unordered_mode_delivers_everything_under_failures(faults: FaultServer) 
 
 def test_aggregates_deaggregate_with_aws_kinesis_agg_and_inner_keys(endpoint: str) -> None:
     client, stream = new_stream(endpoint, 3)
-    producer = _producer(stream, endpoint, linger=0.05)
+    producer = ordered_producer(stream, endpoint, linger=0.05)
 
     async def main() -> list[Any]:
         async with producer:
@@ -143,7 +141,7 @@ def test_aggregates_deaggregate_with_aws_kinesis_agg_and_inner_keys(endpoint: st
 def test_record_ttl_expires_records_that_cannot_be_written(faults: FaultServer) -> None:
     faults.set_faults({"PutRecords": {"entry_throttle": 1.0}})
     _, stream = new_stream(faults.endpoint, 1)
-    producer = _producer(stream, faults.endpoint, record_ttl=0.3, backoff_max=0.05)
+    producer = ordered_producer(stream, faults.endpoint, record_ttl=0.3, backoff_max=0.05)
 
     async def main() -> list[Any]:
         async with producer:
@@ -165,7 +163,7 @@ def test_record_ttl_expires_records_that_cannot_be_written(faults: FaultServer) 
 def test_backpressure_waits_then_raises_buffer_full(faults: FaultServer) -> None:
     faults.set_faults({"PutRecords": {"latency_ms": 300}})
     _, stream = new_stream(faults.endpoint, 1)
-    producer = _producer(
+    producer = ordered_producer(
         stream, faults.endpoint, max_buffered_records=10, put_timeout=0.1, aggregation=False
     )
 
@@ -196,7 +194,7 @@ def _cfg(producer: AsyncProducer) -> dict[str, Any]:
 
 def test_close_flushes_everything_even_with_long_linger(endpoint: str) -> None:
     client, stream = new_stream(endpoint, 2)
-    producer = _producer(stream, endpoint, linger=30.0)
+    producer = ordered_producer(stream, endpoint, linger=30.0)
 
     async def main() -> list[Any]:
         await producer.start()
@@ -227,7 +225,7 @@ def test_sync_producer_blocks_and_flushes(endpoint: str) -> None:
 
 def test_unexpected_shard_refreshes_the_shard_map(endpoint: str) -> None:
     _, stream = new_stream(endpoint, 2)
-    producer = _producer(stream, endpoint, aggregation=False, shard_map_min_refresh=0.0)
+    producer = ordered_producer(stream, endpoint, aggregation=False, shard_map_min_refresh=0.0)
 
     async def main() -> None:
         async with producer:
@@ -256,7 +254,7 @@ def test_unexpected_shard_refreshes_the_shard_map(endpoint: str) -> None:
 
 
 def test_missing_stream_fails_at_start(endpoint: str) -> None:
-    producer = _producer("no-such-stream", endpoint)
+    producer = ordered_producer("no-such-stream", endpoint)
     with pytest.raises(StreamNotFoundError):
         asyncio.run(producer.start())
 
@@ -279,7 +277,7 @@ def test_sync_put_blocks_while_full_then_raises(faults: FaultServer) -> None:
 
 def test_resharding_refreshes_the_map_and_loses_nothing(endpoint: str) -> None:
     client, stream = new_stream(endpoint, 2)
-    producer = _producer(stream, endpoint, aggregation=False, shard_map_min_refresh=0.0)
+    producer = ordered_producer(stream, endpoint, aggregation=False, shard_map_min_refresh=0.0)
 
     async def main() -> None:
         async with producer:

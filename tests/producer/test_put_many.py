@@ -10,9 +10,15 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from shardflow.producer import AsyncProducer, BufferFullError, ProducerConfig
+from shardflow.producer import BufferFullError
 from shardflow.producer.errors import RecordTooLargeError
-from tests.producer.conftest import REGION, FaultServer, check_order, new_stream, read_user_records
+from tests.producer.conftest import (
+    FaultServer,
+    check_order,
+    new_stream,
+    ordered_producer,
+    read_user_records,
+)
 
 KEYS = 40
 BURST = 64
@@ -36,22 +42,15 @@ def _records(count: int) -> list[Rec]:
     return out
 
 
-def _producer(stream: str, endpoint: str, **config: Any) -> AsyncProducer:
-    return AsyncProducer(
-        stream,
-        endpoint_url=endpoint,
-        region=REGION,
-        config=ProducerConfig(**{"linger": 0.02, "rate_limit": None, **config}),
-    )
-
-
 def test_bursts_keep_key_order_under_failures(faults: FaultServer) -> None:
     faults.set_faults(
         {"PutRecords": {"entry_throttle": 0.25, "entry_internal": 0.05, "internal": 0.05}}
     )
     client, stream = new_stream(faults.endpoint, 3)
     count = 3000
-    producer = _producer(stream, faults.endpoint, aggregation_max_bytes=2048, backoff_max=0.05)
+    producer = ordered_producer(
+        stream, faults.endpoint, aggregation_max_bytes=2048, backoff_max=0.05
+    )
     records = _records(count)
 
     async def main() -> list[Any]:
@@ -82,7 +81,7 @@ def test_bursts_keep_key_order_under_failures(faults: FaultServer) -> None:
 
 def test_all_or_none_when_full_or_too_large(endpoint: str) -> None:
     client, stream = new_stream(endpoint, 1)
-    producer = _producer(stream, endpoint, max_buffered_records=10, linger=5.0)
+    producer = ordered_producer(stream, endpoint, max_buffered_records=10, linger=5.0)
 
     async def main() -> None:
         async with producer:
