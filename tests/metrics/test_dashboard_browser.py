@@ -9,6 +9,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,20 @@ def _playwright() -> Any:
     return sync_playwright
 
 
+@contextlib.contextmanager
+def dashboard_page(sync_playwright: Any, errors: list[str]) -> Iterator[Any]:
+    """A 1440x900 Chromium page whose script and console errors are collected in ``errors``."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            yield page
+        finally:
+            browser.close()
+
+
 def _traffic(kinesis: Any, stream: str, stop: threading.Event) -> None:
     """PutRecords batches and GetRecords reads until ``stop``; throttles come from the faults."""
     iterators = {
@@ -92,69 +107,57 @@ def test_dashboard_draws_live_charts(
     writer.start()
     errors: list[str] = []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            try:
-                page = browser.new_page(viewport={"width": 1440, "height": 900})
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on(
-                    "console",
-                    lambda msg: errors.append(msg.text) if msg.type == "error" else None,
-                )
-                requests: list[str] = []
-                page.on("request", lambda request: requests.append(request.url))
-                page.goto(f"{faulty_server.endpoint}/dashboard#stream={stream}&range=5m")
-                # enhanced monitoring is off: no shard-level chart, and the command to enable it
-                note = page.locator("#shard-note")
-                note.wait_for(state="visible")
-                assert "No shard-level metrics are enabled" in note.inner_text()
-                assert (
-                    f"aws kinesis enable-enhanced-monitoring --stream-name {stream}"
-                    f" --shard-level-metrics ALL --endpoint-url {faulty_server.endpoint}"
-                ) in note.locator("code").inner_text()
-                assert page.locator("#shard-charts .chart").count() == 0
-                # a PROVISIONED stream cannot have Kinesis queues: the queue panel says so
-                assert "ON_DEMAND streams only" in page.locator("#queue-note").inner_text()
-                faulty_kinesis.enable_enhanced_monitoring(
-                    StreamName=stream, ShardLevelMetrics=["ALL"]
-                )
-                page.wait_for_function(
-                    """(names) => {
-                        const d = window.shardflowDashboard;
-                        return d && names.every((n) => d.charts.has(n) &&
-                            d.charts.get(n).data.slice(1).some((s) => s.some((v) => v > 0)));
-                    }""",
-                    arg=MUST_HAVE_POINTS,
-                    timeout=15_000,
-                )
-                drawn = page.evaluate(
-                    """() => [...window.shardflowDashboard.charts].map(([name, u]) =>
-                        [name, u.data.slice(1).map((s) => s.filter((v) => v > 0).length),
-                         u.ctx.canvas.width, u.ctx.canvas.height])"""
-                )
-                charts = {name: (points, w, h) for name, points, w, h in drawn}
-                assert len(charts) == 22
-                assert page.locator("#shard-note").is_hidden()  # every metric is enabled
-                for name in MUST_HAVE_POINTS:
-                    points, width, height = charts[name]
-                    assert max(points) > 0 and width > 200 and height > 100, (name, charts[name])
-                # both shards draw their own line
-                assert all(n > 0 for n in charts["shard:IncomingRecords"][0])
-                row = page.locator("#streams tbody tr.selected")
-                assert stream in row.inner_text() and "ACTIVE" in row.inner_text()
-                shot = tmp_path / "dashboard.png"
-                page.screenshot(path=str(shot), full_page=True)
-                assert shot.stat().st_size > 20_000
-                # another time range redraws the same charts at its own resolution
-                page.click("button[data-range='1h']")
-                page.wait_for_function(
-                    """() => window.shardflowDashboard.charts.get('stream:Incoming records')
-                        .data[0].length === 3600"""
-                )
-                origin = faulty_server.endpoint
-                assert requests and all(url.startswith(origin) for url in requests), requests
-            finally:
-                browser.close()
+        with dashboard_page(sync_playwright, errors) as page:
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(f"{faulty_server.endpoint}/dashboard#stream={stream}&range=5m")
+            # enhanced monitoring is off: no shard-level chart, and the command to enable it
+            note = page.locator("#shard-note")
+            note.wait_for(state="visible")
+            assert "No shard-level metrics are enabled" in note.inner_text()
+            assert (
+                f"aws kinesis enable-enhanced-monitoring --stream-name {stream}"
+                f" --shard-level-metrics ALL --endpoint-url {faulty_server.endpoint}"
+            ) in note.locator("code").inner_text()
+            assert page.locator("#shard-charts .chart").count() == 0
+            # a PROVISIONED stream cannot have Kinesis queues: the queue panel says so
+            assert "ON_DEMAND streams only" in page.locator("#queue-note").inner_text()
+            faulty_kinesis.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=["ALL"])
+            page.wait_for_function(
+                """(names) => {
+                    const d = window.shardflowDashboard;
+                    return d && names.every((n) => d.charts.has(n) &&
+                        d.charts.get(n).data.slice(1).some((s) => s.some((v) => v > 0)));
+                }""",
+                arg=MUST_HAVE_POINTS,
+                timeout=15_000,
+            )
+            drawn = page.evaluate(
+                """() => [...window.shardflowDashboard.charts].map(([name, u]) =>
+                    [name, u.data.slice(1).map((s) => s.filter((v) => v > 0).length),
+                     u.ctx.canvas.width, u.ctx.canvas.height])"""
+            )
+            charts = {name: (points, w, h) for name, points, w, h in drawn}
+            assert len(charts) == 22
+            assert page.locator("#shard-note").is_hidden()  # every metric is enabled
+            for name in MUST_HAVE_POINTS:
+                points, width, height = charts[name]
+                assert max(points) > 0 and width > 200 and height > 100, (name, charts[name])
+            # both shards draw their own line
+            assert all(n > 0 for n in charts["shard:IncomingRecords"][0])
+            row = page.locator("#streams tbody tr.selected")
+            assert stream in row.inner_text() and "ACTIVE" in row.inner_text()
+            shot = tmp_path / "dashboard.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 20_000
+            # another time range redraws the same charts at its own resolution
+            page.click("button[data-range='1h']")
+            page.wait_for_function(
+                """() => window.shardflowDashboard.charts.get('stream:Incoming records')
+                    .data[0].length === 3600"""
+            )
+            origin = faulty_server.endpoint
+            assert requests and all(url.startswith(origin) for url in requests), requests
     finally:
         stop.set()
         writer.join(10)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import stream_arn
-from tests.metrics.test_dashboard_browser import CHROMIUM, CHROMIUM_FLAGS, _playwright
+from tests.metrics.test_dashboard_browser import _playwright, dashboard_page
 from tests.support import ServerProcess
 
 QUEUE_CHARTS = [
@@ -112,89 +112,79 @@ def test_dashboard_draws_queue_charts(
     errors: list[str] = []
     screenshot_to = os.environ.get(SCREENSHOT_ENV)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            try:
-                page = browser.new_page(viewport={"width": 1440, "height": 900})
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on(
-                    "console",
-                    lambda msg: errors.append(msg.text) if msg.type == "error" else None,
-                )
-                page.goto(f"{faulty_server.endpoint}/dashboard#stream={stream}&range=5m")
-                # no queue yet: the panel says so and gives the command that creates one
-                note = page.locator("#queue-note")
-                note.wait_for(state="visible")
-                assert "No queue reads this stream" in note.inner_text()
-                assert (
-                    f"shardflow queue create NAME --stream {stream_arn(stream)}"
-                    f" --endpoint-url {faulty_server.endpoint}"
-                ) == note.locator("code").inner_text()
-                assert page.locator("#queue-charts .chart").count() == 0
+        with dashboard_page(sync_playwright, errors) as page:
+            page.goto(f"{faulty_server.endpoint}/dashboard#stream={stream}&range=5m")
+            # no queue yet: the panel says so and gives the command that creates one
+            note = page.locator("#queue-note")
+            note.wait_for(state="visible")
+            assert "No queue reads this stream" in note.inner_text()
+            assert (
+                f"shardflow queue create NAME --stream {stream_arn(stream)}"
+                f" --endpoint-url {faulty_server.endpoint}"
+            ) == note.locator("code").inner_text()
+            assert page.locator("#queue-charts .chart").count() == 0
 
-                billing = _create_queue(kinesis, f"billing-{suffix}", stream)
-                audit = _create_queue(
-                    kinesis,
-                    f"audit-{suffix}",
-                    stream,
-                    DeadLetterConfiguration={"TargetType": "BUILT_IN", "MaxReceiveCount": 1},
-                )
-                queues += [billing, audit]
-                # the stream is still empty: an empty receive
-                empty = kinesis.receive_queue_records(QueueARN=billing, WaitTimeSeconds=1)
-                assert empty["QueueRecords"] == []
-                consumer = kinesis.register_stream_consumer(
-                    StreamARN=stream_arn(stream), ConsumerName=f"fan-out-{suffix}"
-                )["Consumer"]["ConsumerARN"]
-                for target, args in (
-                    (_writer, (kinesis, stream, stop)),
-                    (_queue_readers, (kinesis, billing, audit, stop)),
-                    (_subscriber, (kinesis, consumer, stop)),
-                ):
-                    threads.append(threading.Thread(target=target, args=args, daemon=True))
-                    threads[-1].start()
-                page.wait_for_function(
-                    """(names) => {
-                        const d = window.shardflowDashboard;
-                        return d && names.every((n) => d.charts.has(n) &&
-                            d.charts.get(n).data.slice(1).some((s) => s.some((v) => v > 0)));
-                    }""",
-                    arg=MUST_HAVE_POINTS,
-                    timeout=20_000,
-                )
-                assert note.is_hidden()
-                drawn = page.evaluate(
-                    """() => Object.fromEntries([...window.shardflowDashboard.charts]
-                        .filter(([name]) => name.startsWith('queue:')).map(([name, u]) =>
-                        [name, {labels: u.series.slice(1).map((s) => s.label),
-                                points: u.data.slice(1).map((s) => s.filter((v) => v > 0).length),
-                                width: u.ctx.canvas.width}]))"""
-                )
-                assert sorted(drawn) == sorted(QUEUE_CHARTS)
-                for name, chart in drawn.items():
-                    # one line per queue, labelled by the queue's name
-                    assert chart["labels"] == [f"audit-{suffix}", f"billing-{suffix}"], name
-                    assert max(chart["points"]) > 0 and chart["width"] > 200, (name, chart)
-                # both queues received records; only billing acknowledges, only audit has dead
-                # letters
-                assert all(n > 0 for n in drawn["queue:ReceivedQueueRecords"]["points"])
-                assert drawn["queue:AcknowledgedQueueRecords"]["points"][0] == 0
-                assert drawn["queue:VisibleDeadLetterQueueRecords"]["points"][1] == 0
-                sums = page.locator("#queue-charts .chart .sum").all_inner_texts()
-                assert sums[0].startswith("Σ ") and sums[3].startswith("now "), sums
-                if screenshot_to:
-                    time.sleep(SCREENSHOT_TRAFFIC_S)  # only for the docs' picture
-                    shot = tmp_path / "dashboard.png"
-                    page.screenshot(path=str(shot), full_page=True)
-                    Path(screenshot_to).write_bytes(shot.read_bytes())
-                # a range change keeps the panel, at the range's resolution
-                page.click("button[data-range='1h']")
-                page.wait_for_function(
-                    """() => window.shardflowDashboard.charts.get('queue:ReceivedQueueRecords')
-                        .data[0].length === 3600"""
-                )
-            finally:
-                browser.close()
+            billing = _create_queue(kinesis, f"billing-{suffix}", stream)
+            audit = _create_queue(
+                kinesis,
+                f"audit-{suffix}",
+                stream,
+                DeadLetterConfiguration={"TargetType": "BUILT_IN", "MaxReceiveCount": 1},
+            )
+            queues += [billing, audit]
+            # the stream is still empty: an empty receive
+            empty = kinesis.receive_queue_records(QueueARN=billing, WaitTimeSeconds=1)
+            assert empty["QueueRecords"] == []
+            consumer = kinesis.register_stream_consumer(
+                StreamARN=stream_arn(stream), ConsumerName=f"fan-out-{suffix}"
+            )["Consumer"]["ConsumerARN"]
+            for target, args in (
+                (_writer, (kinesis, stream, stop)),
+                (_queue_readers, (kinesis, billing, audit, stop)),
+                (_subscriber, (kinesis, consumer, stop)),
+            ):
+                threads.append(threading.Thread(target=target, args=args, daemon=True))
+                threads[-1].start()
+            page.wait_for_function(
+                """(names) => {
+                    const d = window.shardflowDashboard;
+                    return d && names.every((n) => d.charts.has(n) &&
+                        d.charts.get(n).data.slice(1).some((s) => s.some((v) => v > 0)));
+                }""",
+                arg=MUST_HAVE_POINTS,
+                timeout=20_000,
+            )
+            assert note.is_hidden()
+            drawn = page.evaluate(
+                """() => Object.fromEntries([...window.shardflowDashboard.charts]
+                    .filter(([name]) => name.startsWith('queue:')).map(([name, u]) =>
+                    [name, {labels: u.series.slice(1).map((s) => s.label),
+                            points: u.data.slice(1).map((s) => s.filter((v) => v > 0).length),
+                            width: u.ctx.canvas.width}]))"""
+            )
+            assert sorted(drawn) == sorted(QUEUE_CHARTS)
+            for name, chart in drawn.items():
+                # one line per queue, labelled by the queue's name
+                assert chart["labels"] == [f"audit-{suffix}", f"billing-{suffix}"], name
+                assert max(chart["points"]) > 0 and chart["width"] > 200, (name, chart)
+            # both queues received records; only billing acknowledges, only audit has dead
+            # letters
+            assert all(n > 0 for n in drawn["queue:ReceivedQueueRecords"]["points"])
+            assert drawn["queue:AcknowledgedQueueRecords"]["points"][0] == 0
+            assert drawn["queue:VisibleDeadLetterQueueRecords"]["points"][1] == 0
+            sums = page.locator("#queue-charts .chart .sum").all_inner_texts()
+            assert sums[0].startswith("Σ ") and sums[3].startswith("now "), sums
+            if screenshot_to:
+                time.sleep(SCREENSHOT_TRAFFIC_S)  # only for the docs' picture
+                shot = tmp_path / "dashboard.png"
+                page.screenshot(path=str(shot), full_page=True)
+                Path(screenshot_to).write_bytes(shot.read_bytes())
+            # a range change keeps the panel, at the range's resolution
+            page.click("button[data-range='1h']")
+            page.wait_for_function(
+                """() => window.shardflowDashboard.charts.get('queue:ReceivedQueueRecords')
+                    .data[0].length === 3600"""
+            )
     finally:
         stop.set()
         for thread in threads[:2]:
