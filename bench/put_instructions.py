@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -196,16 +196,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.warmup, args.calls = 20, 30
+    title = f"instructions per sequential PutRecord call ({args.calls} calls after {args.warmup})"
+    return report(
+        args.targets.split(","), lambda name: measure(name, args.warmup, args.calls), title, 14
+    )
+
+
+def report(
+    names: list[str], measure_one: Callable[[str], float | None], title: str, width: int
+) -> int:
+    """Measure each target under callgrind in turn and print one line each (exit status)."""
     if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
         print("valgrind (callgrind) is not installed: apt-get install valgrind", file=sys.stderr)
         return 1
     results = {}
-    for name in args.targets.split(","):
+    for name in names:
         print(f"{name}: under callgrind ...", file=sys.stderr)
-        results[name] = measure(name, args.warmup, args.calls)
-    print(f"instructions per sequential PutRecord call ({args.calls} calls after {args.warmup})")
+        results[name] = measure_one(name)
+    print(title)
     for name, value in results.items():
-        print(f"{name:<14} {'skipped' if value is None else f'{value:,.0f}'}")
+        print(f"{name:<{width}} {'skipped' if value is None else f'{value:,.0f}'}")
     return 0
 
 

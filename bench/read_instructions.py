@@ -29,7 +29,7 @@ from pathlib import Path
 
 import rawhttp
 import targets
-from put_instructions import START_TIMEOUT_S, command, under_callgrind, wait_up
+from put_instructions import START_TIMEOUT_S, command, report, under_callgrind, wait_up
 
 BENCH = Path(__file__).resolve().parent
 ALL = ("shardflow", "ferrokinesis", "ferrokinesis-durable")
@@ -94,17 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.records = 2_000
-    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
-        print("valgrind (callgrind) is not installed: apt-get install valgrind", file=sys.stderr)
-        return 1
-    results = {}
-    for name in args.targets.split(","):
-        print(f"{name}: under callgrind ...", file=sys.stderr)
-        results[name] = measure(name, args.src.resolve(), args.shards, args.records, args.limit)
-    print(f"instructions per record drained ({args.records} records, {args.shards} shards)")
-    for name, value in results.items():
-        print(f"{name:<20} {'skipped' if value is None else f'{value:,.0f}'}")
-    return 0
+    src = args.src.resolve()
+    title = f"instructions per record drained ({args.records} records, {args.shards} shards)"
+    return report(
+        args.targets.split(","),
+        lambda name: measure(name, src, args.shards, args.records, args.limit),
+        title,
+        20,
+    )
 
 
 if __name__ == "__main__":
