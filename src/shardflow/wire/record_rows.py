@@ -19,7 +19,7 @@ from itertools import repeat
 from operator import truediv
 from typing import Any
 
-KMS = "KMS"
+from shardflow.model.enums import EncryptionType
 
 
 class RecordRows:
@@ -69,7 +69,7 @@ class RecordRows:
             if key:  # written without one (AUTO distribution): AWS omits it
                 record["PartitionKey"] = key
             if kms:  # AWS omits the field for records written unencrypted
-                record["EncryptionType"] = KMS
+                record["EncryptionType"] = EncryptionType.KMS
             records.append(record)
         return records
 
