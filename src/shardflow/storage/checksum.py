@@ -13,6 +13,7 @@ are (``shardflow check-data`` counts them).
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 import google_crc32c
 
@@ -22,9 +23,22 @@ crc32c = google_crc32c.value
 
 def record_crc(rowid: int, arrival_ms: int, partition_key: str, data: bytes) -> int:
     """The record's CRC32C: one call into the C library over the joined bytes (copying 1 KiB
-    costs less than a second call: 300 ns against 360 ns per 1 KiB record). The read path
-    inlines this with ``pack_header`` and ``crc32c``, reusing the key's UTF-8 for its size."""
+    costs less than a second call: 300 ns against 360 ns per 1 KiB record)."""
     return int(crc32c(pack_header(rowid, arrival_ms) + partition_key.encode("utf-8") + data))
+
+
+def page_crcs(
+    rowids: Iterable[int],
+    arrivals_ms: Iterable[int],
+    keys_utf8: Iterable[bytes],
+    datas: Iterable[bytes],
+) -> list[int]:
+    """``record_crc`` of a page's records, column by column in C-level ``map`` calls (the read
+    path passes the keys already encoded: it measures their UTF-8 size too)."""
+    covered = map(
+        b"".join, zip(map(pack_header, rowids, arrivals_ms), keys_utf8, datas, strict=True)
+    )
+    return list(map(crc32c, covered))
 
 
 class CorruptRecord(Exception):

@@ -15,7 +15,7 @@ from itertools import accumulate, repeat
 from operator import add, and_
 from typing import overload
 
-from shardflow.storage.checksum import CorruptRecord, crc32c, pack_header, record_crc
+from shardflow.storage.checksum import CorruptRecord, page_crcs, record_crc
 
 POSITION_BITS = 40  # positions per database lifetime: 1.1e12 records
 MAX_SHARD_UID = (1 << 23) - 1  # rowid is a signed 64-bit integer
@@ -160,9 +160,7 @@ def read(
     ids, arrivals, keys, datas, crcs = zip(*rows, strict=True)
     try:
         encoded = list(map(str.encode, keys))
-        headers = map(pack_header, ids, arrivals)
-        covered = map(b"".join, zip(headers, encoded, datas, strict=True))
-        intact = list(map(crc32c, covered)) == list(crcs)
+        intact = page_crcs(ids, arrivals, encoded, datas) == list(crcs)
     except (TypeError, AttributeError, struct.error):
         intact = False
     if not intact:  # a mismatch, a field without its type, or rows older than checksums
